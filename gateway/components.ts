@@ -1,0 +1,96 @@
+// The small lifecycle every source and sink follows (Redpanda Connect's Connect/WriteBatch/Close, Vector's
+// build + healthcheck), and the registry entry shape each component module exports.
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import type { SluiceError } from './errors.js';
+import type { ComponentMetrics } from './observe/metrics.js';
+import type { QueuedReading, Reading } from './reading.js';
+
+export type HealthState = 'starting' | 'healthy' | 'degraded' | 'unhealthy' | 'stopped';
+
+export interface ComponentHealth {
+  readonly state: HealthState;
+  /** Short human-readable explanation of the state, e.g. "broker 127.0.0.1:9092 unreachable". */
+  readonly detail?: string;
+  readonly lastError?: { readonly code: string; readonly message: string; readonly at: number };
+  /** Epoch ms of the last successful unit of work (a batch acknowledged upstream, a frame read). */
+  readonly lastSuccessAt?: number;
+}
+
+/** What an append returned: the sequence numbers assigned, in order. */
+export interface IngestResult {
+  readonly firstSeq: number;
+  readonly lastSeq: number;
+}
+
+export interface SourceContext {
+  readonly gatewayId: string;
+  readonly log: Logger;
+  readonly metrics: ComponentMetrics;
+  /**
+   * Appends readings to the durable queue; resolves only once they are on disk (group-committed with
+   * other concurrent ingests). Rejects with SLUICE_QUEUE_FULL (retriable) under `on_full: reject_new`:
+   * the source must then withhold its acknowledgement (MQTT PUBACK) or report it (serial).
+   */
+  ingest(readings: readonly Reading[]): Promise<IngestResult>;
+  /** Counts a rejected input (bad payload, bad frame) under a stable reason, per device where known. */
+  reject(reason: string, device?: string, detail?: string): void;
+}
+
+export interface Source {
+  readonly type: string;
+  readonly name: string;
+  start(ctx: SourceContext): Promise<void>;
+  /** Stops accepting input and resolves when every in-flight ingest has settled. */
+  close(): Promise<void>;
+  health(): ComponentHealth;
+}
+
+/** A reading an upstream refused for good (too large, not authorized): parked, not retried, not lost. */
+export interface DeadLetter {
+  readonly reading: QueuedReading;
+  readonly error: SluiceError;
+}
+
+/**
+ * What a sink reports after a write or flush. `committedThrough` is the highest sequence number for which
+ * this sink and everything before it is durably upstream; the runner acks the queue up to it. Sinks that
+ * hold data in an open file (file, HDFS) report progress only when the file is final.
+ */
+export interface SinkProgress {
+  readonly committedThrough?: number;
+  readonly deadLetters?: readonly DeadLetter[];
+}
+
+export interface SinkContext {
+  readonly gatewayId: string;
+  readonly dataDir: string;
+  readonly log: Logger;
+  readonly metrics: ComponentMetrics;
+}
+
+export interface Sink {
+  readonly type: string;
+  readonly name: string;
+  /** Opens connections and recovers leftovers (e.g. in-progress files); may be retried by the runner. */
+  connect(): Promise<void>;
+  /**
+   * Sends a batch of readings, in sequence order. Throwing means nothing of this batch (nor anything held
+   * uncommitted from earlier batches) counts as delivered: the runner rewinds to the last committed
+   * sequence and feeds it again, so the sink must drop any uncommitted state before throwing.
+   */
+  write(batch: readonly QueuedReading[]): Promise<SinkProgress>;
+  /** Commits whatever is held (close the open file, ...) when the runner is idle or shutting down. */
+  flush(): Promise<SinkProgress>;
+  close(): Promise<void>;
+  health(): ComponentHealth;
+}
+
+/** A registry entry: one per component module, listed in gateway/sources/index.ts or gateway/sinks/index.ts. */
+export interface ComponentDefinition<Schema extends z.ZodType, Instance> {
+  readonly type: string;
+  readonly description: string;
+  /** Zod schema of the component's config, with `type: z.literal(<type>)`; the single source of truth. */
+  readonly schema: Schema;
+  readonly create: (name: string, config: z.infer<Schema>, ctx: SinkContext) => Instance;
+}
