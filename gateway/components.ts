@@ -62,7 +62,8 @@ export interface SinkProgress {
   readonly deadLetters?: readonly DeadLetter[];
 }
 
-export interface SinkContext {
+/** What a component's factory is given besides its own config. */
+export interface ComponentDeps {
   readonly gatewayId: string;
   readonly dataDir: string;
   readonly log: Logger;
@@ -81,7 +82,7 @@ export interface Sink {
    */
   write(batch: readonly QueuedReading[]): Promise<SinkProgress>;
   /** Commits whatever is held (close the open file, ...) when the runner is idle or shutting down. */
-  flush(): Promise<SinkProgress>;
+  flush(reason: 'idle' | 'shutdown'): Promise<SinkProgress>;
   close(): Promise<void>;
   health(): ComponentHealth;
 }
@@ -92,5 +93,5 @@ export interface ComponentDefinition<Schema extends z.ZodType, Instance> {
   readonly description: string;
   /** Zod schema of the component's config, with `type: z.literal(<type>)`; the single source of truth. */
   readonly schema: Schema;
-  readonly create: (name: string, config: z.infer<Schema>, ctx: SinkContext) => Instance;
+  readonly create: (name: string, config: z.infer<Schema>, deps: ComponentDeps) => Instance;
 }

@@ -1,0 +1,53 @@
+// The config schema: the single source of truth for types, defaults, validation and the JSON Schema that
+// `sluice config schema` prints. Component schemas come from the registries.
+import { z } from 'zod';
+import { sinks } from '../sinks/index.js';
+import { sources } from '../sources/index.js';
+import { byteSize, componentName } from './common.js';
+
+type SchemasOf<T extends readonly { schema: unknown }[]> = { -readonly [K in keyof T]: T[K]['schema'] };
+/** The registry's schemas as a tuple, keeping each member's type for inference. */
+function schemasOf<T extends readonly { schema: unknown }[]>(defs: T): SchemasOf<T> {
+  return defs.map((d) => d.schema) as SchemasOf<T>;
+}
+
+const sourceSchema = z.discriminatedUnion('type', schemasOf(sources));
+const sinkSchema = z.discriminatedUnion('type', schemasOf(sinks));
+
+export const configSchema = z
+  .strictObject({
+    gateway: z
+      .strictObject({
+        id: componentName.describe('This gateway\'s id: the first half of every reading id (`<id>:<seq>`). Unique in the fleet.'),
+        data_dir: z.string().min(1).default('./data').describe('Directory of the queue and of state files.'),
+      })
+      .describe('Who this gateway is and where it keeps its data.'),
+    queue: z
+      .strictObject({
+        max_bytes: byteSize.default(1024 ** 3).describe('Most encoded reading bytes kept on disk.'),
+        on_full: z
+          .enum(['drop_oldest', 'reject_new'])
+          .default('drop_oldest')
+          .describe('When max_bytes is reached: drop the oldest readings (counted), or refuse new ones (back-pressure).'),
+      })
+      .prefault({})
+      .describe('The store-and-forward queue on local disk.'),
+    log: z
+      .strictObject({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      })
+      .prefault({}),
+    shutdown_timeout_ms: z.number().int().min(0).default(10_000).describe('How long SIGTERM waits for sinks to flush.'),
+    sources: z.record(componentName, sourceSchema).default({}).describe('Where readings come from, by name.'),
+    sinks: z.record(componentName, sinkSchema).default({}).describe('Where readings go, by name; each has its own queue cursor.'),
+  })
+  .describe('Sluice gateway configuration.');
+
+export type Config = z.output<typeof configSchema>;
+export type SourceConfig = Config['sources'][string];
+export type SinkConfig = Config['sinks'][string];
+
+/** JSON Schema (draft 2020-12) of the config file, for editors and `sluice config schema`. */
+export function jsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' });
+}

@@ -1,0 +1,448 @@
+// The channel: an LMDB store-and-forward queue. One writer loop group-commits every append, ack and cursor
+// change queued during the previous commit into one transaction, and resolves them only once it is flushed.
+import { EventEmitter } from 'node:events';
+import { mkdirSync } from 'node:fs';
+import { open, type Database, type RootDatabase } from 'lmdb';
+import type { IngestResult } from '../components.js';
+import { SluiceError, isSluiceError, toSluiceError } from '../errors.js';
+import type { QueuedReading, Reading } from '../reading.js';
+import { decodeEntry, encodeEntry } from './codec.js';
+
+export type OnFull = 'drop_oldest' | 'reject_new';
+/** Where a cursor created for the first time starts: only new readings, or everything still retained. */
+export type CursorStart = 'tail' | 'oldest';
+
+export interface QueueOptions {
+  readonly dir: string;
+  /** Upper bound of the encoded readings held, in bytes (the LMDB file adds B-tree overhead on top). */
+  readonly maxBytes: number;
+  readonly onFull: OnFull;
+  /** Benchmarks only: skip fsync. The ceiling a durable queue is measured against; never for real data. */
+  readonly noSync?: boolean;
+  /** Open without writing (for `sluice queue stats` beside a running gateway). */
+  readonly readOnly?: boolean;
+}
+
+export interface CursorStats {
+  readonly name: string;
+  /** Highest sequence this cursor has acknowledged. */
+  readonly acked: number;
+  /** Entries retained that this cursor has not acknowledged. */
+  readonly lag: number;
+  /** Age in ms of the oldest entry this cursor has not acknowledged; null when it is caught up. */
+  readonly oldestUnackedAgeMs: number | null;
+  /** Entries dropped by `drop_oldest` before this cursor acknowledged them. */
+  readonly dropped: number;
+  readonly createdAt: number;
+}
+
+export interface QueueStats {
+  readonly depth: number;
+  readonly bytes: number;
+  readonly maxBytes: number;
+  readonly onFull: OnFull;
+  /** First retained sequence; `lastSeq + 1` when empty. */
+  readonly firstSeq: number;
+  readonly lastSeq: number;
+  /** Entries dropped by `drop_oldest` since the queue was created. */
+  readonly dropped: number;
+  /** Appends refused by `reject_new` (readings) since this process opened the queue. */
+  readonly rejected: number;
+  /** Transactions committed (and flushed) since this process opened the queue. */
+  readonly commits: number;
+  readonly deadLetters: number;
+  readonly cursors: readonly CursorStats[];
+}
+
+export interface DeadLetterInput {
+  readonly seq: number;
+  readonly code: string;
+  readonly message: string;
+}
+
+export interface StoredDeadLetter extends DeadLetterInput {
+  readonly cursor: string;
+  readonly at: number;
+  readonly reading: Reading | null;
+}
+
+interface CursorState {
+  acked: number;
+  dropped: number;
+  createdAt: number;
+}
+
+interface PersistedState {
+  lastSeq: number;
+  bytes: number;
+  dropped: number;
+  deadLetters: number;
+}
+
+interface Op {
+  /** Runs inside the write transaction. Throws a SluiceError before writing anything to refuse just this op. */
+  run(now: number): unknown;
+  resolve(value: unknown): void;
+  reject(err: unknown): void;
+}
+
+const STATE_KEY = 'state';
+const CURSOR_PREFIX = 'cursor/';
+/** Entries removed per transaction when trimming after acks, to keep each write transaction short. */
+const TRIM_CHUNK = 20_000;
+const MiB = 1024 * 1024;
+
+export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
+  readonly options: QueueOptions;
+  private readonly root: RootDatabase;
+  private readonly entries: Database<Buffer, number>;
+  private readonly meta: Database<unknown, string>;
+  private readonly dead: Database<unknown, [string, number]>;
+
+  private state: PersistedState;
+  private firstSeq: number;
+  private cursors = new Map<string, CursorState>();
+  private pending: Op[] = [];
+  private writing = false;
+  private trimPending = false;
+  private closed = false;
+  private idle: (() => void) | undefined;
+  private commits = 0;
+  private rejected = 0;
+
+  private constructor(options: QueueOptions) {
+    super();
+    this.options = options;
+    if (!options.readOnly) mkdirSync(options.dir, { recursive: true });
+    this.root = open({
+      path: options.dir,
+      // LMDB grows the map by itself (lmdb-js's LMDB fork resizes on MDB_MAP_FULL); start it large enough
+      // for max_bytes plus B-tree overhead so that a full queue rarely needs a resize.
+      mapSize: Math.max(64 * MiB, Math.ceil((options.maxBytes * 2.5) / MiB) * MiB),
+      noSync: options.noSync === true,
+      readOnly: options.readOnly === true,
+      maxDbs: 8,
+    });
+    this.entries = this.root.openDB<Buffer, number>({ name: 'entries', encoding: 'binary' });
+    this.meta = this.root.openDB<unknown, string>({ name: 'meta' });
+    this.dead = this.root.openDB<unknown, [string, number]>({ name: 'dead_letters' });
+    const saved = this.meta.get(STATE_KEY) as PersistedState | undefined;
+    this.state = saved ? { ...saved } : { lastSeq: 0, bytes: 0, dropped: 0, deadLetters: 0 };
+    this.firstSeq = this.state.lastSeq + 1;
+    for (const key of this.entries.getKeys({ limit: 1 })) this.firstSeq = key;
+    for (const { key, value } of this.meta.getRange({ start: CURSOR_PREFIX, end: `${CURSOR_PREFIX}\uffff` })) {
+      this.cursors.set(key.slice(CURSOR_PREFIX.length), { ...(value as CursorState) });
+    }
+  }
+
+  static open(options: QueueOptions): Queue {
+    try {
+      return new Queue(options);
+    } catch (err) {
+      throw toSluiceError(err, 'SLUICE_QUEUE_IO', `cannot open the queue in ${options.dir}`, false);
+    }
+  }
+
+  /**
+   * Appends readings and resolves once they are committed and flushed to disk, with the sequence numbers
+   * assigned (contiguous, in order). Appends from many callers in the same moment share one commit.
+   */
+  append(readings: readonly Reading[]): Promise<IngestResult> {
+    if (readings.length === 0) {
+      return Promise.reject(new SluiceError('SLUICE_READING_INVALID', 'append() needs at least one reading'));
+    }
+    const now = Date.now();
+    const bufs = readings.map((r) => encodeEntry(r, now));
+    let size = 0;
+    for (const b of bufs) size += b.length;
+    return this.enqueue<IngestResult>(() => this.applyAppend(bufs, size));
+  }
+
+  /** Creates the cursor if it does not exist (at the tail, or at the oldest retained entry). */
+  openCursor(name: string, start: CursorStart = 'tail'): Promise<CursorStats> {
+    return this.enqueue<CursorStats>((now) => {
+      if (!this.cursors.has(name)) {
+        const cursor = { acked: start === 'oldest' ? this.firstSeq - 1 : this.state.lastSeq, dropped: 0, createdAt: now };
+        this.cursors.set(name, cursor);
+        this.meta.putSync(CURSOR_PREFIX + name, cursor);
+      }
+      return this.cursorStats(name);
+    });
+  }
+
+  /** Forgets a cursor (a sink that was removed for good), letting the entries it held be trimmed. */
+  removeCursor(name: string): Promise<boolean> {
+    return this.enqueue<boolean>(() => {
+      if (!this.cursors.delete(name)) return false;
+      this.meta.removeSync(CURSOR_PREFIX + name);
+      this.trimPending = true;
+      return true;
+    });
+  }
+
+  /**
+   * Marks every entry up to `upToSeq` as delivered by this cursor, parking the given ones as dead letters
+   * in the same transaction. Entries leave the queue once every cursor has passed them.
+   */
+  ack(name: string, upToSeq: number, deadLetters: readonly DeadLetterInput[] = []): Promise<void> {
+    return this.enqueue<void>((now) => {
+      const cursor = this.requireCursor(name);
+      if (upToSeq > this.state.lastSeq) {
+        throw new SluiceError('SLUICE_INTERNAL', `cursor ${name} acked ${upToSeq} beyond the last sequence ${this.state.lastSeq}`);
+      }
+      for (const d of deadLetters) {
+        const entry = this.entries.getBinary(d.seq);
+        this.dead.putSync([name, d.seq], { code: d.code, message: d.message, at: now, entry: entry ?? null });
+        this.state.deadLetters++;
+      }
+      if (upToSeq <= cursor.acked) return;
+      cursor.acked = upToSeq;
+      this.meta.putSync(CURSOR_PREFIX + name, cursor);
+      this.trimPending = true;
+    });
+  }
+
+  /**
+   * Reads up to `maxCount` entries after `afterSeq`, stopping before `maxBytes` (but always returning at
+   * least one entry if any is there). Synchronous: it reads the memory map, never the heap-held backlog.
+   */
+  read(afterSeq: number, maxCount: number, maxBytes = Number.POSITIVE_INFINITY): QueuedReading[] {
+    const out: QueuedReading[] = [];
+    let bytes = 0;
+    const start = Math.max(afterSeq + 1, this.firstSeq);
+    for (const { key, value } of this.entries.getRange({ start, limit: maxCount })) {
+      bytes += value.length;
+      if (bytes > maxBytes && out.length > 0) break;
+      out.push({ ...decodeEntry(value, key).reading, seq: key });
+    }
+    return out;
+  }
+
+  /** The cursor's durable position: the highest sequence it has acknowledged. */
+  cursorPosition(name: string): number {
+    return this.requireCursor(name).acked;
+  }
+
+  cursorNames(): string[] {
+    return [...this.cursors.keys()];
+  }
+
+  get lastSeq(): number {
+    return this.state.lastSeq;
+  }
+
+  stats(): QueueStats {
+    return {
+      depth: this.state.lastSeq - this.firstSeq + 1,
+      bytes: this.state.bytes,
+      maxBytes: this.options.maxBytes,
+      onFull: this.options.onFull,
+      firstSeq: this.firstSeq,
+      lastSeq: this.state.lastSeq,
+      dropped: this.state.dropped,
+      rejected: this.rejected,
+      commits: this.commits,
+      deadLetters: this.state.deadLetters,
+      cursors: this.cursorNames().map((n) => this.cursorStats(n)),
+    };
+  }
+
+  cursorStats(name: string): CursorStats {
+    const c = this.requireCursor(name);
+    const from = Math.max(c.acked + 1, this.firstSeq);
+    const lag = Math.max(0, this.state.lastSeq - from + 1);
+    let oldestUnackedAgeMs: number | null = null;
+    if (lag > 0) {
+      const buf = this.entries.getBinary(from);
+      if (buf) oldestUnackedAgeMs = Math.max(0, Date.now() - decodeEntry(buf, from).appendedAt);
+    }
+    return { name, acked: c.acked, lag, oldestUnackedAgeMs, dropped: c.dropped, createdAt: c.createdAt };
+  }
+
+  /** Dead letters parked for a cursor, oldest first. */
+  deadLetters(cursor: string, limit = 100): StoredDeadLetter[] {
+    const out: StoredDeadLetter[] = [];
+    for (const { key, value } of this.dead.getRange({ start: [cursor, 0], end: [cursor, Number.MAX_SAFE_INTEGER], limit })) {
+      const v = value as { code: string; message: string; at: number; entry: Uint8Array | null };
+      out.push({
+        cursor,
+        seq: key[1],
+        code: v.code,
+        message: v.message,
+        at: v.at,
+        reading: v.entry ? decodeEntry(v.entry, key[1]).reading : null,
+      });
+    }
+    return out;
+  }
+
+  /** Waits for queued writes, then closes the environment. Later calls are refused with SLUICE_QUEUE_CLOSED. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.writing || this.pending.length > 0) await new Promise<void>((resolve) => (this.idle = resolve));
+    await this.root.close();
+  }
+
+  private enqueue<T>(run: (now: number) => T): Promise<T> {
+    if (this.closed) {
+      return Promise.reject(new SluiceError('SLUICE_QUEUE_CLOSED', 'the queue is closed', { retriable: true }));
+    }
+    if (this.options.readOnly) {
+      return Promise.reject(new SluiceError('SLUICE_QUEUE_IO', 'the queue was opened read-only'));
+    }
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ run, resolve: resolve as (v: unknown) => void, reject });
+      this.kick();
+    });
+  }
+
+  private kick(): void {
+    if (this.writing) return;
+    if (this.pending.length === 0 && !this.trimPending) {
+      this.idle?.();
+      this.idle = undefined;
+      return;
+    }
+    this.writing = true;
+    void this.writeRound();
+  }
+
+  /** One group commit: every op queued so far, plus a chunk of trimming, in one flushed transaction. */
+  private async writeRound(): Promise<void> {
+    const ops = this.pending;
+    this.pending = [];
+    const before = this.snapshot();
+    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    let appended = false;
+    try {
+      await this.root.transaction(() => {
+        const now = Date.now();
+        this.trimStep();
+        for (const op of ops) {
+          try {
+            const value = op.run(now);
+            outcomes.push({ ok: true, value });
+            appended ||= isIngestResult(value);
+          } catch (error) {
+            // A planned refusal (queue full, bad ack) throws before the op wrote anything: only it fails.
+            if (!isSluiceError(error)) throw error;
+            outcomes.push({ ok: false, error });
+          }
+        }
+        this.meta.putSync(STATE_KEY, this.state);
+      });
+      if (!this.options.noSync) await this.root.flushed;
+      this.commits++;
+    } catch (err) {
+      this.restore(before);
+      const error = toSluiceError(err, 'SLUICE_QUEUE_IO', 'the queue could not commit', true);
+      const hinted = new SluiceError(error.code, error.message, {
+        retriable: true,
+        hint: 'check free disk space and the data directory permissions; the write will be retried by its source',
+        cause: err,
+      });
+      for (const op of ops) op.reject(hinted);
+      this.writing = false;
+      this.kick();
+      return;
+    }
+    ops.forEach((op, i) => {
+      const o = outcomes[i];
+      if (o?.ok) op.resolve(o.value);
+      else op.reject(o?.error);
+    });
+    this.writing = false;
+    if (appended) this.emit('append', this.state.lastSeq);
+    this.kick();
+  }
+
+  private applyAppend(bufs: readonly Buffer[], size: number): IngestResult {
+    const { maxBytes, onFull } = this.options;
+    if (size > maxBytes) {
+      this.rejected += bufs.length;
+      throw new SluiceError('SLUICE_READING_TOO_LARGE', `an append of ${size} bytes exceeds queue.max_bytes (${maxBytes})`, {
+        hint: 'raise queue.max_bytes or send smaller payloads',
+      });
+    }
+    if (this.state.bytes + size > maxBytes) {
+      if (onFull === 'reject_new') {
+        this.rejected += bufs.length;
+        throw new SluiceError('SLUICE_QUEUE_FULL', `the queue holds ${this.state.bytes} of ${maxBytes} bytes`, {
+          retriable: true,
+          hint: 'the sinks are behind or down; readings are refused until they catch up (queue.on_full: reject_new)',
+        });
+      }
+      while (this.state.bytes + size > maxBytes && this.firstSeq <= this.state.lastSeq) this.dropOldest();
+    }
+    const firstSeq = this.state.lastSeq + 1;
+    let seq = firstSeq;
+    for (const buf of bufs) this.entries.putSync(seq++, buf, { append: true });
+    this.state.lastSeq = seq - 1;
+    this.state.bytes += size;
+    return { firstSeq, lastSeq: this.state.lastSeq };
+  }
+
+  private dropOldest(): void {
+    const seq = this.firstSeq;
+    const buf = this.entries.getBinary(seq);
+    this.entries.removeSync(seq);
+    this.state.bytes -= buf ? buf.length : 0;
+    this.state.dropped++;
+    this.firstSeq++;
+    for (const [name, c] of this.cursors) {
+      if (c.acked < seq) {
+        c.dropped++;
+        this.meta.putSync(CURSOR_PREFIX + name, c);
+      }
+    }
+  }
+
+  /** Removes entries every cursor has passed, a chunk per transaction; retained while no cursor exists. */
+  private trimStep(): void {
+    if (!this.trimPending) return;
+    this.trimPending = false;
+    if (this.cursors.size === 0) return;
+    let minAcked = Number.POSITIVE_INFINITY;
+    for (const c of this.cursors.values()) minAcked = Math.min(minAcked, c.acked);
+    const end = Math.min(minAcked, this.firstSeq + TRIM_CHUNK - 1);
+    // Collect first: removing under a live range iterator would move the iterator's cursor.
+    const doomed: Array<[number, number]> = [];
+    for (const { key, value } of this.entries.getRange({ start: this.firstSeq, end: end + 1 })) {
+      doomed.push([key, value.length]);
+    }
+    for (const [key, size] of doomed) {
+      this.entries.removeSync(key);
+      this.state.bytes -= size;
+    }
+    if (end >= this.firstSeq) this.firstSeq = end + 1;
+    if (minAcked >= this.firstSeq) this.trimPending = true;
+  }
+
+  private requireCursor(name: string): CursorState {
+    const c = this.cursors.get(name);
+    if (!c) {
+      throw new SluiceError('SLUICE_CURSOR_UNKNOWN', `no queue cursor named "${name}"`, {
+        hint: 'cursors are created when a sink starts; list them with `sluice queue stats`',
+      });
+    }
+    return c;
+  }
+
+  private snapshot(): { state: PersistedState; firstSeq: number; cursors: Map<string, CursorState>; rejected: number } {
+    const cursors = new Map<string, CursorState>();
+    for (const [k, v] of this.cursors) cursors.set(k, { ...v });
+    return { state: { ...this.state }, firstSeq: this.firstSeq, cursors, rejected: this.rejected };
+  }
+
+  private restore(s: ReturnType<Queue['snapshot']>): void {
+    this.state = s.state;
+    this.firstSeq = s.firstSeq;
+    this.cursors = s.cursors;
+    this.trimPending = true;
+  }
+}
+
+function isIngestResult(v: unknown): v is IngestResult {
+  return typeof v === 'object' && v !== null && 'firstSeq' in v && 'lastSeq' in v;
+}

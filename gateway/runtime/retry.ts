@@ -1,0 +1,29 @@
+// The one backoff policy: jittered exponential ("full jitter"), settings passed in by the caller's config.
+
+export interface BackoffOptions {
+  readonly initial_ms: number;
+  readonly max_ms: number;
+  readonly multiplier: number;
+}
+
+export const defaultBackoff: BackoffOptions = { initial_ms: 200, max_ms: 30_000, multiplier: 2 };
+
+/** Delay before retry number `attempt` (0-based): uniform in [cap/2, cap], cap growing exponentially. */
+export function backoffDelay(attempt: number, o: BackoffOptions, random: () => number = Math.random): number {
+  const cap = Math.min(o.max_ms, o.initial_ms * Math.pow(o.multiplier, Math.min(attempt, 64)));
+  return Math.round(cap / 2 + random() * (cap / 2));
+}
+
+/** Resolves after `ms`, or early (without error) when the signal aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,181 @@
+// One runner per sink: reads batches from the sink's own queue cursor, writes them upstream, and acks the
+// cursor only up to what the sink reports as committed. On failure it rewinds to the last ack and retries
+// with backoff, forever: an entry is never skipped, and never acked before upstream confirmed it.
+import type { Logger } from 'pino';
+import type { ComponentHealth, Sink, SinkProgress } from '../components.js';
+import type { BackoffOptions } from './retry.js';
+import { backoffDelay, sleep } from './retry.js';
+import { errorMessage, isSluiceError } from '../errors.js';
+import type { ComponentMetrics } from '../observe/metrics.js';
+import type { CursorStart, Queue } from '../queue/queue.js';
+import type { QueuedReading } from '../reading.js';
+
+export interface SinkRunnerOptions {
+  readonly startFrom: CursorStart;
+  readonly batch: { readonly max_count: number; readonly max_bytes: number; readonly linger_ms: number };
+  readonly retry: BackoffOptions;
+  /** How often an idle runner asks the sink to commit held data (time-based file rolls). */
+  readonly idleFlushMs?: number;
+}
+
+export interface SinkRunnerStatus {
+  readonly sink: string;
+  readonly type: string;
+  readonly connected: boolean;
+  readonly health: ComponentHealth;
+  readonly consecutiveFailures: number;
+  readonly lastAckAt: number | undefined;
+  /** Sequence the runner has fed to the sink (may be ahead of the durable ack). */
+  readonly position: number;
+}
+
+export class SinkRunner {
+  private readonly abort = new AbortController();
+  private loop: Promise<void> | undefined;
+  /** Highest sequence handed to the sink; rewound to the cursor's durable position on failure. */
+  private position = 0;
+  private connected = false;
+  private failures = 0;
+  private lastAckAt: number | undefined;
+  private wake: (() => void) | undefined;
+  private readonly onAppend = (): void => this.wake?.();
+
+  constructor(
+    readonly sink: Sink,
+    private readonly queue: Queue,
+    private readonly options: SinkRunnerOptions,
+    private readonly log: Logger,
+    private readonly metrics: ComponentMetrics,
+  ) {}
+
+  /** Creates the sink's cursor (if new) and starts the loop. Connecting happens in the loop, with retries. */
+  async start(): Promise<void> {
+    await this.queue.openCursor(this.sink.name, this.options.startFrom);
+    this.position = this.queue.cursorPosition(this.sink.name);
+    this.queue.on('append', this.onAppend);
+    this.loop = this.run();
+  }
+
+  /** Stops reading, lets the sink commit what it holds, and closes it. */
+  async stop(): Promise<void> {
+    this.abort.abort();
+    this.wake?.();
+    this.queue.off('append', this.onAppend);
+    await this.loop;
+    if (this.connected) {
+      try {
+        await this.commit(await this.sink.flush('shutdown'));
+      } catch (err) {
+        this.log.warn({ err: errorMessage(err) }, 'final flush failed; unflushed readings stay queued');
+      }
+    }
+    await this.sink.close();
+    this.connected = false;
+  }
+
+  status(): SinkRunnerStatus {
+    return {
+      sink: this.sink.name,
+      type: this.sink.type,
+      connected: this.connected,
+      health: this.sink.health(),
+      consecutiveFailures: this.failures,
+      lastAckAt: this.lastAckAt,
+      position: this.position,
+    };
+  }
+
+  private get stopping(): boolean {
+    return this.abort.signal.aborted;
+  }
+
+  private async run(): Promise<void> {
+    const { batch: b } = this.options;
+    const idleFlushMs = this.options.idleFlushMs ?? 1000;
+    while (!this.stopping) {
+      try {
+        if (!this.connected) {
+          await this.sink.connect();
+          this.connected = true;
+          this.log.info('connected');
+        }
+        let batch = this.queue.read(this.position, b.max_count, b.max_bytes);
+        if (batch.length > 0 && batch.length < b.max_count && b.linger_ms > 0) {
+          // Let a small batch fill up for linger_ms rather than sending many tiny requests.
+          await this.waitForAppend(b.linger_ms, b.max_count);
+          batch = this.queue.read(this.position, b.max_count, b.max_bytes);
+        }
+        if (batch.length === 0) {
+          await this.commit(await this.sink.flush('idle'));
+          await this.waitForAppend(idleFlushMs, 1);
+          continue;
+        }
+        this.metrics.received(batch.length, 0);
+        const progress = await this.sink.write(batch);
+        this.position = lastSeq(batch);
+        await this.commit(progress);
+        this.failures = 0;
+      } catch (err) {
+        await this.recover(err);
+      }
+    }
+  }
+
+  /** Acks the cursor up to what the sink committed, parking dead letters in the same transaction. */
+  private async commit(progress: SinkProgress): Promise<void> {
+    const through = progress.committedThrough;
+    const dead = progress.deadLetters ?? [];
+    const acked = this.queue.cursorPosition(this.sink.name);
+    if ((through === undefined || through <= acked) && dead.length === 0) return;
+    const upTo = Math.max(acked, through ?? acked);
+    await this.queue.ack(
+      this.sink.name,
+      upTo,
+      dead.map((d) => ({ seq: d.reading.seq, code: d.error.code, message: d.error.message })),
+    );
+    if (dead.length > 0) {
+      this.metrics.discarded(dead.length, 'dead_letter');
+      this.log.error({ count: dead.length, first: dead[0]?.error.toJSON() }, 'upstream refused readings for good; parked as dead letters');
+    }
+    const events = upTo - acked - dead.length;
+    if (events > 0) this.metrics.sent(events, 0);
+    this.lastAckAt = Date.now();
+  }
+
+  private async recover(err: unknown): Promise<void> {
+    const code = isSluiceError(err) ? err.code : 'SLUICE_SINK_WRITE';
+    const stage = this.connected ? 'write' : 'connect';
+    this.metrics.error(stage, code);
+    // Whatever the sink held uncommitted is gone (its contract); feed again from the durable position.
+    this.position = this.queue.cursorPosition(this.sink.name);
+    const delay = backoffDelay(this.failures, this.options.retry);
+    this.failures++;
+    const fields = { err: errorMessage(err), stage, attempt: this.failures, retry_in_ms: delay };
+    if (isSluiceError(err) && !err.retriable) this.log.error({ ...fields, hint: err.hint }, 'sink failed; retrying');
+    else this.log.warn(fields, 'sink failed; retrying');
+    if (stage === 'write' && isSluiceError(err) && err.code === 'SLUICE_UPSTREAM_UNREACHABLE') this.connected = false;
+    await sleep(delay, this.abort.signal);
+  }
+
+  /** Waits until at least `count` readings lie beyond the position, `ms` passes, or the runner stops. */
+  private async waitForAppend(ms: number, count: number): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!this.stopping && this.queue.lastSeq - this.position < count) {
+      const left = deadline - Date.now();
+      if (left <= 0) return;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, left);
+        function done(): void {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.wake = done;
+      });
+      this.wake = undefined;
+    }
+  }
+}
+
+function lastSeq(batch: readonly QueuedReading[]): number {
+  return batch[batch.length - 1]?.seq ?? 0;
+}
