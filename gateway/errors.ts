@@ -43,7 +43,9 @@ export class SluiceError extends Error {
 
   /** Message plus hint, for a terminal. */
   explain(): string {
-    return this.hint ? `${this.code}: ${this.message}\n  hint: ${this.hint}` : `${this.code}: ${this.message}`;
+    return this.hint
+      ? `${this.code}: ${this.message}\n  hint: ${this.hint}`
+      : `${this.code}: ${this.message}`;
   }
 
   toJSON(): Record<string, unknown> {
@@ -56,7 +58,12 @@ export function isSluiceError(err: unknown): err is SluiceError {
 }
 
 /** Wraps anything thrown into a SluiceError, keeping SluiceErrors as they are. */
-export function toSluiceError(err: unknown, code: ErrorCode, message: string, retriable: boolean): SluiceError {
+export function toSluiceError(
+  err: unknown,
+  code: ErrorCode,
+  message: string,
+  retriable: boolean,
+): SluiceError {
   if (err instanceof SluiceError) return err;
   const detail = err instanceof Error ? err.message : String(err);
   return new SluiceError(code, `${message}: ${detail}`, { retriable, cause: err });

@@ -12,4 +12,10 @@ export interface Command {
   run(args: string[]): Promise<number>;
 }
 
-export const commands: readonly Command[] = [runCommand, checkCommand, configSchemaCommand, queueStatsCommand, queueDropCursorCommand];
+export const commands: readonly Command[] = [
+  runCommand,
+  checkCommand,
+  configSchemaCommand,
+  queueStatsCommand,
+  queueDropCursorCommand,
+];

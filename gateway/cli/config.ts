@@ -13,7 +13,10 @@ export const checkCommand: Command = {
   run(args) {
     const { values, positionals } = parse(args, { json: { type: 'boolean' } }, 'sluice check FILE [--json]');
     const file = positionals[0];
-    if (!file) throw new SluiceError('SLUICE_USAGE', 'check needs a config file', { hint: 'sluice check deploy/config/demo.yaml' });
+    if (!file)
+      throw new SluiceError('SLUICE_USAGE', 'check needs a config file', {
+        hint: 'sluice check deploy/config/demo.yaml',
+      });
     const config = loadConfigFile(file);
     if (values.json) {
       process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
@@ -24,9 +27,13 @@ export const checkCommand: Command = {
       `  gateway ${config.gateway.id}, data in ${config.gateway.data_dir}`,
       `  queue: up to ${config.queue.max_bytes} bytes, when full: ${config.queue.on_full}`,
       ...Object.entries(config.sources).map(([n, s]) => `  source ${n} (${s.type})`),
-      ...Object.entries(config.sinks).map(([n, s]) => `  sink ${n} (${s.type}), new cursor starts at ${s.start_from}, batches of up to ${s.batch.max_count}`),
+      ...Object.entries(config.sinks).map(
+        ([n, s]) =>
+          `  sink ${n} (${s.type}), new cursor starts at ${s.start_from}, batches of up to ${s.batch.max_count}`,
+      ),
     ];
-    if (Object.keys(config.sinks).length === 0) lines.push('  warning: no sinks: readings will stay in the queue until max_bytes');
+    if (Object.keys(config.sinks).length === 0)
+      lines.push('  warning: no sinks: readings will stay in the queue until max_bytes');
     process.stdout.write(`${lines.join('\n')}\n`);
     return Promise.resolve(0);
   },

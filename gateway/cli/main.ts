@@ -25,11 +25,15 @@ async function main(argv: string[]): Promise<number> {
     .sort((a, b) => b.name.split(' ').length - a.name.split(' ').length)
     .find((c: Command) => c.name.split(' ').every((w, i) => argv[i] === w));
   if (!match) {
-    throw new SluiceError('SLUICE_USAGE', `unknown command: ${argv.slice(0, 2).join(' ')}`, { hint: 'run `sluice --help` for the list' });
+    throw new SluiceError('SLUICE_USAGE', `unknown command: ${argv.slice(0, 2).join(' ')}`, {
+      hint: 'run `sluice --help` for the list',
+    });
   }
   const rest = argv.slice(match.name.split(' ').length);
   if (rest.includes('--help') || rest.includes('-h')) {
-    process.stdout.write(`Usage: sluice ${match.name} ${match.usage}\n\n${match.summary}\n${match.help ? `\n${match.help}\n` : ''}`);
+    process.stdout.write(
+      `Usage: sluice ${match.name} ${match.usage}\n\n${match.summary}\n${match.help ? `\n${match.help}\n` : ''}`,
+    );
     return 0;
   }
   return match.run(rest);
@@ -37,7 +41,9 @@ async function main(argv: string[]): Promise<number> {
 
 async function version(): Promise<string> {
   const { readFile } = await import('node:fs/promises');
-  const pkg = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
   return pkg.version;
 }
 
@@ -50,7 +56,9 @@ main(process.argv.slice(2)).then(
       process.stderr.write(`sluice: ${err.explain()}\n`);
       process.exitCode = err.code === 'SLUICE_USAGE' || err.code.startsWith('SLUICE_CONFIG') ? 2 : 1;
     } else {
-      process.stderr.write(`sluice: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.stderr.write(
+        `sluice: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+      );
       process.exitCode = 1;
     }
   },

@@ -8,14 +8,22 @@ import { Queue } from '../queue/queue.js';
 import { parse } from './args.js';
 import type { Command } from './commands.js';
 
-const dirOptions = { config: { type: 'string', short: 'c' }, 'data-dir': { type: 'string', short: 'd' }, json: { type: 'boolean' } } as const;
+const dirOptions = {
+  config: { type: 'string', short: 'c' },
+  'data-dir': { type: 'string', short: 'd' },
+  json: { type: 'boolean' },
+} as const;
 
 function queueDir(values: { config?: string; 'data-dir'?: string }, usage: string): string {
-  const dataDir = values['data-dir'] ?? (values.config ? loadConfigFile(values.config).gateway.data_dir : undefined);
-  if (!dataDir) throw new SluiceError('SLUICE_USAGE', 'say which gateway: -c CONFIG or -d DATA_DIR', { hint: usage });
+  const dataDir =
+    values['data-dir'] ?? (values.config ? loadConfigFile(values.config).gateway.data_dir : undefined);
+  if (!dataDir)
+    throw new SluiceError('SLUICE_USAGE', 'say which gateway: -c CONFIG or -d DATA_DIR', { hint: usage });
   const dir = join(dataDir, 'queue');
   if (!existsSync(join(dir, 'data.mdb')) && !existsSync(dir)) {
-    throw new SluiceError('SLUICE_QUEUE_IO', `no queue in ${dir}`, { hint: 'check the data directory (gateway.data_dir in the config)' });
+    throw new SluiceError('SLUICE_QUEUE_IO', `no queue in ${dir}`, {
+      hint: 'check the data directory (gateway.data_dir in the config)',
+    });
   }
   return dir;
 }
@@ -23,22 +31,32 @@ function queueDir(values: { config?: string; 'data-dir'?: string }, usage: strin
 export const queueStatsCommand: Command = {
   name: 'queue stats',
   usage: '(-c CONFIG | -d DATA_DIR) [--json]',
-  summary: 'Show queue depth, bytes, drops and each sink cursor\'s lag.',
+  summary: "Show queue depth, bytes, drops and each sink cursor's lag.",
   run(args) {
     const usage = 'sluice queue stats (-c CONFIG | -d DATA_DIR) [--json]';
     const { values } = parse(args, dirOptions, usage);
-    const queue = Queue.open({ dir: queueDir(values, usage), maxBytes: 1, onFull: 'reject_new', readOnly: true });
+    const queue = Queue.open({
+      dir: queueDir(values, usage),
+      maxBytes: 1,
+      onFull: 'reject_new',
+      readOnly: true,
+    });
     const s = queue.stats();
     if (values.json) {
       process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
     } else {
       const lines = [
-        s.depth === 0 ? `depth      0 readings (empty; last seq ${s.lastSeq})` : `depth      ${s.depth} readings (seq ${s.firstSeq}..${s.lastSeq})`,
+        s.depth === 0
+          ? `depth      0 readings (empty; last seq ${s.lastSeq})`
+          : `depth      ${s.depth} readings (seq ${s.firstSeq}..${s.lastSeq})`,
         `bytes      ${s.bytes}`,
         `dropped    ${s.dropped}`,
         `dead       ${s.deadLetters} dead letters`,
         'cursors:',
-        ...s.cursors.map((c) => `  ${c.name.padEnd(20)} acked ${c.acked}  lag ${c.lag}  oldest unacked ${c.oldestUnackedAgeMs === null ? '-' : `${Math.round(c.oldestUnackedAgeMs / 1000)}s`}  dropped ${c.dropped}`),
+        ...s.cursors.map(
+          (c) =>
+            `  ${c.name.padEnd(20)} acked ${c.acked}  lag ${c.lag}  oldest unacked ${c.oldestUnackedAgeMs === null ? '-' : `${Math.round(c.oldestUnackedAgeMs / 1000)}s`}  dropped ${c.dropped}`,
+        ),
       ];
       if (s.cursors.length === 0) lines.push('  (none)');
       process.stdout.write(`${lines.join('\n')}\n`);
@@ -50,16 +68,24 @@ export const queueStatsCommand: Command = {
 export const queueDropCursorCommand: Command = {
   name: 'queue drop-cursor',
   usage: 'NAME (-c CONFIG | -d DATA_DIR)',
-  summary: 'Forget the cursor of a sink that is gone for good, so its backlog can be trimmed. Gateway must be stopped.',
+  summary:
+    'Forget the cursor of a sink that is gone for good, so its backlog can be trimmed. Gateway must be stopped.',
   async run(args) {
     const usage = 'sluice queue drop-cursor NAME (-c CONFIG | -d DATA_DIR)';
     const { values, positionals } = parse(args, dirOptions, usage);
     const name = positionals[0];
     if (!name) throw new SluiceError('SLUICE_USAGE', 'which cursor?', { hint: usage });
-    const queue = Queue.open({ dir: queueDir(values, usage), maxBytes: Number.MAX_SAFE_INTEGER, onFull: 'reject_new' });
+    const queue = Queue.open({
+      dir: queueDir(values, usage),
+      maxBytes: Number.MAX_SAFE_INTEGER,
+      onFull: 'reject_new',
+    });
     const removed = await queue.removeCursor(name);
     await queue.close();
-    if (!removed) throw new SluiceError('SLUICE_CURSOR_UNKNOWN', `no cursor named ${name}`, { hint: 'list them with `sluice queue stats`' });
+    if (!removed)
+      throw new SluiceError('SLUICE_CURSOR_UNKNOWN', `no cursor named ${name}`, {
+        hint: 'list them with `sluice queue stats`',
+      });
     process.stdout.write(`cursor ${name} removed\n`);
     return 0;
   },

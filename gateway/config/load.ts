@@ -19,7 +19,9 @@ export class ConfigError extends SluiceError {
     readonly file: string,
     readonly problems: readonly ConfigProblem[],
   ) {
-    const lines = problems.map((p) => `  ${file}${p.line ? `:${p.line}` : ''}: ${p.path || '(top level)'}: ${p.message}`);
+    const lines = problems.map(
+      (p) => `  ${file}${p.line ? `:${p.line}` : ''}: ${p.path || '(top level)'}: ${p.message}`,
+    );
     super('SLUICE_CONFIG_INVALID', `${file} is not a valid Sluice config:\n${lines.join('\n')}`, {
       hint: 'fix the lines above; `sluice config schema` prints every option, `sluice check FILE` re-checks',
     });
@@ -31,10 +33,14 @@ export function loadConfigFile(file: string): Config {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new SluiceError('SLUICE_CONFIG_READ', `cannot read config file ${file}: ${(err as Error).message}`, {
-      hint: 'pass an existing file with -c; deploy/config/ has examples',
-      cause: err,
-    });
+    throw new SluiceError(
+      'SLUICE_CONFIG_READ',
+      `cannot read config file ${file}: ${(err as Error).message}`,
+      {
+        hint: 'pass an existing file with -c; deploy/config/ has examples',
+        cause: err,
+      },
+    );
   }
   return parseConfig(text, file);
 }
@@ -46,22 +52,34 @@ export function parseConfig(text: string, file = '<config>'): Config {
   if (doc.errors.length > 0) {
     throw new ConfigError(
       file,
-      doc.errors.map((e) => ({ path: '', line: lineCounter.linePos(e.pos[0]).line, message: `YAML: ${e.message.split('\n')[0] ?? ''}` })),
+      doc.errors.map((e) => ({
+        path: '',
+        line: lineCounter.linePos(e.pos[0]).line,
+        message: `YAML: ${e.message.split('\n')[0] ?? ''}`,
+      })),
     );
   }
   return validateConfig(doc.toJS() as unknown, file, (path) => lineOf(doc, lineCounter, path));
 }
 
 /** Validates an already-parsed config object (remote pushes arrive as JSON) and freezes it. */
-export function validateConfig(input: unknown, file = '<config>', locate: (path: PropertyKey[]) => number | undefined = () => undefined): Config {
+export function validateConfig(
+  input: unknown,
+  file = '<config>',
+  locate: (path: PropertyKey[]) => number | undefined = () => undefined,
+): Config {
   const result = configSchema.safeParse(input ?? {});
   if (result.success) return deepFreeze(result.data);
   const problems = result.error.issues.flatMap((issue) => describe(issue, input, locate));
   throw new ConfigError(file, problems);
 }
 
-function describe(issue: z.core.$ZodIssue, input: unknown, locate: (path: PropertyKey[]) => number | undefined): ConfigProblem[] {
-  const path = issue.path;
+function describe(
+  issue: z.core.$ZodIssue,
+  input: unknown,
+  locate: (path: PropertyKey[]) => number | undefined,
+): ConfigProblem[] {
+  let path = issue.path;
   const at = (p: PropertyKey[]): string => p.map(String).join('.');
   if (issue.code === 'unrecognized_keys') {
     const known = knownKeys(path, input);
@@ -74,14 +92,22 @@ function describe(issue: z.core.$ZodIssue, input: unknown, locate: (path: Proper
       };
     });
   }
-  if (issue.code === 'invalid_union' && path.length === 2 && (path[0] === 'sources' || path[0] === 'sinks')) {
+  const componentTypeIssue =
+    issue.code === 'invalid_union' &&
+    (path[0] === 'sources' || path[0] === 'sinks') &&
+    (path.length === 2 || (path.length === 3 && path[2] === 'type'));
+  if (componentTypeIssue) {
+    path = path.slice(0, 2);
     const types = (path[0] === 'sources' ? sources : sinks).map((c) => c.type);
     const given = typeAt(input, path);
     return [
       {
         path: at([...path, 'type']),
         line: locate([...path, 'type']) ?? locate(path),
-        message: given === undefined ? `missing "type"; one of: ${types.join(', ')}` : `unknown type "${given}"; one of: ${types.join(', ')}`,
+        message:
+          given === undefined
+            ? `missing "type"; one of: ${types.join(', ')}`
+            : `unknown type ${JSON.stringify(given)}; one of: ${types.join(', ')}`,
       },
     ];
   }
@@ -120,7 +146,14 @@ function unwrap(s: z.core.$ZodType): z.core.$ZodType {
   let cur = s;
   for (;;) {
     const def = cur._zod.def as { type: string; innerType?: z.core.$ZodType; in?: z.core.$ZodType };
-    if ((def.type === 'default' || def.type === 'prefault' || def.type === 'optional' || def.type === 'nullable') && def.innerType) cur = def.innerType;
+    if (
+      (def.type === 'default' ||
+        def.type === 'prefault' ||
+        def.type === 'optional' ||
+        def.type === 'nullable') &&
+      def.innerType
+    )
+      cur = def.innerType;
     else if (def.type === 'pipe' && def.in) cur = def.in;
     else return cur;
   }
@@ -128,7 +161,8 @@ function unwrap(s: z.core.$ZodType): z.core.$ZodType {
 
 function typeAt(input: unknown, path: PropertyKey[]): unknown {
   let cur: unknown = input;
-  for (const k of path) cur = typeof cur === 'object' && cur !== null ? (cur as Record<PropertyKey, unknown>)[k] : undefined;
+  for (const k of path)
+    cur = typeof cur === 'object' && cur !== null ? (cur as Record<PropertyKey, unknown>)[k] : undefined;
   return typeof cur === 'object' && cur !== null ? (cur as Record<string, unknown>).type : undefined;
 }
 
@@ -148,6 +182,9 @@ function lineOf(doc: Document, lc: LineCounter, path: PropertyKey[]): number | u
 
 /** Levenshtein distance; a suggestion only when it is close (a typo, not another word). */
 export function closest(word: string, candidates: readonly string[]): string | undefined {
+  // Most misses drop the unit suffix (`linger` for `linger_ms`): a unique prefix match wins.
+  const prefixed = candidates.filter((c) => c.toLowerCase().startsWith(`${word.toLowerCase()}_`));
+  if (prefixed.length === 1) return prefixed[0];
   let best: string | undefined;
   let bestD = Math.max(2, Math.floor(word.length / 3)) + 1;
   for (const c of candidates) {

@@ -18,7 +18,9 @@ export const configSchema = z
   .strictObject({
     gateway: z
       .strictObject({
-        id: componentName.describe('This gateway\'s id: the first half of every reading id (`<id>:<seq>`). Unique in the fleet.'),
+        id: componentName.describe(
+          "This gateway's id: the first half of every reading id (`<id>:<seq>`). Unique in the fleet.",
+        ),
         data_dir: z.string().min(1).default('./data').describe('Directory of the queue and of state files.'),
       })
       .describe('Who this gateway is and where it keeps its data.'),
@@ -28,7 +30,9 @@ export const configSchema = z
         on_full: z
           .enum(['drop_oldest', 'reject_new'])
           .default('drop_oldest')
-          .describe('When max_bytes is reached: drop the oldest readings (counted), or refuse new ones (back-pressure).'),
+          .describe(
+            'When max_bytes is reached: drop the oldest readings (counted), or refuse new ones (back-pressure).',
+          ),
       })
       .prefault({})
       .describe('The store-and-forward queue on local disk.'),
@@ -37,9 +41,17 @@ export const configSchema = z
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
       })
       .prefault({}),
-    shutdown_timeout_ms: z.number().int().min(0).default(10_000).describe('How long SIGTERM waits for sinks to flush.'),
+    shutdown_timeout_ms: z
+      .number()
+      .int()
+      .min(0)
+      .default(10_000)
+      .describe('How long SIGTERM waits for sinks to flush.'),
     sources: z.record(componentName, sourceSchema).default({}).describe('Where readings come from, by name.'),
-    sinks: z.record(componentName, sinkSchema).default({}).describe('Where readings go, by name; each has its own queue cursor.'),
+    sinks: z
+      .record(componentName, sinkSchema)
+      .default({})
+      .describe('Where readings go, by name; each has its own queue cursor.'),
   })
   .describe('Sluice gateway configuration.');
 

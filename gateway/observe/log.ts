@@ -3,7 +3,16 @@
 import { pino, type Logger, type LevelWithSilent } from 'pino';
 
 /** Keys whose values never reach a log line, wherever they appear in the first levels of an object. */
-const SECRET_KEYS = ['password', 'passphrase', 'secret', 'token', 'private_key', 'key', 'sasl', 'authorization'];
+const SECRET_KEYS = [
+  'password',
+  'passphrase',
+  'secret',
+  'token',
+  'private_key',
+  'key',
+  'sasl',
+  'authorization',
+];
 const REDACT = SECRET_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]);
 
 export interface LogOptions {

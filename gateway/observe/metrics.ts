@@ -31,12 +31,20 @@ export class Telemetry {
     const labels = ['component_kind', 'component_id', 'component_type'];
     const counter = (name: string, help: string, extra: string[] = []): Counter<string> =>
       new Counter({ name, help, labelNames: [...labels, ...extra], registers: [this.registry] });
-    this.receivedEvents = counter('sluice_component_received_events_total', 'Readings received by a component.');
+    this.receivedEvents = counter(
+      'sluice_component_received_events_total',
+      'Readings received by a component.',
+    );
     this.receivedBytes = counter('sluice_component_received_bytes_total', 'Bytes received by a component.');
     this.sentEvents = counter('sluice_component_sent_events_total', 'Readings a component delivered onward.');
     this.sentBytes = counter('sluice_component_sent_bytes_total', 'Bytes a component delivered onward.');
-    this.errors = counter('sluice_component_errors_total', 'Errors by stage and kind.', ['stage', 'error_type']);
-    this.discardedEvents = counter('sluice_component_discarded_events_total', 'Readings refused or parked.', ['reason']);
+    this.errors = counter('sluice_component_errors_total', 'Errors by stage and kind.', [
+      'stage',
+      'error_type',
+    ]);
+    this.discardedEvents = counter('sluice_component_discarded_events_total', 'Readings refused or parked.', [
+      'reason',
+    ]);
   }
 
   forComponent(kind: ComponentKind, id: string, type: string): ComponentMetrics {
@@ -58,16 +66,35 @@ export class Telemetry {
   /** Queue depth, bytes, drops and per-sink lag, read from the queue at scrape time. */
   watchQueue(queue: Queue): void {
     const gauge = (name: string, help: string, pick: (q: Queue) => number): void => {
-      new Gauge({ name, help, registers: [this.registry], collect() { this.set(pick(queue)); } });
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.set(pick(queue));
+        },
+      });
     };
     gauge('sluice_queue_depth_events', 'Readings held in the queue.', (q) => q.stats().depth);
     gauge('sluice_queue_bytes', 'Encoded bytes held in the queue.', (q) => q.stats().bytes);
     gauge('sluice_queue_max_bytes', 'Configured queue.max_bytes.', (q) => q.options.maxBytes);
-    gauge('sluice_queue_dropped_events', 'Readings dropped by on_full: drop_oldest, ever.', (q) => q.stats().dropped);
-    gauge('sluice_queue_rejected_events', 'Readings refused by on_full: reject_new since start.', (q) => q.stats().rejected);
+    gauge(
+      'sluice_queue_dropped_events',
+      'Readings dropped by on_full: drop_oldest, ever.',
+      (q) => q.stats().dropped,
+    );
+    gauge(
+      'sluice_queue_rejected_events',
+      'Readings refused by on_full: reject_new since start.',
+      (q) => q.stats().rejected,
+    );
     gauge('sluice_queue_commits', 'Flushed queue transactions since start.', (q) => q.stats().commits);
     gauge('sluice_queue_last_sequence', 'Highest sequence number assigned.', (q) => q.lastSeq);
-    const perSink = (name: string, help: string, pick: (c: ReturnType<Queue['cursorStats']>) => number): void => {
+    const perSink = (
+      name: string,
+      help: string,
+      pick: (c: ReturnType<Queue['cursorStats']>) => number,
+    ): void => {
       new Gauge({
         name,
         help,
@@ -83,7 +110,11 @@ export class Telemetry {
     perSink('sluice_sink_oldest_unacked_age_seconds', 'Age of the oldest unacknowledged reading.', (c) =>
       c.oldestUnackedAgeMs === null ? 0 : c.oldestUnackedAgeMs / 1000,
     );
-    perSink('sluice_sink_dropped_events', 'Readings dropped before this sink delivered them.', (c) => c.dropped);
+    perSink(
+      'sluice_sink_dropped_events',
+      'Readings dropped before this sink delivered them.',
+      (c) => c.dropped,
+    );
   }
 }
 

@@ -16,7 +16,17 @@ export interface StoredEntry {
 }
 
 export function encodeEntry(r: Reading, appendedAt: number): Buffer {
-  return encoder.encode([VERSION, appendedAt, r.device, r.metric, r.value, r.ts, r.source, r.unit ?? null, r.tags ?? null]);
+  return encoder.encode([
+    VERSION,
+    appendedAt,
+    r.device,
+    r.metric,
+    r.value,
+    r.ts,
+    r.source,
+    r.unit ?? null,
+    r.tags ?? null,
+  ]);
 }
 
 export function decodeEntry(buf: Uint8Array, seq: number): StoredEntry {

@@ -104,6 +104,10 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
   private cursors = new Map<string, CursorState>();
   private pending: Op[] = [];
   private writing = false;
+  /** Rounds committed but not yet flushed. */
+  private flushing = 0;
+  /** Highest sequence known flushed to disk: what sinks may read (never hand out what a power cut could undo). */
+  private durableSeq: number;
   private trimPending = false;
   private closed = false;
   private idle: (() => void) | undefined;
@@ -129,8 +133,12 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
     const saved = this.meta.get(STATE_KEY) as PersistedState | undefined;
     this.state = saved ? { ...saved } : { lastSeq: 0, bytes: 0, dropped: 0, deadLetters: 0 };
     this.firstSeq = this.state.lastSeq + 1;
+    this.durableSeq = this.state.lastSeq;
     for (const key of this.entries.getKeys({ limit: 1 })) this.firstSeq = key;
-    for (const { key, value } of this.meta.getRange({ start: CURSOR_PREFIX, end: `${CURSOR_PREFIX}\uffff` })) {
+    for (const { key, value } of this.meta.getRange({
+      start: CURSOR_PREFIX,
+      end: `${CURSOR_PREFIX}\uffff`,
+    })) {
       this.cursors.set(key.slice(CURSOR_PREFIX.length), { ...(value as CursorState) });
     }
   }
@@ -162,7 +170,11 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
   openCursor(name: string, start: CursorStart = 'tail'): Promise<CursorStats> {
     return this.enqueue<CursorStats>((now) => {
       if (!this.cursors.has(name)) {
-        const cursor = { acked: start === 'oldest' ? this.firstSeq - 1 : this.state.lastSeq, dropped: 0, createdAt: now };
+        const cursor = {
+          acked: start === 'oldest' ? this.firstSeq - 1 : this.state.lastSeq,
+          dropped: 0,
+          createdAt: now,
+        };
         this.cursors.set(name, cursor);
         this.meta.putSync(CURSOR_PREFIX + name, cursor);
       }
@@ -188,7 +200,10 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
     return this.enqueue<void>((now) => {
       const cursor = this.requireCursor(name);
       if (upToSeq > this.state.lastSeq) {
-        throw new SluiceError('SLUICE_INTERNAL', `cursor ${name} acked ${upToSeq} beyond the last sequence ${this.state.lastSeq}`);
+        throw new SluiceError(
+          'SLUICE_INTERNAL',
+          `cursor ${name} acked ${upToSeq} beyond the last sequence ${this.state.lastSeq}`,
+        );
       }
       for (const d of deadLetters) {
         const entry = this.entries.getBinary(d.seq);
@@ -210,7 +225,12 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
     const out: QueuedReading[] = [];
     let bytes = 0;
     const start = Math.max(afterSeq + 1, this.firstSeq);
-    for (const { key, value } of this.entries.getRange({ start, limit: maxCount })) {
+    if (start > this.durableSeq) return out;
+    for (const { key, value } of this.entries.getRange({
+      start,
+      end: this.durableSeq + 1,
+      limit: maxCount,
+    })) {
       bytes += value.length;
       if (bytes > maxBytes && out.length > 0) break;
       out.push({ ...decodeEntry(value, key).reading, seq: key });
@@ -227,8 +247,9 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
     return [...this.cursors.keys()];
   }
 
+  /** Highest sequence durably on disk (what `read` can return up to). */
   get lastSeq(): number {
-    return this.state.lastSeq;
+    return this.durableSeq;
   }
 
   stats(): QueueStats {
@@ -262,7 +283,11 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
   /** Dead letters parked for a cursor, oldest first. */
   deadLetters(cursor: string, limit = 100): StoredDeadLetter[] {
     const out: StoredDeadLetter[] = [];
-    for (const { key, value } of this.dead.getRange({ start: [cursor, 0], end: [cursor, Number.MAX_SAFE_INTEGER], limit })) {
+    for (const { key, value } of this.dead.getRange({
+      start: [cursor, 0],
+      end: [cursor, Number.MAX_SAFE_INTEGER],
+      limit,
+    })) {
       const v = value as { code: string; message: string; at: number; entry: Uint8Array | null };
       out.push({
         cursor,
@@ -280,19 +305,22 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.writing || this.pending.length > 0) await new Promise<void>((resolve) => (this.idle = resolve));
+    if (this.writing || this.flushing > 0 || this.pending.length > 0)
+      await new Promise<void>((resolve) => (this.idle = resolve));
     await this.root.close();
   }
 
   private enqueue<T>(run: (now: number) => T): Promise<T> {
     if (this.closed) {
-      return Promise.reject(new SluiceError('SLUICE_QUEUE_CLOSED', 'the queue is closed', { retriable: true }));
+      return Promise.reject(
+        new SluiceError('SLUICE_QUEUE_CLOSED', 'the queue is closed', { retriable: true }),
+      );
     }
     if (this.options.readOnly) {
       return Promise.reject(new SluiceError('SLUICE_QUEUE_IO', 'the queue was opened read-only'));
     }
     return new Promise<T>((resolve, reject) => {
-      this.pending.push({ run, resolve: resolve as (v: unknown) => void, reject });
+      this.pending.push({ run, resolve: (v) => resolve(v as T), reject });
       this.kick();
     });
   }
@@ -300,15 +328,23 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
   private kick(): void {
     if (this.writing) return;
     if (this.pending.length === 0 && !this.trimPending) {
-      this.idle?.();
-      this.idle = undefined;
+      if (this.flushing === 0) {
+        this.idle?.();
+        this.idle = undefined;
+      }
       return;
     }
     this.writing = true;
-    void this.writeRound();
+    // Start the round on the next turn, not now: every append issued in this turn (e.g. all the producers
+    // whose previous append just resolved) joins the same commit instead of the first one going alone.
+    setImmediate(() => void this.writeRound());
   }
 
-  /** One group commit: every op queued so far, plus a chunk of trimming, in one flushed transaction. */
+  /**
+   * One group commit: every op queued so far, plus a chunk of trimming, in one transaction. The next round
+   * may commit while this one is being flushed (LMDB overlappingSync), so fsyncs overlap new transactions;
+   * this round's ops resolve only once its flush is done.
+   */
   private async writeRound(): Promise<void> {
     const ops = this.pending;
     this.pending = [];
@@ -330,48 +366,74 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
             outcomes.push({ ok: false, error });
           }
         }
+        this.trimStep(); // what this round's acks freed, so stats are exact when the acks resolve
         this.meta.putSync(STATE_KEY, this.state);
       });
-      if (!this.options.noSync) await this.root.flushed;
-      this.commits++;
     } catch (err) {
       this.restore(before);
-      const error = toSluiceError(err, 'SLUICE_QUEUE_IO', 'the queue could not commit', true);
-      const hinted = new SluiceError(error.code, error.message, {
-        retriable: true,
-        hint: 'check free disk space and the data directory permissions; the write will be retried by its source',
-        cause: err,
-      });
-      for (const op of ops) op.reject(hinted);
+      this.failAll(ops, err);
       this.writing = false;
       this.kick();
       return;
     }
+    this.commits++;
+    const committedSeq = this.state.lastSeq;
+    const flushed = this.options.noSync ? Promise.resolve(true) : this.root.flushed;
+    this.flushing++;
+    this.writing = false;
+    this.kick();
+    try {
+      await flushed;
+    } catch (err) {
+      this.flushing--;
+      this.failAll(ops, err);
+      this.kick();
+      return;
+    }
+    this.flushing--;
+    this.durableSeq = Math.max(this.durableSeq, committedSeq);
     ops.forEach((op, i) => {
       const o = outcomes[i];
       if (o?.ok) op.resolve(o.value);
       else op.reject(o?.error);
     });
-    this.writing = false;
-    if (appended) this.emit('append', this.state.lastSeq);
+    if (appended) this.emit('append', this.durableSeq);
     this.kick();
+  }
+
+  private failAll(ops: readonly Op[], err: unknown): void {
+    const error = toSluiceError(err, 'SLUICE_QUEUE_IO', 'the queue could not commit', true);
+    const hinted = new SluiceError(error.code, error.message, {
+      retriable: true,
+      hint: 'check free disk space and the data directory permissions; the write will be retried by its source',
+      cause: err,
+    });
+    for (const op of ops) op.reject(hinted);
   }
 
   private applyAppend(bufs: readonly Buffer[], size: number): IngestResult {
     const { maxBytes, onFull } = this.options;
     if (size > maxBytes) {
       this.rejected += bufs.length;
-      throw new SluiceError('SLUICE_READING_TOO_LARGE', `an append of ${size} bytes exceeds queue.max_bytes (${maxBytes})`, {
-        hint: 'raise queue.max_bytes or send smaller payloads',
-      });
+      throw new SluiceError(
+        'SLUICE_READING_TOO_LARGE',
+        `an append of ${size} bytes exceeds queue.max_bytes (${maxBytes})`,
+        {
+          hint: 'raise queue.max_bytes or send smaller payloads',
+        },
+      );
     }
     if (this.state.bytes + size > maxBytes) {
       if (onFull === 'reject_new') {
         this.rejected += bufs.length;
-        throw new SluiceError('SLUICE_QUEUE_FULL', `the queue holds ${this.state.bytes} of ${maxBytes} bytes`, {
-          retriable: true,
-          hint: 'the sinks are behind or down; readings are refused until they catch up (queue.on_full: reject_new)',
-        });
+        throw new SluiceError(
+          'SLUICE_QUEUE_FULL',
+          `the queue holds ${this.state.bytes} of ${maxBytes} bytes`,
+          {
+            retriable: true,
+            hint: 'the sinks are behind or down; readings are refused until they catch up (queue.on_full: reject_new)',
+          },
+        );
       }
       while (this.state.bytes + size > maxBytes && this.firstSeq <= this.state.lastSeq) this.dropOldest();
     }
@@ -429,7 +491,12 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
     return c;
   }
 
-  private snapshot(): { state: PersistedState; firstSeq: number; cursors: Map<string, CursorState>; rejected: number } {
+  private snapshot(): {
+    state: PersistedState;
+    firstSeq: number;
+    cursors: Map<string, CursorState>;
+    rejected: number;
+  } {
     const cursors = new Map<string, CursorState>();
     for (const [k, v] of this.cursors) cursors.set(k, { ...v });
     return { state: { ...this.state }, firstSeq: this.firstSeq, cursors, rejected: this.rejected };

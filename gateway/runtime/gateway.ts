@@ -23,7 +23,12 @@ export interface GatewayStatus {
   readonly gateway: string;
   readonly startedAt: number;
   readonly queue: QueueStats;
-  readonly sources: ReadonlyArray<{ name: string; type: string; health: ComponentHealth; rejected: Record<string, number> }>;
+  readonly sources: ReadonlyArray<{
+    name: string;
+    type: string;
+    health: ComponentHealth;
+    rejected: Record<string, number>;
+  }>;
   readonly sinks: readonly SinkRunnerStatus[];
 }
 
@@ -61,10 +66,21 @@ export class Gateway {
       throw err;
     }
     const stats = gw.queue.stats();
-    log.info({ depth: stats.depth, last_seq: stats.lastSeq, sources: Object.keys(config.sources), sinks: Object.keys(config.sinks) }, 'gateway started');
+    log.info(
+      {
+        depth: stats.depth,
+        last_seq: stats.lastSeq,
+        sources: Object.keys(config.sources),
+        sinks: Object.keys(config.sinks),
+      },
+      'gateway started',
+    );
     const orphans = gw.queue.cursorNames().filter((c) => !(c in config.sinks));
     if (orphans.length > 0) {
-      log.warn({ cursors: orphans }, 'queue cursors of sinks no longer configured hold readings; remove them with `sluice queue drop-cursor` if the sinks are gone for good');
+      log.warn(
+        { cursors: orphans },
+        'queue cursors of sinks no longer configured hold readings; remove them with `sluice queue drop-cursor` if the sinks are gone for good',
+      );
     }
     return gw;
   }
@@ -86,7 +102,8 @@ export class Gateway {
       reject: (reason, device, detail) => {
         metrics.discarded(1, reason);
         const key = `${device ?? '-'}/${reason}`;
-        if (rejections.size < 10_000 || rejections.has(key)) rejections.set(key, (rejections.get(key) ?? 0) + 1);
+        if (rejections.size < 10_000 || rejections.has(key))
+          rejections.set(key, (rejections.get(key) ?? 0) + 1);
         limited.warn(key, { reason, device, detail }, 'input rejected');
       },
     };
@@ -106,7 +123,13 @@ export class Gateway {
     if (!def) throw new SluiceError('SLUICE_CONFIG_INVALID', `unknown sink type ${sc.type}`);
     const deps = this.deps(name, 'sink', sc.type);
     const sink = def.create(name, sc as never, deps);
-    const runner = new SinkRunner(sink, this.queue, { startFrom: sc.start_from, batch: sc.batch, retry: sc.retry }, deps.log, deps.metrics);
+    const runner = new SinkRunner(
+      sink,
+      this.queue,
+      { startFrom: sc.start_from, batch: sc.batch, retry: sc.retry },
+      deps.log,
+      deps.metrics,
+    );
     await runner.start();
     this.runners.push(runner);
   }
@@ -143,16 +166,36 @@ export class Gateway {
 
   private async doStop(): Promise<void> {
     this.log.info('stopping');
-    await Promise.all(this.sources.map(({ source }) => source.close().catch((err: unknown) => this.log.error({ err: errorMessage(err), source: source.name }, 'source close failed'))));
+    await Promise.all(
+      this.sources.map(({ source }) =>
+        source
+          .close()
+          .catch((err: unknown) =>
+            this.log.error({ err: errorMessage(err), source: source.name }, 'source close failed'),
+          ),
+      ),
+    );
     const timeout = this.config.shutdown_timeout_ms;
     let timer: NodeJS.Timeout | undefined;
-    const flushed = Promise.all(this.runners.map((r) => r.stop().catch((err: unknown) => this.log.error({ err: errorMessage(err), sink: r.sink.name }, 'sink stop failed'))));
+    const flushed = Promise.all(
+      this.runners.map((r) =>
+        r
+          .stop()
+          .catch((err: unknown) =>
+            this.log.error({ err: errorMessage(err), sink: r.sink.name }, 'sink stop failed'),
+          ),
+      ),
+    );
     const late = await Promise.race([
       flushed.then(() => false),
       new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeout))),
     ]);
     clearTimeout(timer);
-    if (late) this.log.warn({ timeout_ms: timeout }, 'sinks did not finish within shutdown_timeout_ms; their readings stay queued');
+    if (late)
+      this.log.warn(
+        { timeout_ms: timeout },
+        'sinks did not finish within shutdown_timeout_ms; their readings stay queued',
+      );
     await this.queue.close();
     this.log.info('stopped');
   }

@@ -135,7 +135,10 @@ export class SinkRunner {
     );
     if (dead.length > 0) {
       this.metrics.discarded(dead.length, 'dead_letter');
-      this.log.error({ count: dead.length, first: dead[0]?.error.toJSON() }, 'upstream refused readings for good; parked as dead letters');
+      this.log.error(
+        { count: dead.length, first: dead[0]?.error.toJSON() },
+        'upstream refused readings for good; parked as dead letters',
+      );
     }
     const events = upTo - acked - dead.length;
     if (events > 0) this.metrics.sent(events, 0);
@@ -151,9 +154,11 @@ export class SinkRunner {
     const delay = backoffDelay(this.failures, this.options.retry);
     this.failures++;
     const fields = { err: errorMessage(err), stage, attempt: this.failures, retry_in_ms: delay };
-    if (isSluiceError(err) && !err.retriable) this.log.error({ ...fields, hint: err.hint }, 'sink failed; retrying');
+    if (isSluiceError(err) && !err.retriable)
+      this.log.error({ ...fields, hint: err.hint }, 'sink failed; retrying');
     else this.log.warn(fields, 'sink failed; retrying');
-    if (stage === 'write' && isSluiceError(err) && err.code === 'SLUICE_UPSTREAM_UNREACHABLE') this.connected = false;
+    if (stage === 'write' && isSluiceError(err) && err.code === 'SLUICE_UPSTREAM_UNREACHABLE')
+      this.connected = false;
     await sleep(delay, this.abort.signal);
   }
 

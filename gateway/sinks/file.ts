@@ -5,7 +5,13 @@
 import { mkdir, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import type { ComponentDefinition, ComponentDeps, ComponentHealth, Sink, SinkProgress } from '../components.js';
+import type {
+  ComponentDefinition,
+  ComponentDeps,
+  ComponentHealth,
+  Sink,
+  SinkProgress,
+} from '../components.js';
 import { byteSize, componentName, durationMs, sinkCommon } from '../config/common.js';
 import { SluiceError, errorMessage, toSluiceError } from '../errors.js';
 import { toRecord, type QueuedReading } from '../reading.js';
@@ -16,8 +22,16 @@ export const schema = z
     path: z.string().min(1).describe('Directory the files are written to (created if missing).'),
     prefix: componentName.default('readings').describe('First part of every file name.'),
     max_file_bytes: byteSize.default(64 * 1024 * 1024).describe('Roll the file once it reaches this size.'),
-    max_file_readings: z.number().int().min(1).default(1_000_000).describe('Roll the file after this many readings.'),
-    roll_interval_ms: durationMs.min(1).default(60_000).describe('Roll a file this long after it was opened.'),
+    max_file_readings: z
+      .number()
+      .int()
+      .min(1)
+      .default(1_000_000)
+      .describe('Roll the file after this many readings.'),
+    roll_interval_ms: durationMs
+      .min(1)
+      .default(60_000)
+      .describe('Roll a file this long after it was opened.'),
     ...sinkCommon,
   })
   .describe('JSON-lines files in a local directory, rolled by size, count and time.');
@@ -121,7 +135,10 @@ export class FileSink implements Sink {
   }
 
   private async openFile(first: number): Promise<OpenFile> {
-    const handle = await open(join(this.config.path, tempName(this.config.prefix, this.deps.gatewayId, first)), 'w');
+    const handle = await open(
+      join(this.config.path, tempName(this.config.prefix, this.deps.gatewayId, first)),
+      'w',
+    );
     return { handle, first, last: first, bytes: 0, count: 0, openedAt: Date.now() };
   }
 
@@ -133,7 +150,10 @@ export class FileSink implements Sink {
     await f.handle.sync();
     await f.handle.close();
     this.file = undefined;
-    await rename(join(path, tempName(prefix, this.deps.gatewayId, f.first)), join(path, finalName(prefix, this.deps.gatewayId, f.first, f.last)));
+    await rename(
+      join(path, tempName(prefix, this.deps.gatewayId, f.first)),
+      join(path, finalName(prefix, this.deps.gatewayId, f.first, f.last)),
+    );
     await syncDir(path);
     this.delivered = f.last;
     this.status = { state: 'healthy', lastSuccessAt: Date.now() };
@@ -144,15 +164,25 @@ export class FileSink implements Sink {
     const f = this.file;
     if (!f) return;
     this.file = undefined;
-    await f.handle.close().catch((err: unknown) => this.deps.log.warn({ err: errorMessage(err) }, 'closing a temp file failed'));
-    await unlink(join(this.config.path, tempName(this.config.prefix, this.deps.gatewayId, f.first))).catch((err: unknown) =>
-      this.deps.log.warn({ err: errorMessage(err) }, 'removing a temp file failed; it is removed on next start'),
+    await f.handle
+      .close()
+      .catch((err: unknown) => this.deps.log.warn({ err: errorMessage(err) }, 'closing a temp file failed'));
+    await unlink(join(this.config.path, tempName(this.config.prefix, this.deps.gatewayId, f.first))).catch(
+      (err: unknown) =>
+        this.deps.log.warn(
+          { err: errorMessage(err) },
+          'removing a temp file failed; it is removed on next start',
+        ),
     );
   }
 
   private fail(err: unknown): SluiceError {
     const e = toSluiceError(err, 'SLUICE_SINK_WRITE', `writing to ${this.config.path} failed`, true);
-    this.status = { state: 'unhealthy', detail: e.message, lastError: { code: e.code, message: e.message, at: Date.now() } };
+    this.status = {
+      state: 'unhealthy',
+      detail: e.message,
+      lastError: { code: e.code, message: e.message, at: Date.now() },
+    };
     return e;
   }
 }

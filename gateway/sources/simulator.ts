@@ -1,7 +1,13 @@
 // `simulator`: virtual sensors producing realistic readings (random walks, daily sine, counters, switches),
 // like Vector's demo_logs. Feeds the demo and the benchmarks through the same durable ingest as real sources.
 import { z } from 'zod';
-import type { ComponentDefinition, ComponentDeps, ComponentHealth, Source, SourceContext } from '../components.js';
+import type {
+  ComponentDefinition,
+  ComponentDeps,
+  ComponentHealth,
+  Source,
+  SourceContext,
+} from '../components.js';
 import { errorMessage, isSluiceError } from '../errors.js';
 import type { Reading } from '../reading.js';
 
@@ -28,8 +34,18 @@ export const schema = z
         { name: 'humidity', unit: '%', kind: 'walk', min: 30, max: 70, step: 0.5, period_ms: 86_400_000 },
         { name: 'pressure', unit: 'hPa', kind: 'sine', min: 1005, max: 1020, step: 1, period_ms: 86_400_000 },
       ]),
-    interval_ms: z.number().int().min(1).default(1000).describe('Time between ticks; each tick every device reports every metric.'),
-    count: z.number().int().nonnegative().default(0).describe('Stop after this many readings (0: run forever).'),
+    interval_ms: z
+      .number()
+      .int()
+      .min(1)
+      .default(1000)
+      .describe('Time between ticks; each tick every device reports every metric.'),
+    count: z
+      .number()
+      .int()
+      .nonnegative()
+      .default(0)
+      .describe('Stop after this many readings (0: run forever).'),
     seed: z.number().int().default(1).describe('Seed of the pseudo-random generator, for repeatable runs.'),
   })
   .describe('Virtual sensors for demos and benchmarks.');
@@ -110,8 +126,15 @@ export class SimulatorSource implements Source {
       const code = isSluiceError(err) ? err.code : 'SLUICE_INTERNAL';
       ctx.metrics.error('ingest', code);
       ctx.metrics.discarded(readings.length, code === 'SLUICE_QUEUE_FULL' ? 'queue_full' : 'ingest_error');
-      this.status = { state: 'degraded', detail: errorMessage(err), lastError: { code, message: errorMessage(err), at: Date.now() } };
-      ctx.log.warn({ err: errorMessage(err), readings: readings.length }, 'simulated readings were not queued');
+      this.status = {
+        state: 'degraded',
+        detail: errorMessage(err),
+        lastError: { code, message: errorMessage(err), at: Date.now() },
+      };
+      ctx.log.warn(
+        { err: errorMessage(err), readings: readings.length },
+        'simulated readings were not queued',
+      );
     }
   }
 
@@ -123,7 +146,14 @@ export class SimulatorSource implements Source {
     for (let d = 0; d < devices; d++) {
       for (const m of metrics) {
         if (count > 0 && this.produced + out.length >= count) return out;
-        out.push({ device: `${prefix}${d + 1}`, metric: m.name, value: this.advance(i++, m, now), ts: now, source: this.name, ...(m.unit ? { unit: m.unit } : {}) });
+        out.push({
+          device: `${prefix}${d + 1}`,
+          metric: m.name,
+          value: this.advance(i++, m, now),
+          ts: now,
+          source: this.name,
+          ...(m.unit ? { unit: m.unit } : {}),
+        });
       }
     }
     return out;
@@ -139,7 +169,10 @@ export class SimulatorSource implements Source {
       case 'sine': {
         const mid = (m.max + m.min) / 2;
         const amp = (m.max - m.min) / 2;
-        v = mid + amp * Math.sin((2 * Math.PI * (now % m.period_ms)) / m.period_ms) + (this.random() - 0.5) * m.step * 0.1;
+        v =
+          mid +
+          amp * Math.sin((2 * Math.PI * (now % m.period_ms)) / m.period_ms) +
+          (this.random() - 0.5) * m.step * 0.1;
         break;
       }
       case 'counter':

@@ -1,0 +1,51 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect, test } from 'vitest';
+import { sluice } from '../helpers/cli.js';
+import { tempDir } from '../helpers/tmp.js';
+
+test('--help lists the commands; every command has --help', () => {
+  const r = sluice(['--help']);
+  expect(r.code).toBe(0);
+  for (const c of ['run', 'check', 'config schema', 'queue stats']) expect(r.stdout).toContain(c);
+  const sub = sluice(['queue', 'stats', '--help']);
+  expect(sub.code).toBe(0);
+  expect(sub.stdout).toContain('Usage: sluice queue stats');
+});
+
+test('an unknown command or option exits 2 with a message saying what to do', () => {
+  const r = sluice(['frobnicate']);
+  expect(r.code).toBe(2);
+  expect(r.stderr).toContain('SLUICE_USAGE: unknown command');
+  expect(r.stderr).toContain('hint:');
+  expect(sluice(['check', '--bogus', 'x']).code).toBe(2);
+});
+
+test('check: exit 0 with an explanation for a valid file, 2 with file:line for an invalid one', () => {
+  const ok = sluice(['check', 'deploy/config/demo.yaml']);
+  expect(ok.code).toBe(0);
+  expect(ok.stdout).toContain('valid');
+  expect(ok.stdout).toContain('source sim (simulator)');
+  const dir = tempDir();
+  const bad = join(dir, 'bad.yaml');
+  writeFileSync(bad, 'gateway:\n  id: gw\nqueue:\n  on_ful: reject_new\n');
+  const r = sluice(['check', bad]);
+  expect(r.code).toBe(2);
+  expect(r.stderr).toContain(`${bad}:4: queue.on_ful: unknown option "on_ful"; did you mean "on_full"?`);
+});
+
+test('config schema prints a JSON Schema', () => {
+  const r = sluice(['config', 'schema']);
+  expect(r.code).toBe(0);
+  const schema = JSON.parse(r.stdout) as { $schema: string; properties: Record<string, unknown> };
+  expect(schema.$schema).toContain('json-schema.org');
+  expect(Object.keys(schema.properties)).toEqual(
+    expect.arrayContaining(['gateway', 'queue', 'sources', 'sinks']),
+  );
+});
+
+test('queue stats on a missing data directory fails clearly', () => {
+  const r = sluice(['queue', 'stats', '-d', '/nonexistent-sluice']);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toContain('no queue in /nonexistent-sluice/queue');
+});

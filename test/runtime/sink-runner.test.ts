@@ -1,0 +1,126 @@
+import { expect, test } from 'vitest';
+import type { ComponentHealth, Sink, SinkProgress } from '../../gateway/components.js';
+import { SluiceError } from '../../gateway/errors.js';
+import { silentLogger } from '../../gateway/observe/log.js';
+import { noMetrics } from '../../gateway/observe/metrics.js';
+import { Queue } from '../../gateway/queue/queue.js';
+import type { QueuedReading } from '../../gateway/reading.js';
+import { SinkRunner } from '../../gateway/runtime/sink-runner.js';
+import { readings } from '../helpers/readings.js';
+import { tempDir } from '../helpers/tmp.js';
+
+/** A scripted sink: records batches, fails on demand, refuses some readings for good. */
+class ScriptedSink implements Sink {
+  readonly type = 'scripted';
+  readonly name = 'scripted';
+  batches: number[][] = [];
+  failures = 0;
+  failWith: SluiceError | undefined;
+  refuse = new Set<number>();
+  write(batch: readonly QueuedReading[]): Promise<SinkProgress> {
+    if (this.failWith) {
+      this.failures++;
+      return Promise.reject(this.failWith);
+    }
+    this.batches.push(batch.map((r) => r.seq));
+    const deadLetters = batch
+      .filter((r) => this.refuse.has(r.seq))
+      .map((reading) => ({ reading, error: new SluiceError('SLUICE_SINK_REJECTED', 'too large') }));
+    return Promise.resolve({ committedThrough: batch[batch.length - 1]!.seq, deadLetters });
+  }
+  connect = (): Promise<void> => Promise.resolve();
+  flush = (): Promise<SinkProgress> => Promise.resolve({});
+  close = (): Promise<void> => Promise.resolve();
+  health = (): ComponentHealth => ({ state: 'healthy' });
+}
+
+const retry = { initial_ms: 5, max_ms: 20, multiplier: 2 };
+async function until(cond: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timeout');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+test('batches are bounded by max_count and sent in sequence order', async () => {
+  const q = Queue.open({ dir: tempDir(), maxBytes: 1 << 30, onFull: 'reject_new' });
+  const sink = new ScriptedSink();
+  const runner = new SinkRunner(
+    sink,
+    q,
+    { startFrom: 'oldest', batch: { max_count: 40, max_bytes: 1 << 20, linger_ms: 0 }, retry },
+    silentLogger,
+    noMetrics,
+  );
+  await q.append(readings(100));
+  await runner.start();
+  await until(() => q.cursorPosition('scripted') === 100);
+  await runner.stop();
+  expect(sink.batches.every((b) => b.length <= 40)).toBe(true);
+  expect(sink.batches.flat()).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+  await q.close();
+});
+
+test('linger_ms gathers small appends into one batch', async () => {
+  const q = Queue.open({ dir: tempDir(), maxBytes: 1 << 30, onFull: 'reject_new' });
+  const sink = new ScriptedSink();
+  const runner = new SinkRunner(
+    sink,
+    q,
+    { startFrom: 'oldest', batch: { max_count: 50, max_bytes: 1 << 20, linger_ms: 300 }, retry },
+    silentLogger,
+    noMetrics,
+  );
+  await runner.start();
+  for (let i = 0; i < 10; i++) await q.append(readings(5, i * 5));
+  await until(() => q.cursorPosition('scripted') === 50);
+  await runner.stop();
+  expect(sink.batches.length).toBeLessThanOrEqual(3);
+  await q.close();
+});
+
+test('a failing upstream is retried with backoff and nothing is skipped or acked early, even for non-retriable errors', async () => {
+  const q = Queue.open({ dir: tempDir(), maxBytes: 1 << 30, onFull: 'reject_new' });
+  const sink = new ScriptedSink();
+  sink.failWith = new SluiceError('SLUICE_AUTH', 'not authorized', { retriable: false });
+  const runner = new SinkRunner(
+    sink,
+    q,
+    { startFrom: 'oldest', batch: { max_count: 10, max_bytes: 1 << 20, linger_ms: 0 }, retry },
+    silentLogger,
+    noMetrics,
+  );
+  await q.append(readings(25));
+  await runner.start();
+  await until(() => sink.failures >= 5);
+  expect(q.cursorPosition('scripted')).toBe(0);
+  expect(runner.status().consecutiveFailures).toBeGreaterThanOrEqual(5);
+  sink.failWith = undefined;
+  await until(() => q.cursorPosition('scripted') === 25);
+  await runner.stop();
+  expect(sink.batches.flat()).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
+  await q.close();
+});
+
+test('readings the upstream refuses for good become dead letters and do not block the queue', async () => {
+  const q = Queue.open({ dir: tempDir(), maxBytes: 1 << 30, onFull: 'reject_new' });
+  const sink = new ScriptedSink();
+  sink.refuse = new Set([3, 7]);
+  const runner = new SinkRunner(
+    sink,
+    q,
+    { startFrom: 'oldest', batch: { max_count: 100, max_bytes: 1 << 20, linger_ms: 0 }, retry },
+    silentLogger,
+    noMetrics,
+  );
+  await q.append(readings(10));
+  await runner.start();
+  await until(() => q.cursorPosition('scripted') === 10);
+  await runner.stop();
+  expect(q.deadLetters('scripted').map((d) => [d.seq, d.code])).toEqual([
+    [3, 'SLUICE_SINK_REJECTED'],
+    [7, 'SLUICE_SINK_REJECTED'],
+  ]);
+  await q.close();
+});
