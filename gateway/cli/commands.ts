@@ -1,6 +1,6 @@
 // The list of CLI commands: each with its usage, help and an async run() returning the exit code.
 import { configSchemaCommand, checkCommand } from './config.js';
-import { queueDropCursorCommand, queueStatsCommand } from './queue.js';
+import { queueDeadLettersCommand, queueDropCursorCommand, queueStatsCommand } from './queue.js';
 import { runCommand } from './run.js';
 
 export interface Command {
@@ -18,4 +18,5 @@ export const commands: readonly Command[] = [
   configSchemaCommand,
   queueStatsCommand,
   queueDropCursorCommand,
+  queueDeadLettersCommand,
 ];

@@ -90,3 +90,35 @@ export const queueDropCursorCommand: Command = {
     return 0;
   },
 };
+
+export const queueDeadLettersCommand: Command = {
+  name: 'queue dead-letters',
+  usage: 'SINK (-c CONFIG | -d DATA_DIR) [--limit N] [--json]',
+  summary: "List readings a sink's upstream refused for good (parked, not lost), with the reason.",
+  run(args) {
+    const usage = 'sluice queue dead-letters SINK (-c CONFIG | -d DATA_DIR) [--limit N] [--json]';
+    const { values, positionals } = parse(args, { ...dirOptions, limit: { type: 'string' } }, usage);
+    const sink = positionals[0];
+    if (!sink) throw new SluiceError('SLUICE_USAGE', 'which sink?', { hint: usage });
+    const limit = Number(values.limit ?? 100);
+    if (!Number.isInteger(limit) || limit < 1)
+      throw new SluiceError('SLUICE_USAGE', '--limit takes a whole number >= 1', { hint: usage });
+    const queue = Queue.open({
+      dir: queueDir(values, usage),
+      maxBytes: 1,
+      onFull: 'reject_new',
+      readOnly: true,
+    });
+    const dead = queue.deadLetters(sink, limit);
+    if (values.json) process.stdout.write(`${JSON.stringify(dead, null, 2)}\n`);
+    else if (dead.length === 0) process.stdout.write(`no dead letters for ${sink}\n`);
+    else {
+      const lines = dead.map(
+        (d) =>
+          `seq ${d.seq}  ${new Date(d.at).toISOString()}  ${d.code}: ${d.message}  ${d.reading ? `${d.reading.device}/${d.reading.metric}` : ''}`,
+      );
+      process.stdout.write(`${lines.join('\n')}\n`);
+    }
+    return queue.close().then(() => 0);
+  },
+};

@@ -49,3 +49,20 @@ test('queue stats on a missing data directory fails clearly', () => {
   expect(r.code).toBe(1);
   expect(r.stderr).toContain('no queue in /nonexistent-sluice/queue');
 });
+
+test('queue dead-letters lists what an upstream refused, with the reason', async () => {
+  const { Queue } = await import('../../gateway/queue/queue.js');
+  const { readings } = await import('../helpers/readings.js');
+  const dataDir = tempDir();
+  const q = Queue.open({ dir: join(dataDir, 'queue'), maxBytes: 1 << 30, onFull: 'reject_new' });
+  await q.openCursor('kafka', 'oldest');
+  await q.append(readings(3));
+  await q.ack('kafka', 3, [{ seq: 2, code: 'SLUICE_SINK_REJECTED', message: 'MESSAGE_TOO_LARGE' }]);
+  await q.close();
+  const r = sluice(['queue', 'dead-letters', 'kafka', '-d', dataDir]);
+  expect(r.code).toBe(0);
+  expect(r.stdout).toMatch(/seq 2 .* SLUICE_SINK_REJECTED: MESSAGE_TOO_LARGE/);
+  expect(sluice(['queue', 'dead-letters', 'other', '-d', dataDir]).stdout).toContain(
+    'no dead letters for other',
+  );
+});
