@@ -1,6 +1,7 @@
 // The list of CLI commands: each with its usage, help and an async run() returning the exit code.
 import { configSchemaCommand, checkCommand } from './config.js';
 import { queueDeadLettersCommand, queueDropCursorCommand, queueStatsCommand } from './queue.js';
+import { passwdCommand } from './passwd.js';
 import { runCommand } from './run.js';
 
 export interface Command {
@@ -19,4 +20,5 @@ export const commands: readonly Command[] = [
   queueStatsCommand,
   queueDropCursorCommand,
   queueDeadLettersCommand,
+  passwdCommand,
 ];

@@ -1,0 +1,199 @@
+// Who may connect and what they may do: scrypt password hashes (node:crypto, never plain text), and per-device
+// ACLs with mosquitto's `%c` (client id) and `%u` (username) substitutions, matched with MQTT filter rules.
+import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { SluiceError } from '../../errors.js';
+
+/** `$scrypt$ln=<log2 N>,r=<r>,p=<p>$<salt base64>$<key base64>`, in the PHC string style. */
+const HASH =
+  /^\$scrypt\$ln=(\d{1,2}),r=(\d{1,2}),p=(\d{1,2})\$([A-Za-z0-9+/]+={0,2})\$([A-Za-z0-9+/]+={0,2})$/;
+const KEY_BYTES = 32;
+/**
+ * Node's default scrypt cost (N = 2**14, r = 8, p = 1): ~45 ms and 16 MiB per check on a small CPU. Device
+ * secrets should be long random strings, for which this is ample; `sluice passwd --cost` raises it, and
+ * connect_rate_per_s bounds how much CPU a flood of wrong passwords can take.
+ */
+export const DEFAULT_COST = { ln: 14, r: 8, p: 1 } as const;
+
+interface ParsedHash {
+  readonly ln: number;
+  readonly r: number;
+  readonly p: number;
+  readonly salt: Buffer;
+  readonly key: Buffer;
+}
+
+function parseHash(encoded: string): ParsedHash | undefined {
+  const m = HASH.exec(encoded);
+  if (!m) return undefined;
+  const [ln, r, p] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  if (ln < 10 || ln > 20 || r < 1 || p < 1) return undefined;
+  return { ln, r, p, salt: Buffer.from(m[4] ?? '', 'base64'), key: Buffer.from(m[5] ?? '', 'base64') };
+}
+
+export const passwordHash = z
+  .string()
+  .refine(
+    (s) => parseHash(s) !== undefined,
+    'an scrypt hash made by `sluice passwd` ($scrypt$ln=..,r=..,p=..$salt$key)',
+  );
+
+function derive(password: Buffer, salt: Buffer, cost: { ln: number; r: number; p: number }): Promise<Buffer> {
+  const options: ScryptOptions = {
+    N: 2 ** cost.ln,
+    r: cost.r,
+    p: cost.p,
+    maxmem: 256 * 2 ** cost.ln * cost.r,
+  };
+  return new Promise((resolve, reject) =>
+    scrypt(password, salt, KEY_BYTES, options, (err, key) => (err ? reject(err) : resolve(key))),
+  );
+}
+
+export async function hashPassword(
+  password: string,
+  cost: { ln: number; r: number; p: number } = DEFAULT_COST,
+): Promise<string> {
+  const salt = randomBytes(16);
+  const key = await derive(Buffer.from(password, 'utf8'), salt, cost);
+  return `$scrypt$ln=${cost.ln},r=${cost.r},p=${cost.p}$${salt.toString('base64')}$${key.toString('base64')}`;
+}
+
+/** Constant-time comparison of the derived key; false for a malformed hash. */
+export async function verifyPassword(password: Uint8Array, encoded: string): Promise<boolean> {
+  const h = parseHash(encoded);
+  if (!h) return false;
+  const key = await derive(Buffer.from(password), h.salt, h);
+  return key.length === h.key.length && timingSafeEqual(key, h.key);
+}
+
+/** Reads `username:hash` lines (`#` comments and blank lines allowed), as `sluice passwd -f` writes them. */
+export function readPasswordFile(file: string): Map<string, string> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new SluiceError(
+      'SLUICE_CONFIG_READ',
+      `cannot read password_file ${file}: ${(err as Error).message}`,
+      {
+        hint: 'create it with `sluice passwd -f FILE USERNAME`',
+        cause: err,
+      },
+    );
+  }
+  const users = new Map<string, string>();
+  text.split('\n').forEach((line, i) => {
+    const t = line.trim();
+    if (t === '' || t.startsWith('#')) return;
+    const colon = t.indexOf(':');
+    const user = t.slice(0, colon);
+    const hash = t.slice(colon + 1);
+    if (colon <= 0 || parseHash(hash) === undefined) {
+      throw new SluiceError(
+        'SLUICE_CONFIG_INVALID',
+        `${file}:${i + 1}: expected username:$scrypt$... (the line is not shown: it may hold a secret)`,
+        {
+          hint: 'make entries with `sluice passwd -f FILE USERNAME`',
+        },
+      );
+    }
+    users.set(user, hash);
+  });
+  return users;
+}
+
+export const aclRuleSchema = z
+  .strictObject({
+    username: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('The rule applies to this user only; omitted, to every client (like a mosquitto `pattern`).'),
+    publish: z
+      .array(z.string().min(1))
+      .default([])
+      .describe(
+        'Topic filters the client may publish to (Last Will and `$SYS/` included); `%c` is the client id, `%u` the username.',
+      ),
+    subscribe: z
+      .array(z.string().min(1))
+      .default([])
+      .describe('Topic filters the client may subscribe to (a subscription must lie within one).'),
+  })
+  .describe('Per-device permissions. A client may do what any rule that applies to it allows.');
+export type AclRule = z.output<typeof aclRuleSchema>;
+
+/** Who a connected client is, as far as the ACL is concerned. */
+export interface Identity {
+  readonly clientId: string;
+  /** The MQTT username, or the client certificate's CN for certificate clients. */
+  readonly username: string | undefined;
+}
+
+export class Acl {
+  /** `rules` undefined: no ACL configured, everything allowed except what MQTT reserves (`$` topics). */
+  constructor(private readonly rules: readonly AclRule[] | undefined) {}
+
+  canPublish(who: Identity, topic: string): boolean {
+    if (this.rules === undefined) return !topic.startsWith('$');
+    return this.rules.some(
+      (r) => applies(r, who) && r.publish.some((f) => matchesTopic(substitute(f, who), topic)),
+    );
+  }
+
+  canSubscribe(who: Identity, filter: string): boolean {
+    if (this.rules === undefined) return true;
+    return this.rules.some(
+      (r) => applies(r, who) && r.subscribe.some((f) => covers(substitute(f, who), filter)),
+    );
+  }
+}
+
+function applies(rule: AclRule, who: Identity): boolean {
+  return rule.username === undefined || rule.username === who.username;
+}
+
+/**
+ * The filter with `%c`/`%u` replaced, or undefined when it cannot apply: no username for `%u`, or an id that
+ * would widen the filter (`+`, `#`, `/`), as mosquitto refuses such ids in patterns.
+ */
+function substitute(filter: string, who: Identity): string | undefined {
+  if (!filter.includes('%')) return filter;
+  const unsafe = (s: string): boolean => /[+#/]/.test(s) || s === '';
+  if (filter.includes('%c') && unsafe(who.clientId)) return undefined;
+  if (filter.includes('%u') && (who.username === undefined || unsafe(who.username))) return undefined;
+  return filter.replaceAll('%c', who.clientId).replaceAll('%u', who.username ?? '');
+}
+
+/** Does filter `f` match the concrete topic `topic`? ([MQTT-4.7.1], with [MQTT-4.7.2-1] for `$` topics.) */
+export function matchesTopic(f: string | undefined, topic: string): boolean {
+  if (f === undefined) return false;
+  const fl = f.split('/');
+  const tl = topic.split('/');
+  if (topic.startsWith('$') && (fl[0] === '+' || fl[0] === '#')) return false;
+  for (let i = 0; i < fl.length; i++) {
+    if (fl[i] === '#') return true;
+    if (i >= tl.length) return false;
+    if (fl[i] !== '+' && fl[i] !== tl[i]) return false;
+  }
+  return fl.length === tl.length;
+}
+
+/** Does ACL filter `acl` allow subscription filter `sub`, i.e. every topic `sub` matches is matched by `acl`? */
+export function covers(acl: string | undefined, sub: string): boolean {
+  if (acl === undefined) return false;
+  const al = acl.split('/');
+  const sl = sub.split('/');
+  if (sub.startsWith('$') && (al[0] === '+' || al[0] === '#')) return false;
+  for (let i = 0; i < al.length; i++) {
+    if (al[i] === '#') return true;
+    const s = sl[i];
+    if (s === undefined) return false;
+    if (s === '#') return false;
+    if (al[i] === '+') continue;
+    if (s === '+' || al[i] !== s) return false;
+  }
+  return al.length === sl.length;
+}

@@ -1,0 +1,363 @@
+// The embedded broker source: aedes behind our listeners, with authentication, ACLs and the durable ingest
+// wired into aedes' hooks so that a QoS 1/2 acknowledgement means "on disk".
+import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
+import type { EventEmitter } from 'node:events';
+import { TLSSocket } from 'node:tls';
+import type { ComponentDeps, ComponentHealth, Source, SourceContext } from '../../components.js';
+import { SluiceError, errorMessage, isSluiceError } from '../../errors.js';
+import { RateLimitedLog } from '../../observe/log.js';
+import type { Reading } from '../../reading.js';
+import { Acl, readPasswordFile, verifyPassword, type Identity } from './auth.js';
+import type { MqttBrokerConfig } from './index.js';
+import { ConnectionGate, Listeners, isLoopback, type ListenerInfo } from './listeners.js';
+import { TopicMapper } from './mapping.js';
+
+/**
+ * Where a denied publish is diverted. MQTT 3.1.1 has no negative PUBACK; like Mosquitto 2.0 we acknowledge
+ * and drop it, so a misconfigured device does not loop on reconnect-and-retransmit. aedes has no
+ * "ack but drop" outcome, so the packet is re-addressed to a `$` topic that no `#`/`+` filter matches
+ * ([MQTT-4.7.2-1], aedes lib/handlers/subscribe.js blockDollarSignTopics) and that nobody may subscribe to.
+ */
+const DENIED_TOPIC = '$SLUICE/denied';
+/** A hash of a password nobody has, checked when the username is unknown so that timing does not tell. */
+const DUMMY_HASH =
+  '$scrypt$ln=14,r=8,p=1$c2x1aWNlLWR1bW15LXNhbHQ=$ZHVtbXlkdW1teWR1bW15ZHVtbXlkdW1teWR1bW15ZHU=';
+
+/** The aedes persistence calls we use (not in aedes' typings); the in-memory default implements them. */
+interface IncomingStore {
+  incomingGetPacket(client: Client, packet: PublishPacket): Promise<unknown>;
+}
+
+function refusal(returnCode: 2 | 3 | 4 | 5, message: string): AuthenticateError {
+  return Object.assign(new Error(message), { returnCode });
+}
+
+export class MqttBrokerSource implements Source {
+  readonly type = 'mqtt_broker';
+  private ctx: SourceContext | undefined;
+  private broker: Aedes | undefined;
+  private listeners: Listeners | undefined;
+  private readonly gate: ConnectionGate;
+  private readonly acl: Acl;
+  private readonly mapper: TopicMapper;
+  private users = new Map<string, string>();
+  private readonly inflight = new Set<Promise<unknown>>();
+  /** The listener each connection came in on (keyed by the socket or WebSocket stream aedes is handed). */
+  private readonly listenerOf = new WeakMap<object, ListenerInfo>();
+  private readonly willTopic = new WeakMap<Client, string>();
+  private readonly identity = new WeakMap<Client, Identity>();
+  private limited: RateLimitedLog | undefined;
+  private status: ComponentHealth = { state: 'starting' };
+
+  constructor(
+    readonly name: string,
+    private readonly config: MqttBrokerConfig,
+    _deps: ComponentDeps,
+  ) {
+    this.gate = new ConnectionGate({
+      maxConnections: config.max_connections,
+      ratePerS: config.connect_rate_per_s,
+      burst: config.connect_burst,
+    });
+    this.acl = new Acl(config.acl);
+    this.mapper = new TopicMapper(config, name);
+  }
+
+  /** The bound listeners, with the ports they got (tests and logs). */
+  get bound(): readonly ListenerInfo[] {
+    return this.listeners?.bound ?? [];
+  }
+
+  async start(ctx: SourceContext): Promise<void> {
+    this.ctx = ctx;
+    this.limited = new RateLimitedLog(ctx.log);
+    this.users = new Map(Object.entries(this.config.users));
+    if (this.config.password_file !== undefined) {
+      for (const [user, hash] of readPasswordFile(this.config.password_file)) this.users.set(user, hash);
+    }
+    for (const l of this.config.listeners) {
+      if (l.allow_anonymous && !isLoopback(l.host)) {
+        ctx.log.warn(
+          { listener: `${l.type}://${l.host}:${l.port}` },
+          'anonymous clients are allowed on a non-loopback listener',
+        );
+      }
+    }
+    const broker = await Aedes.createBroker({
+      connectTimeout: this.config.connect_timeout_ms,
+      preConnect: (client, packet, done) => {
+        if (packet.will) this.willTopic.set(client, packet.will.topic);
+        done(null, true);
+      },
+      authenticate: (client, username, password, done) => {
+        this.authenticate(client, username, password).then(
+          () => done(null, true),
+          (err: AuthenticateError) => done(err, false),
+        );
+      },
+      authorizePublish: (client, packet, done) => this.authorizePublish(client, packet, done),
+      authorizeSubscribe: (client, sub, done) => done(null, this.authorizeSubscribe(client, sub)),
+    });
+    this.broker = broker;
+    broker.on('clientError', (client, err) => this.clientError(client.id, err));
+    broker.on('connectionError', (_client, err) => this.clientError(undefined, err));
+    // 'error' (persistence failures) is missing from aedes' typed events, but emitted: an upcast reaches it.
+    (broker as EventEmitter).on('error', (err: Error) => {
+      ctx.metrics.error('broker', 'internal');
+      ctx.log.error({ err: errorMessage(err) }, 'broker error');
+    });
+    this.listeners = new Listeners(
+      this.config.listeners,
+      this.gate,
+      (conn, listener, req) => {
+        this.listenerOf.set(conn, listener);
+        broker.handle(conn, req);
+      },
+      (verdict, listener, remote) => {
+        ctx.metrics.error('connect', verdict);
+        this.limited?.warn(
+          `refused/${verdict}`,
+          {
+            reason: verdict,
+            remote,
+            listener: `${listener.host}:${listener.port}`,
+            connections: this.gate.connections,
+          },
+          'connection refused',
+        );
+      },
+      (err, listener) => {
+        ctx.metrics.error('listener', (err as NodeJS.ErrnoException).code ?? 'error');
+        this.limited?.warn(
+          `listener/${listener.type}/${err.message}`,
+          { err: err.message, listener: `${listener.host}:${listener.port}` },
+          'listener error',
+        );
+      },
+    );
+    try {
+      await this.listeners.start();
+    } catch (err) {
+      await new Promise<void>((resolve) => broker.close(resolve));
+      throw err;
+    }
+    ctx.log.info(
+      {
+        listeners: this.bound.map((l) => l.label),
+        users: this.users.size,
+        acl: this.config.acl !== undefined,
+      },
+      'mqtt broker listening',
+    );
+    this.status = { state: 'healthy', detail: `listening on ${this.bound.map((l) => l.label).join(', ')}` };
+  }
+
+  async close(): Promise<void> {
+    await this.listeners?.close();
+    const broker = this.broker;
+    if (broker) await new Promise<void>((resolve) => broker.close(resolve));
+    // Ingests already started still commit (their clients got no PUBACK and will re-send: at least once).
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+    this.status = { state: 'stopped' };
+  }
+
+  health(): ComponentHealth {
+    if (this.status.state !== 'healthy' && this.status.state !== 'degraded') return this.status;
+    const clients = this.broker?.connectedClients ?? 0;
+    return {
+      ...this.status,
+      detail: `${clients} clients; listening on ${this.bound.map((l) => l.label).join(', ')}`,
+    };
+  }
+
+  private async authenticate(
+    client: Client,
+    username: string | undefined,
+    password: Buffer | undefined,
+  ): Promise<void> {
+    const ctx = this.context();
+    const listener = this.listenerOf.get(client.conn);
+    if (!listener) throw refusal(3, 'connection from an unknown listener');
+    const cn = certificateCn(client);
+    let who: Identity;
+    if (username !== undefined) {
+      const hash = this.users.get(username);
+      const ok = await verifyPassword(password ?? Buffer.alloc(0), hash ?? DUMMY_HASH);
+      if (!ok || hash === undefined) {
+        this.denied('bad_credentials', client.id, { username, listener: listener.label });
+        throw refusal(4, 'bad user name or password');
+      }
+      who = { clientId: client.id, username };
+    } else if (cn !== undefined) {
+      // A client certificate authenticates the client whose id is its CN, and no other.
+      if (cn !== client.id) {
+        this.denied('certificate_cn_mismatch', client.id, { cn, listener: listener.label });
+        throw refusal(5, 'certificate CN does not match the client id');
+      }
+      who = { clientId: client.id, username: cn };
+    } else if (listener.config.allow_anonymous) {
+      who = { clientId: client.id, username: undefined };
+    } else {
+      this.denied('anonymous', client.id, { listener: listener.label });
+      throw refusal(5, 'not authorized');
+    }
+    // The Last Will is a publish like any other: refused at CONNECT (as Mosquitto does), not dropped later.
+    const will = this.willTopic.get(client);
+    if (will !== undefined && !this.acl.canPublish(who, will)) {
+      this.denied('will_not_authorized', client.id, { topic: will });
+      throw refusal(5, 'not authorized to publish the Last Will topic');
+    }
+    this.identity.set(client, who);
+    ctx.log.debug(
+      { client: client.id, username: who.username, listener: listener.label },
+      'client authenticated',
+    );
+  }
+
+  private authorizeSubscribe(client: Client, sub: Subscription): Subscription | null {
+    const who = this.identity.get(client);
+    if (who === undefined || sub.topic.startsWith('$SLUICE/') || !this.acl.canSubscribe(who, sub.topic)) {
+      this.denied('subscribe_not_authorized', client.id, { topic: sub.topic });
+      return null; // SUBACK 0x80 for this filter; the connection stays.
+    }
+    return sub;
+  }
+
+  /**
+   * Runs before aedes acknowledges: aedes 1.2.0 lib/handlers/publish.js runs `publishActions =
+   * [authorizePublish, enqueuePublish]` in series, and only enqueuePublish writes the QoS 1 PUBACK (`case 1:
+   * write(client, new PubAck(packet), ...)`) or, for QoS 2, the PUBREC (after incomingStorePacket). So
+   * calling `done` only after `ctx.ingest` resolved (= flushed) means a PUBACK/PUBREC implies "on disk".
+   * `done(err)` makes aedes close the connection without any acknowledgement (lib/client.js nextBatch ->
+   * 'error' -> _onError): that is the back-pressure path.
+   */
+  private authorizePublish(
+    client: Client | null,
+    packet: PublishPacket,
+    done: (err?: Error | null) => void,
+  ): void {
+    const ctx = this.context();
+    // aedes passes null only for Last Wills of clients of a dead broker instance (clustered persistence).
+    const who = client === null ? undefined : this.identity.get(client);
+    if (client === null || who === undefined)
+      return done(new SluiceError('SLUICE_AUTH', 'publish without an authenticated client'));
+    if (!this.acl.canPublish(who, packet.topic)) {
+      this.denied('publish_not_authorized', client.id, { topic: packet.topic });
+      packet.topic = DENIED_TOPIC;
+      packet.retain = false;
+      return done(null);
+    }
+    const result = this.mapper.map(packet.topic, packet.payload as Buffer, client.id);
+    if (result.kind === 'unmatched') return done(null);
+    if (result.kind === 'rejected') {
+      // Still delivered and acknowledged: MQTT 3.1.1 cannot say "bad payload", and the stream must go on.
+      ctx.reject(result.reason, result.device, result.detail);
+      return done(null);
+    }
+    const bytes = packet.payload.length;
+    if (packet.qos === 0) {
+      this.ingest(result.readings, bytes, client.id).catch((err: unknown) => {
+        const code = isSluiceError(err) ? err.code : 'SLUICE_INTERNAL';
+        ctx.metrics.discarded(
+          result.readings.length,
+          code === 'SLUICE_QUEUE_FULL' ? 'queue_full' : 'ingest_error',
+        );
+      });
+      return done(null);
+    }
+    const append = (): void => {
+      this.ingest(result.readings, bytes, client.id).then(
+        () => done(null),
+        (err: unknown) => {
+          if (isSluiceError(err) && !err.retriable) {
+            // Too large for the queue or invalid: a bad message, acknowledged so that it is not re-sent.
+            ctx.reject(
+              err.code === 'SLUICE_READING_TOO_LARGE' ? 'too_large' : 'invalid',
+              result.device,
+              err.message,
+            );
+            return done(null);
+          }
+          // Queue full (reject_new) or a disk error: withhold the acknowledgement. aedes drops the connection;
+          // the client re-sends the message (DUP) when it reconnects.
+          done(err instanceof Error ? err : new Error(String(err)));
+        },
+      );
+    };
+    if (packet.qos === 2) {
+      // A retransmitted QoS 2 PUBLISH whose first copy was stored gets only its PUBREC (aedes'
+      // enqueuePublish dedup); append only first copies, for exactly once into the queue.
+      const store = (this.broker as unknown as { persistence: IncomingStore }).persistence;
+      store.incomingGetPacket(client, packet).then(
+        () => done(null),
+        () => append(),
+      );
+      return;
+    }
+    append();
+  }
+
+  private ingest(readings: Reading[], bytes: number, clientId: string): Promise<void> {
+    const ctx = this.context();
+    const p = ctx.ingest(readings).then(
+      () => {
+        ctx.metrics.sent(readings.length, bytes);
+        if (this.status.state === 'degraded') this.status = { state: 'healthy', lastSuccessAt: Date.now() };
+        else this.status = { ...this.status, lastSuccessAt: Date.now() };
+      },
+      (err: unknown) => {
+        const code = isSluiceError(err) ? err.code : 'SLUICE_INTERNAL';
+        ctx.metrics.error('ingest', code);
+        this.status = {
+          state: 'degraded',
+          detail: errorMessage(err),
+          lastError: { code, message: errorMessage(err), at: Date.now() },
+        };
+        this.limited?.warn(
+          `ingest/${code}`,
+          { err: errorMessage(err), client: clientId, readings: readings.length },
+          'readings not queued; acknowledgement withheld',
+        );
+        throw err;
+      },
+    );
+    this.inflight.add(p);
+    const forget = (): void => {
+      this.inflight.delete(p);
+    };
+    p.then(forget, forget);
+    return p;
+  }
+
+  private denied(reason: string, clientId: string | undefined, fields: Record<string, unknown>): void {
+    this.context().metrics.error('authorize', reason);
+    this.limited?.warn(
+      `denied/${reason}/${clientId ?? '-'}`,
+      { reason, client: clientId, ...fields },
+      'mqtt client denied',
+    );
+  }
+
+  private clientError(clientId: string | undefined, err: Error): void {
+    const ctx = this.context();
+    ctx.metrics.error('client', isSluiceError(err) ? err.code : 'protocol');
+    this.limited?.warn(
+      `client_error/${err.message}`,
+      { client: clientId, err: err.message },
+      'mqtt client disconnected on error',
+    );
+  }
+
+  private context(): SourceContext {
+    if (!this.ctx) throw new SluiceError('SLUICE_INTERNAL', `source ${this.name} used before start()`);
+    return this.ctx;
+  }
+}
+
+/** The CN of a verified client certificate, or undefined (no TLS, no certificate, or not signed by our CA). */
+function certificateCn(client: Client): string | undefined {
+  const conn = client.conn;
+  if (!(conn instanceof TLSSocket) || !conn.authorized) return undefined;
+  const cn = conn.getPeerCertificate().subject?.CN;
+  return typeof cn === 'string' && cn !== '' ? cn : undefined;
+}

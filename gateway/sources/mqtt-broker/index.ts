@@ -1,0 +1,78 @@
+// `mqtt_broker`: an embedded MQTT 3.1/3.1.1 broker (aedes) whose devices' readings are acknowledged only once
+// they are on disk. This file holds the config schema and the registry entry; broker.ts holds the source.
+import { z } from 'zod';
+import type { ComponentDefinition, ComponentDeps, Source } from '../../components.js';
+import { durationMs } from '../../config/common.js';
+import { aclRuleSchema, passwordHash } from './auth.js';
+import { MqttBrokerSource } from './broker.js';
+import { DEFAULT_LISTENERS, listenerSchema } from './listeners.js';
+import { mappingOptions } from './mapping.js';
+
+export const schema = z
+  .strictObject({
+    type: z.literal('mqtt_broker'),
+    listeners: z
+      .array(listenerSchema)
+      .min(1)
+      .default(DEFAULT_LISTENERS)
+      .describe(
+        'Where the broker listens. Omitted: TCP on 127.0.0.1:1883 only, anonymous allowed there; every configured listener refuses anonymous clients unless it sets allow_anonymous.',
+      ),
+    users: z
+      .record(z.string().min(1), passwordHash)
+      .default({})
+      .describe(
+        'Per-device credentials: username -> scrypt hash printed by `sluice passwd USERNAME`. Plain passwords are never accepted here.',
+      ),
+    password_file: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'File of `username:hash` lines written by `sluice passwd -f FILE USERNAME`, read at start (in addition to `users`).',
+      ),
+    acl: z
+      .array(aclRuleSchema)
+      .optional()
+      .describe(
+        'Per-device publish/subscribe permissions. Omitted: any admitted client may publish and subscribe anywhere except `$` topics (`$SYS/`).',
+      ),
+    max_connections: z
+      .number()
+      .int()
+      .min(0)
+      .default(1000)
+      .describe('Most simultaneous connections over all listeners (0: no cap); more are closed at once.'),
+    connect_rate_per_s: z
+      .number()
+      .min(0)
+      .default(100)
+      .describe(
+        'New connections accepted per second over all listeners (0: unlimited); more are closed at once.',
+      ),
+    connect_burst: z
+      .number()
+      .int()
+      .min(1)
+      .default(200)
+      .describe('Connections accepted at once before connect_rate_per_s applies.'),
+    connect_timeout_ms: durationMs
+      .min(100)
+      .default(30_000)
+      .describe('How long a new connection may take to send CONNECT.'),
+    ...mappingOptions,
+  })
+  .describe('Embedded MQTT 3.1/3.1.1 broker; QoS 1/2 messages are acknowledged after the durable append.');
+
+export type MqttBrokerConfig = z.output<typeof schema>;
+
+export const mqttBroker: ComponentDefinition<typeof schema, Source> = {
+  type: 'mqtt_broker',
+  description:
+    'Embedded MQTT broker (TCP, TLS, WebSocket) that acknowledges QoS 1/2 only once readings are on disk.',
+  schema,
+  create: (name: string, config: MqttBrokerConfig, deps: ComponentDeps) =>
+    new MqttBrokerSource(name, config, deps),
+};
+
+export { MqttBrokerSource } from './broker.js';

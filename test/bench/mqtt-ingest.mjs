@@ -1,0 +1,202 @@
+// QoS 1 ingest: throughput and PUBACK latency of (a) Sluice's mqtt_broker source writing to the durable queue,
+// (b) plain aedes storing nothing, (c) mosquitto with default settings, under one load generator: MQTT.js
+// clients, each keeping a window of unacknowledged messages. Every server runs in its own process.
+// Run: npm run build && node test/bench/mqtt-ingest.mjs [--publishers 8] [--window 32] [--seconds 5]
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import mqtt from 'mqtt';
+
+const { values: opts } = parseArgs({
+  options: {
+    publishers: { type: 'string', default: '8' },
+    window: { type: 'string', default: '32' },
+    seconds: { type: 'string', default: '5' },
+    warmup: { type: 'string', default: '1' },
+    serve: { type: 'string' },
+    port: { type: 'string' },
+    dir: { type: 'string' },
+  },
+});
+
+if (opts.serve) await serve(opts.serve, Number(opts.port), opts.dir);
+else await main();
+
+/** Child process: one server under test, until killed. */
+async function serve(kind, port, dir) {
+  if (kind === 'aedes') {
+    const { Aedes } = await import('aedes');
+    const broker = await Aedes.createBroker();
+    createServer(broker.handle).listen(port, '127.0.0.1', () => process.send?.('ready'));
+    return;
+  }
+  const { validateConfig } = await import('../../dist/gateway/config/load.js');
+  const { Gateway } = await import('../../dist/gateway/runtime/gateway.js');
+  const { silentLogger } = await import('../../dist/gateway/observe/log.js');
+  const config = validateConfig({
+    gateway: { id: 'bench', data_dir: dir },
+    log: { level: 'silent' },
+    sources: {
+      devices: {
+        type: 'mqtt_broker',
+        listeners: [{ type: 'tcp', host: '127.0.0.1', port, allow_anonymous: true }],
+        topics: [{ topic: 'sensors/{device}/{metric}', decoder: 'number' }],
+      },
+    },
+  });
+  await Gateway.start(config, { log: silentLogger });
+  process.send?.('ready');
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port) {
+  for (let i = 0; i < 200; i++) {
+    const ok = await new Promise((resolve) => {
+      const s = connect(port, '127.0.0.1');
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`nothing listens on ${port}`);
+}
+
+function mosquittoPath() {
+  for (const p of ['/usr/sbin/mosquitto', '/usr/local/sbin/mosquitto', '/usr/bin/mosquitto']) {
+    if (spawnSync('test', ['-x', p]).status === 0) return p;
+  }
+  throw new Error('apt-get install -y mosquitto mosquitto-clients');
+}
+
+async function startServer(kind) {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), `sluice-bench-${kind}-`));
+  let child;
+  if (kind === 'mosquitto') {
+    // Default settings: `-p` only (mosquitto 2 then listens on loopback, anonymous, no persistence).
+    child = spawn(mosquittoPath(), ['-p', String(port)], { stdio: 'ignore' });
+  } else {
+    child = spawn(
+      process.execPath,
+      [new URL(import.meta.url).pathname, '--serve', kind, '--port', String(port), '--dir', dir],
+      {
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      },
+    );
+  }
+  await waitForPort(port);
+  return {
+    port,
+    async stop() {
+      await new Promise((resolve) => {
+        child.once('exit', resolve);
+        child.kill('SIGKILL');
+      });
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** N publishers, each with `window` QoS 1 messages in flight; latency = publish() to its PUBACK callback. */
+async function load(port, publishers, windowSize, warmupMs, measureMs) {
+  const clients = await Promise.all(
+    Array.from({ length: publishers }, (_, i) =>
+      mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { clientId: `bench-${i}`, reconnectPeriod: 0 }),
+    ),
+  );
+  const latencies = [];
+  let acked = 0;
+  let measuring = false;
+  let running = true;
+  let value = 0;
+  const pumps = clients.map(
+    (client, i) =>
+      new Promise((resolve) => {
+        let inflight = 0;
+        const send = () => {
+          if (!running) {
+            if (inflight === 0) resolve();
+            return;
+          }
+          inflight++;
+          const t0 = process.hrtime.bigint();
+          const counted = measuring;
+          client.publish(`sensors/dev${i}/temp`, String(value++ % 1000), { qos: 1 }, (err) => {
+            inflight--;
+            if (err) throw err;
+            if (counted && measuring) {
+              acked++;
+              latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+            }
+            send();
+          });
+        };
+        for (let w = 0; w < windowSize; w++) send();
+      }),
+  );
+  await new Promise((r) => setTimeout(r, warmupMs));
+  measuring = true;
+  const t0 = process.hrtime.bigint();
+  await new Promise((r) => setTimeout(r, measureMs));
+  measuring = false;
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  running = false;
+  await Promise.all(pumps);
+  await Promise.all(clients.map((c) => c.endAsync()));
+  latencies.sort((a, b) => a - b);
+  const pct = (p) =>
+    latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
+  return { rate: acked / seconds, p50: pct(50), p99: pct(99), n: acked };
+}
+
+async function main() {
+  const publishers = Number(opts.publishers);
+  const windowSize = Number(opts.window);
+  const measureMs = Number(opts.seconds) * 1000;
+  const warmupMs = Number(opts.warmup) * 1000;
+  console.log(
+    `QoS 1 ingest: ${publishers} publishers x ${windowSize} in flight, ${opts.seconds} s measured after ${opts.warmup} s warm-up`,
+  );
+  const rows = [];
+  for (const [kind, label] of [
+    ['sluice', 'sluice mqtt_broker -> durable queue (fsync)'],
+    ['aedes', 'plain aedes, no storage'],
+    ['mosquitto', 'mosquitto, default settings'],
+  ]) {
+    const server = await startServer(kind);
+    try {
+      rows.push({ kind, label, ...(await load(server.port, publishers, windowSize, warmupMs, measureMs)) });
+    } finally {
+      await server.stop();
+    }
+  }
+  const fmt = (n, d = 0) => n.toFixed(d).padStart(10);
+  console.log(
+    `\n${'target'.padEnd(46)}${'msgs/s'.padStart(10)}${'p50 ms'.padStart(10)}${'p99 ms'.padStart(10)}`,
+  );
+  for (const r of rows) console.log(`${r.label.padEnd(46)}${fmt(r.rate)}${fmt(r.p50, 2)}${fmt(r.p99, 2)}`);
+  const by = Object.fromEntries(rows.map((r) => [r.kind, r]));
+  console.log(
+    `\nsluice / aedes     : ${(by.sluice.rate / by.aedes.rate).toFixed(2)}x throughput (goal >= 0.9x)`,
+  );
+  console.log(
+    `sluice / mosquitto : ${(by.sluice.rate / by.mosquitto.rate).toFixed(2)}x throughput (goal >= 1.0x)`,
+  );
+}

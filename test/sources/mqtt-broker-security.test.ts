@@ -1,0 +1,192 @@
+// Security of the embedded broker: anonymous refused off loopback, credentials, ACLs (publish, subscribe,
+// `$SYS`, Last Will), connection cap and rate limit; and back-pressure when the queue refuses new readings.
+import { connect } from 'node:net';
+import type { MqttClient } from 'mqtt';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { hashPassword } from '../../gateway/sources/mqtt-broker/auth.js';
+import type { MqttBrokerSource } from '../../gateway/sources/mqtt-broker/index.js';
+import { connectClient, eventually, portOf, startBroker, type Harness } from './mqtt-harness.js';
+
+const clients: MqttClient[] = [];
+async function client(url: string, options: Parameters<typeof connectClient>[1] = {}): Promise<MqttClient> {
+  const c = await connectClient(url, options);
+  clients.push(c);
+  return c;
+}
+
+afterAll(() => {
+  for (const c of clients) c.end(true);
+});
+
+describe('authentication and ACL', () => {
+  let h: Harness<MqttBrokerSource>;
+  let url: string;
+
+  beforeAll(async () => {
+    // Cheap hashes keep the test fast; the format and the check are the same as with the default cost.
+    const cost = { ln: 10, r: 8, p: 1 };
+    h = await startBroker({
+      // 127.0.0.2 is loopback too, but a configured listener refuses anonymous clients unless told otherwise.
+      listeners: [{ type: 'tcp', host: '127.0.0.2', port: 0 }],
+      users: {
+        'dev-1': await hashPassword('pw-1', cost),
+        'dev-2': await hashPassword('pw-2', cost),
+        app: await hashPassword('pw-app', cost),
+      },
+      acl: [
+        { publish: ['sensors/%c/#', 'status/%c'], subscribe: ['cmd/%c/#'] },
+        { username: 'app', subscribe: ['sensors/#', 'status/#', '$SLUICE/#'], publish: ['cmd/#'] },
+      ],
+    });
+    url = `mqtt://127.0.0.2:${portOf(h, 'tcp')}`;
+  });
+  afterAll(() => h?.close());
+
+  test('anonymous clients are refused on a configured listener', async () => {
+    await expect(connectClient(url, { clientId: 'anon' })).rejects.toThrow(/not authorized/i);
+    expect(h.errors).toContainEqual({ stage: 'authorize', kind: 'anonymous' });
+  });
+
+  test('a wrong password or an unknown user is refused; the right one is admitted', async () => {
+    await expect(
+      connectClient(url, { clientId: 'dev-1', username: 'dev-1', password: 'nope' }),
+    ).rejects.toThrow(/bad user ?name or password/i);
+    await expect(connectClient(url, { clientId: 'x', username: 'ghost', password: 'pw-1' })).rejects.toThrow(
+      /bad user ?name or password/i,
+    );
+    await expect(
+      client(url, { clientId: 'dev-1', username: 'dev-1', password: 'pw-1' }),
+    ).resolves.toBeDefined();
+  });
+
+  test('publishes outside the ACL (another device, `$SYS`) are acknowledged but neither stored nor delivered', async () => {
+    const app = await client(url, { clientId: 'app', username: 'app', password: 'pw-app' });
+    const seen: string[] = [];
+    app.on('message', (t) => seen.push(t));
+    await app.subscribeAsync(['sensors/#', 'status/#'], { qos: 1 });
+    const dev = await client(url, { clientId: 'dev-2', username: 'dev-2', password: 'pw-2' });
+    await dev.publishAsync('sensors/dev-1/temp', '99', { qos: 1 }); // impersonation: %c is dev-2
+    await dev.publishAsync('$SYS/broker/uptime', '1', { qos: 1 });
+    await dev.publishAsync('sensors/dev-2/temp', '21', { qos: 1 });
+    await eventually(() => seen.length === 1, 'the allowed message');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(seen).toEqual(['sensors/dev-2/temp']);
+    expect(h.readings().map((r) => [r.device, r.metric, r.value])).toEqual([['dev-2', 'temp', 21]]);
+    expect(h.errors.filter((e) => e.kind === 'publish_not_authorized')).toHaveLength(2);
+  });
+
+  test('subscriptions outside the ACL get SUBACK 0x80 and the connection stays', async () => {
+    const dev = await client(url, { clientId: 'dev-1b', username: 'dev-1', password: 'pw-1' });
+    const granted = await dev.subscribeAsync('cmd/dev-1b/#', { qos: 1 });
+    expect(granted.map((g) => [g.topic, g.qos])).toEqual([['cmd/dev-1b/#', 1]]);
+    // MQTT.js turns a 0x80 return code into this rejection.
+    await expect(dev.subscribeAsync('sensors/#', { qos: 1 })).rejects.toThrow(/subscribe error/i);
+    expect(h.errors).toContainEqual({ stage: 'authorize', kind: 'subscribe_not_authorized' });
+    expect(dev.connected).toBe(true);
+  });
+
+  test('a Last Will on a topic the client may not publish to is refused at CONNECT', async () => {
+    const will = { topic: 'status/dev-1', payload: Buffer.from('gone'), qos: 1 as const, retain: false };
+    await expect(
+      connectClient(url, { clientId: 'dev-2', username: 'dev-2', password: 'pw-2', will }),
+    ).rejects.toThrow(/not authorized/i);
+    await expect(
+      client(url, {
+        clientId: 'dev-2',
+        username: 'dev-2',
+        password: 'pw-2',
+        will: { ...will, topic: 'status/dev-2' },
+      }),
+    ).resolves.toBeDefined();
+  });
+});
+
+/** Opens raw TCP connections and reports which the broker closed at once (before any MQTT byte). */
+async function openSockets(port: number, n: number): Promise<{ closed: number; open: () => void }> {
+  const socks = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<{ closed: () => boolean; destroy: () => void }>((resolve, reject) => {
+          let closed = false;
+          const s = connect(port, '127.0.0.1');
+          s.on('error', reject);
+          s.on('close', () => (closed = true));
+          s.once('connect', () => resolve({ closed: () => closed, destroy: () => s.destroy() }));
+        }),
+    ),
+  );
+  await new Promise((r) => setTimeout(r, 150));
+  return { closed: socks.filter((s) => s.closed()).length, open: () => socks.forEach((s) => s.destroy()) };
+}
+
+describe('connection limits', () => {
+  test('connections over max_connections are closed at once', async () => {
+    const h = await startBroker({
+      listeners: [{ type: 'tcp', host: '127.0.0.1', port: 0, allow_anonymous: true }],
+      max_connections: 5,
+      connect_rate_per_s: 0,
+    });
+    try {
+      const flood = await openSockets(portOf(h, 'tcp'), 12);
+      expect(flood.closed).toBe(7);
+      flood.open();
+      await eventually(
+        () => h.errors.filter((e) => e.kind === 'max_connections').length === 7,
+        'refusals counted',
+      );
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('connections over connect_rate_per_s (after the burst) are closed at once', async () => {
+    const h = await startBroker({
+      listeners: [{ type: 'tcp', host: '127.0.0.1', port: 0, allow_anonymous: true }],
+      connect_rate_per_s: 0.5,
+      connect_burst: 3,
+    });
+    try {
+      const flood = await openSockets(portOf(h, 'tcp'), 10);
+      expect(flood.closed).toBe(7);
+      flood.open();
+      expect(h.errors.filter((e) => e.kind === 'rate_limited')).toHaveLength(7);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('back-pressure', () => {
+  test('queue full under reject_new: no PUBACK, the client is dropped, and its retry lands once there is room', async () => {
+    const h = await startBroker(
+      { listeners: [{ type: 'tcp', host: '127.0.0.1', port: 0, allow_anonymous: true }] },
+      { maxBytes: 2000, onFull: 'reject_new' },
+    );
+    try {
+      await h.queue.openCursor('sink', 'oldest');
+      const url = `mqtt://127.0.0.1:${portOf(h, 'tcp')}`;
+      const dev = await client(url, { clientId: 'dev-full', clean: false, reconnectPeriod: 200 });
+      let reconnects = 0;
+      dev.on('reconnect', () => reconnects++);
+      let i = 0;
+      // Fill the queue until an ingest is refused.
+      while (!h.errors.some((e) => e.kind === 'SLUICE_QUEUE_FULL')) {
+        const sent = dev.publishAsync('sensors/dev-full/n', String(i++), { qos: 1 });
+        await Promise.race([sent, new Promise((r) => setTimeout(r, 300))]);
+      }
+      const last = i - 1;
+      const acked = h.readings().map((r) => r.value);
+      expect(acked).not.toContain(last);
+      // The sink catches up: room again. MQTT.js re-sends the unacknowledged message (DUP) on reconnect.
+      await h.queue.ack('sink', h.queue.lastSeq);
+      await eventually(
+        () => h.readings().some((r) => r.value === last),
+        'the withheld message, re-sent',
+        10_000,
+      );
+    } finally {
+      await h.close();
+    }
+  });
+});

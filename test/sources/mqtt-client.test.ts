@@ -1,0 +1,102 @@
+// The `mqtt` client source against a real mosquitto: persistent session (messages queued while we are away,
+// across a broker restart), reconnection, and no acknowledgement to the broker before the durable append.
+import mqtt from 'mqtt';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { SluiceError } from '../../gateway/errors.js';
+import { Mosquitto, runTool } from '../peers/mosquitto.js';
+import { eventually, startClientSource } from './mqtt-harness.js';
+
+let broker: Mosquitto;
+
+beforeAll(async () => {
+  broker = await Mosquitto.start({ persistence: true });
+});
+afterAll(async () => {
+  await broker?.dispose();
+});
+
+const reconnect = { initial_ms: 50, max_ms: 500, multiplier: 2 };
+
+async function publishAll(topic: string, values: readonly string[]): Promise<void> {
+  const pub = await mqtt.connectAsync(broker.url, { clientId: 'test-publisher', reconnectPeriod: 0 });
+  for (const v of values) await pub.publishAsync(topic, v, { qos: 1 });
+  await pub.endAsync();
+}
+
+describe('mqtt client source', () => {
+  test('subscribes with QoS 1 and stores what mosquitto_pub sends', async () => {
+    const h = await startClientSource({ url: broker.url, client_id: 'sluice-a', reconnect });
+    try {
+      await eventually(() => h.source.health().state === 'healthy', 'connected');
+      await new Promise((r) => setTimeout(r, 100)); // SUBACK
+      const r = await runTool('mosquitto_pub', [
+        '-h',
+        '127.0.0.1',
+        '-p',
+        String(broker.port),
+        '-q',
+        '1',
+        '-t',
+        'sensors/d1/temp',
+        '-m',
+        '{"value":21,"unit":"C"}',
+      ]);
+      expect(r.code, r.stderr).toBe(0);
+      await eventually(() => h.readings().length === 1, 'the reading');
+      expect(h.readings()[0]).toMatchObject({
+        device: 'd1',
+        metric: 'temp',
+        value: 21,
+        unit: 'C',
+        source: 'upstream',
+      });
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('messages queued for our session while we are away survive a broker restart', async () => {
+    const first = await startClientSource({ url: broker.url, client_id: 'sluice-b', reconnect });
+    await eventually(() => first.source.health().state === 'healthy', 'connected');
+    await new Promise((r) => setTimeout(r, 100));
+    await first.close(); // DISCONNECT: the persistent session (clean = false) stays on the broker
+    const values = Array.from({ length: 50 }, (_, i) => String(i));
+    await publishAll('sensors/d2/n', values);
+    await broker.restart(); // persistence true: the session and its 50 messages are on disk
+    const again = await startClientSource({ url: broker.url, client_id: 'sluice-b', reconnect });
+    try {
+      await eventually(() => again.readings().length === 50, 'the 50 queued messages', 10_000);
+      expect(again.readings().map((r) => r.value)).toEqual(values.map(Number));
+      // And the broker goes away under a running source: it reconnects with backoff and carries on.
+      await broker.restart();
+      await publishAll('sensors/d2/n', ['50', '51']);
+      await eventually(() => again.readings().length === 52, 'messages after the restart', 10_000);
+    } finally {
+      await again.close();
+    }
+  });
+
+  test('no PUBACK before the append: a refused ingest is re-delivered by the broker, not lost', async () => {
+    let refusals = 3;
+    const h = await startClientSource(
+      { url: broker.url, client_id: 'sluice-c', reconnect },
+      {
+        ingest: (_queue, next) => (readings) => {
+          if (refusals-- > 0)
+            return Promise.reject(new SluiceError('SLUICE_QUEUE_FULL', 'full (test)', { retriable: true }));
+          return next(readings);
+        },
+      },
+    );
+    try {
+      await eventually(() => h.source.health().state === 'healthy', 'connected');
+      await new Promise((r) => setTimeout(r, 100));
+      await publishAll('sensors/d3/t', ['5']);
+      await eventually(() => h.readings().length === 1, 'the re-delivered message', 10_000);
+      expect(h.readings().map((r) => r.value)).toEqual([5]);
+      expect(h.errors.filter((e) => e.kind === 'SLUICE_QUEUE_FULL')).toHaveLength(3);
+    } finally {
+      await h.close();
+    }
+  });
+});

@@ -1,0 +1,129 @@
+// Runs an MQTT source in-process on a real durable queue in a temp dir, recording what the source reports
+// (rejections, errors), so that tests can assert on the queue and the counters.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { z } from 'zod';
+import type { Source, SourceContext } from '../../gateway/components.js';
+import { silentLogger } from '../../gateway/observe/log.js';
+import type { ComponentMetrics } from '../../gateway/observe/metrics.js';
+import { Queue, type OnFull } from '../../gateway/queue/queue.js';
+import type { QueuedReading } from '../../gateway/reading.js';
+import { MqttBrokerSource, schema as brokerSchema } from '../../gateway/sources/mqtt-broker/index.js';
+import { MqttClientSource, schema as clientSchema } from '../../gateway/sources/mqtt-client.js';
+
+export interface Harness<S extends Source> {
+  readonly source: S;
+  readonly queue: Queue;
+  readonly dir: string;
+  readonly rejections: Array<{ reason: string; device: string | undefined; detail: string | undefined }>;
+  readonly errors: Array<{ stage: string; kind: string }>;
+  readings(): QueuedReading[];
+  close(): Promise<void>;
+}
+
+export interface HarnessOptions {
+  readonly maxBytes?: number;
+  readonly onFull?: OnFull;
+  /** Replaces the queue append (to inject failures). */
+  readonly ingest?: (queue: Queue, next: SourceContext['ingest']) => SourceContext['ingest'];
+}
+
+async function run<S extends Source>(source: S, options: HarnessOptions): Promise<Harness<S>> {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-mqtt-'));
+  const queue = Queue.open({
+    dir,
+    maxBytes: options.maxBytes ?? 64 * 1024 * 1024,
+    onFull: options.onFull ?? 'drop_oldest',
+  });
+  const rejections: Harness<S>['rejections'] = [];
+  const errors: Harness<S>['errors'] = [];
+  const metrics: ComponentMetrics = {
+    received: () => undefined,
+    sent: () => undefined,
+    error: (stage, kind) => errors.push({ stage, kind }),
+    discarded: () => undefined,
+  };
+  const append: SourceContext['ingest'] = (readings) => queue.append(readings);
+  const ctx: SourceContext = {
+    gatewayId: 'gw-test',
+    log: silentLogger,
+    metrics,
+    ingest: options.ingest ? options.ingest(queue, append) : append,
+    reject: (reason, device, detail) => rejections.push({ reason, device, detail }),
+  };
+  await source.start(ctx);
+  return {
+    source,
+    queue,
+    dir,
+    rejections,
+    errors,
+    readings: () => queue.read(0, 1_000_000),
+    async close() {
+      await source.close();
+      await queue.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+const deps = {
+  gatewayId: 'gw-test',
+  dataDir: '/nonexistent',
+  log: silentLogger,
+  metrics: {
+    received: () => undefined,
+    sent: () => undefined,
+    error: () => undefined,
+    discarded: () => undefined,
+  },
+};
+
+export function startBroker(
+  config: Omit<z.input<typeof brokerSchema>, 'type'>,
+  options: HarnessOptions = {},
+): Promise<Harness<MqttBrokerSource>> {
+  const parsed = brokerSchema.parse({ type: 'mqtt_broker', ...config });
+  return run(new MqttBrokerSource('mqtt', parsed, deps), options);
+}
+
+export function startClientSource(
+  config: Omit<z.input<typeof clientSchema>, 'type'>,
+  options: HarnessOptions = {},
+): Promise<Harness<MqttClientSource>> {
+  const parsed = clientSchema.parse({ type: 'mqtt', ...config });
+  return run(new MqttClientSource('upstream', parsed, deps), options);
+}
+
+/** The port the broker bound for a listener type (listeners in tests bind port 0). */
+export function portOf(h: Harness<MqttBrokerSource>, type: 'tcp' | 'tls' | 'ws', host?: string): number {
+  const l = h.source.bound.find(
+    (b) => b.config.type === type && (host === undefined || b.config.host === host),
+  );
+  if (!l) throw new Error(`no ${type} listener bound`);
+  return l.port;
+}
+
+/** An MQTT.js client connected (or the CONNACK refusal as a rejection). */
+export function connectClient(url: string, options: IClientOptions = {}): Promise<MqttClient> {
+  return new Promise((resolve, reject) => {
+    const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...options });
+    client.once('connect', () => resolve(client));
+    client.once('error', (err) => {
+      client.end(true);
+      reject(err);
+    });
+    client.once('close', () => reject(new Error('connection closed before CONNACK')));
+  });
+}
+
+/** Polls `check` until it returns true (or throws on timeout with `what`). */
+export async function eventually(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
