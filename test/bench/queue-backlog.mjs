@@ -2,7 +2,7 @@
 // appended without fsync to save time; durability is not what is measured here), then stream all of them
 // through a cursor in batches, printing heap and RSS as it goes.
 // Run: npm run build && node --expose-gc test/bench/queue-backlog.mjs [count]
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from '../../dist/gateway/queue/queue.js';
@@ -12,10 +12,21 @@ const dir = mkdtempSync(join(tmpdir(), 'sluice-backlog-'));
 const q = Queue.open({ dir, maxBytes: 8 * 1024 ** 3, onFull: 'reject_new', noSync: true });
 await q.openCursor('slow', 'oldest');
 const mb = (n) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
+// RSS includes the pages of the memory-mapped LMDB file the reads touched: clean, file-backed, reclaimable
+// by the kernel. RssAnon is the process's own memory; that is what must stay flat.
+const rssParts = () => {
+  try {
+    const status = readFileSync('/proc/self/status', 'utf8');
+    const kb = (k) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) * 1024;
+    return `, rss anon ${mb(kb('RssAnon'))}, rss file-mapped ${mb(kb('RssFile'))}`;
+  } catch {
+    return ''; // not Linux: no /proc breakdown
+  }
+};
 const mem = () => {
   globalThis.gc?.();
   const m = process.memoryUsage();
-  return `heap ${mb(m.heapUsed)}, rss ${mb(m.rss)}`;
+  return `heap ${mb(m.heapUsed)}, rss ${mb(m.rss)}${rssParts()}`;
 };
 
 const chunk = 10_000;
