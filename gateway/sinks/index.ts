@@ -1,4 +1,5 @@
 // Every sink type Sluice knows, in one explicit list (no registration by import side effects).
 import { file } from './file.js';
+import { kafka } from './kafka/index.js';
 
-export const sinks = [file] as const;
+export const sinks = [file, kafka] as const;

@@ -1,0 +1,99 @@
+// Shared by the Kafka sink tests: a sink against the mock cluster, and kcat's view of a topic as records.
+import { KafkaSink } from '../../gateway/sinks/kafka/producer.js';
+import { schema } from '../../gateway/sinks/kafka/index.js';
+import { silentLogger } from '../../gateway/observe/log.js';
+import { noMetrics, type ComponentMetrics } from '../../gateway/observe/metrics.js';
+import type { ReadingRecord } from '../../gateway/reading.js';
+import { kcatConsume, type KcatMessage, type MockCluster } from '../peers/kafka-mock/index.js';
+
+export const GATEWAY = 'gw1';
+
+/** Fast retries so that faults cost the tests milliseconds; not idempotent (the mock names no controller). */
+export function kafkaSink(
+  cluster: MockCluster,
+  over: Record<string, unknown> = {},
+  metrics: ComponentMetrics = noMetrics,
+): KafkaSink {
+  const config = schema.parse({
+    type: 'kafka',
+    brokers: cluster.bootstrap,
+    topic: 'readings',
+    idempotent: false,
+    connection_timeout_ms: 500,
+    request_timeout_ms: 5_000,
+    retry: { initial_ms: 20, max_ms: 200 },
+    ...over,
+  });
+  return new KafkaSink('kafka', config, {
+    gatewayId: GATEWAY,
+    dataDir: '/nonexistent',
+    log: silentLogger,
+    metrics,
+  });
+}
+
+export interface Received {
+  readonly msg: KcatMessage;
+  readonly rec: ReadingRecord;
+}
+
+/** Every message of the topics, as kcat reads them (by partition, then offset), with the parsed value. */
+export async function consume(cluster: MockCluster, ...topics: string[]): Promise<Received[]> {
+  const out: Received[] = [];
+  for (const topic of topics) {
+    for (const msg of await kcatConsume({ bootstrap: cluster.bootstrap, topic })) {
+      out.push({ msg, rec: JSON.parse(msg.value ?? 'null') as ReadingRecord });
+    }
+  }
+  return out;
+}
+
+/**
+ * Checks what downstream dedup by (gateway, seq) would see: every expected seq exactly once, and within each
+ * partition each device's first occurrences in increasing seq order. Returns a description of what is wrong.
+ */
+export function dedupProblems(got: readonly Received[], expected: readonly number[]): string[] {
+  const problems: string[] = [];
+  const first = new Map<string, Received>();
+  for (const g of got) {
+    const id = `${g.rec.gateway}:${g.rec.seq}`;
+    const prev = first.get(id);
+    if (prev === undefined) first.set(id, g);
+    else if (JSON.stringify(prev.rec) !== JSON.stringify(g.rec))
+      problems.push(`${id} delivered twice with different content`);
+  }
+  const seqs = [...first.values()].map((g) => g.rec.seq).sort((a, b) => a - b);
+  const want = [...expected].sort((a, b) => a - b);
+  if (seqs.length !== want.length || seqs.some((s, i) => s !== want[i])) {
+    const have = new Set(seqs);
+    const missing = want.filter((s) => !have.has(s));
+    const wanted = new Set(want);
+    problems.push(
+      `missing ${missing.length} (first ${missing.slice(0, 5).join(',')}), unexpected ${seqs.filter((s) => !wanted.has(s)).length}`,
+    );
+  }
+  const lastByDevice = new Map<string, number>();
+  const seen = new Set<string>();
+  for (const g of got) {
+    const id = `${g.rec.gateway}:${g.rec.seq}`;
+    if (seen.has(id)) continue; // a duplicate: dedup drops it, so it cannot reorder anything
+    seen.add(id);
+    const dev = `${g.msg.topic}/${g.rec.device}`;
+    const prev = lastByDevice.get(dev) ?? 0;
+    if (g.rec.seq < prev) problems.push(`${dev}: seq ${g.rec.seq} after ${prev}`);
+    lastByDevice.set(dev, g.rec.seq);
+  }
+  return problems;
+}
+
+export async function until(
+  cond: () => boolean | Promise<boolean>,
+  ms = 20_000,
+  what = 'condition',
+): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`${what} not met within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

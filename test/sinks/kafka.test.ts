@@ -1,0 +1,306 @@
+// The Kafka sink against librdkafka's mock cluster (the real wire protocol), read back with kcat: the shared
+// conformance suite, injected broker faults, dead letters, and the config it accepts.
+import { decode } from 'cbor-x';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { silentLogger } from '../../gateway/observe/log.js';
+import { noMetrics, type ComponentMetrics } from '../../gateway/observe/metrics.js';
+import { Queue } from '../../gateway/queue/queue.js';
+import { toRecord, type QueuedReading } from '../../gateway/reading.js';
+import { SinkRunner } from '../../gateway/runtime/sink-runner.js';
+import { encodeValue } from '../../gateway/sinks/kafka/encode.js';
+import { schema } from '../../gateway/sinks/kafka/index.js';
+import { topicProblem } from '../../gateway/sinks/kafka/topics.js';
+import { reading, readings } from '../helpers/readings.js';
+import { tempDir } from '../helpers/tmp.js';
+import { startMockCluster, type KafkaErrorCode, type MockCluster } from '../peers/kafka-mock/index.js';
+import { sinkConformance, type Delivered } from './conformance.js';
+import { GATEWAY, consume, dedupProblems, kafkaSink, until } from './kafka-helpers.js';
+
+let cluster: MockCluster;
+beforeAll(async () => {
+  cluster = await startMockCluster({ brokers: 3 });
+});
+afterAll(async () => {
+  await cluster?.close();
+});
+
+const queued = (seq: number, over: Parameters<typeof reading>[1] = {}): QueuedReading => ({
+  ...reading(seq, over),
+  seq,
+});
+const range = (a: number, b: number): number[] => Array.from({ length: b - a + 1 }, (_, i) => a + i);
+
+let topics = 0;
+async function freshTopic(partitions: number, prefix = 't'): Promise<string> {
+  const topic = `${prefix}-${++topics}`;
+  await cluster.createTopic(topic, partitions, 3);
+  return topic;
+}
+
+sinkConformance('kafka', async () => {
+  const topic = await freshTopic(1, 'conformance'); // one partition: a total order to compare against
+  const read = async (): Promise<Delivered[]> =>
+    (await consume(cluster, topic)).map(({ rec }) => ({
+      seq: rec.seq,
+      id: rec.id,
+      device: rec.device,
+      value: rec.value,
+    }));
+  // kcat cannot read while every broker is down, so breaking first makes every Produce fail (the mock appends
+  // nothing then), reads what the topic holds, and only then takes the brokers down: that snapshot is exactly
+  // what upstream holds for as long as it is broken.
+  let whileBroken: Delivered[] | undefined;
+  return {
+    exactlyOnce: false,
+    create: () => kafkaSink(cluster, { topic }),
+    delivered: () => (whileBroken ? Promise.resolve(whileBroken) : read()),
+    breakUpstream: async () => {
+      await cluster.pushErrors('Produce', Array<KafkaErrorCode>(50).fill('NOT_ENOUGH_REPLICAS'));
+      whileBroken = await read();
+      await cluster.down(-1);
+    },
+    healUpstream: async () => {
+      await cluster.up(-1);
+      await cluster.clearErrors('Produce');
+      whileBroken = undefined;
+    },
+  };
+});
+
+describe('kafka sink: messages', () => {
+  test('each reading is one message keyed by device, with dedup headers and the toRecord value', async () => {
+    const topic = await freshTopic(3);
+    const sink = kafkaSink(cluster, { topic, compression: 'gzip' });
+    await sink.connect();
+    const batch = range(1, 30).map((s) => queued(s));
+    expect(await sink.write(batch)).toEqual({}); // in flight: reported by the next write or flush
+    expect(await sink.flush('idle')).toEqual({ committedThrough: 30 });
+    await sink.close();
+    const got = await consume(cluster, topic);
+    expect(dedupProblems(got, range(1, 30))).toEqual([]);
+    const m = got.find((g) => g.rec.seq === 8)!;
+    expect(m.rec).toEqual(toRecord(GATEWAY, queued(8)));
+    expect(m.msg.key).toBe('dev-1');
+    expect(m.msg.timestamp).toBe(queued(8).ts);
+    expect(m.msg.headers).toEqual([
+      ['sluice-gateway', GATEWAY],
+      ['sluice-seq', '8'],
+      ['sluice-source', 'test'],
+      ['content-type', 'application/json'],
+    ]);
+    // Same key, same partition: a device's readings sit in one partition, in order.
+    for (const dev of new Set(got.map((g) => g.msg.key))) {
+      expect(new Set(got.filter((g) => g.msg.key === dev).map((g) => g.msg.partition)).size).toBe(1);
+    }
+  });
+
+  test('topic templates route by reading fields', async () => {
+    const sink = kafkaSink(cluster, { topic: 'route.{metric}.{source}' });
+    await sink.connect();
+    await cluster.createTopic('route.temperature.test', 1, 1);
+    await cluster.createTopic('route.humidity.test', 1, 1);
+    await sink.write([queued(1), queued(2, { metric: 'humidity' }), queued(3)]);
+    expect(await sink.flush('shutdown')).toEqual({ committedThrough: 3 });
+    await sink.close();
+    expect((await consume(cluster, 'route.temperature.test')).map((g) => g.rec.seq)).toEqual([1, 3]);
+    expect((await consume(cluster, 'route.humidity.test')).map((g) => g.rec.seq)).toEqual([2]);
+  });
+
+  test('CBOR values are plain CBOR maps of the same record', () => {
+    const r = queued(5, { value: { lat: 1.5, lon: 2 } });
+    const bytes = encodeValue('cbor', GATEWAY, r) as Buffer;
+    expect(bytes[0]! >> 5).toBe(5); // major type 5: a map, not a cbor-x record extension
+    expect(decode(bytes)).toEqual(toRecord(GATEWAY, r));
+  });
+});
+
+describe('kafka sink: dead letters', () => {
+  test('an illegal expanded topic and an oversized message are dead letters; the rest flows', async () => {
+    await cluster.createTopic('dl.temperature', 2, 1);
+    const dlq = await freshTopic(1, 'dead');
+    const queue = Queue.open({ dir: tempDir(), maxBytes: 1 << 30, onFull: 'reject_new' });
+    const sink = kafkaSink(cluster, {
+      topic: 'dl.{metric}',
+      max_message_bytes: 2_000,
+      dead_letter_topic: dlq,
+    });
+    const retry = { initial_ms: 20, max_ms: 200, multiplier: 2 };
+    const runner = new SinkRunner(
+      sink,
+      queue,
+      { startFrom: 'oldest', batch: { max_count: 50, max_bytes: 1 << 20, linger_ms: 0 }, retry },
+      silentLogger,
+      noMetrics,
+    );
+    await runner.start();
+    const input = readings(100).map((r, i) => {
+      if (i === 10) return { ...r, metric: 'bad metric/with spaces' };
+      if (i === 60) return { ...r, value: 'x'.repeat(5_000) };
+      return r;
+    });
+    await queue.append(input);
+    await until(() => queue.cursorPosition('kafka') === 100);
+    await runner.stop();
+    const dead = queue.deadLetters('kafka');
+    expect(dead.map((d) => [d.seq, d.code])).toEqual([
+      [11, 'SLUICE_SINK_REJECTED'],
+      [61, 'SLUICE_SINK_REJECTED'],
+    ]);
+    expect(dead[0]!.message).toMatch(/INVALID_TOPIC: illegal topic .*outside \[a-zA-Z0-9._-\]/);
+    expect(dead[1]!.message).toMatch(
+      /MESSAGE_TOO_LARGE: the message is \d+ bytes, over max_message_bytes \(2000\)/,
+    );
+    expect(dead[1]!.reading?.value).toBe('x'.repeat(5_000)); // parked whole, not dropped
+    const got = await consume(cluster, 'dl.temperature');
+    expect(
+      dedupProblems(
+        got,
+        range(1, 100).filter((s) => s !== 11 && s !== 61),
+      ),
+    ).toEqual([]);
+    const notes = (await consume(cluster, dlq)).map(
+      (g) => g.rec as unknown as { seq: number; error: { code: string } },
+    );
+    expect(notes.map((n) => [n.seq, n.error.code])).toEqual([
+      [11, 'SLUICE_SINK_REJECTED'],
+      [61, 'SLUICE_SINK_REJECTED'],
+    ]);
+    await queue.close();
+  });
+
+  // librdkafka names Kafka's MESSAGE_TOO_LARGE (code 10) MSG_SIZE_TOO_LARGE.
+  test.each([
+    ['MESSAGE_TOO_LARGE', 'MSG_SIZE_TOO_LARGE'],
+    ['TOPIC_AUTHORIZATION_FAILED', 'TOPIC_AUTHORIZATION_FAILED'],
+  ])(
+    'a reading the broker refuses with %s is isolated from its batch and parked; the others are delivered',
+    async (code, mockCode) => {
+      const topic = await freshTopic(1);
+      const errors: string[] = [];
+      const metrics: ComponentMetrics = {
+        ...noMetrics,
+        error: (stage, kind) => errors.push(`${stage}/${kind}`),
+      };
+      const sink = kafkaSink(cluster, { topic }, metrics);
+      await sink.connect();
+      // The whole request is refused, then, sent one by one, the third message only.
+      await cluster.pushErrors('Produce', [
+        mockCode,
+        'NO_ERROR',
+        'NO_ERROR',
+        mockCode,
+        'NO_ERROR',
+        'NO_ERROR',
+      ]);
+      await sink.write(range(1, 5).map((s) => queued(s)));
+      const progress = await sink.flush('idle');
+      await sink.close();
+      expect(progress.committedThrough).toBe(5);
+      expect(progress.deadLetters?.map((d) => [d.reading.seq, d.error.code])).toEqual([
+        [3, 'SLUICE_SINK_REJECTED'],
+      ]);
+      expect(progress.deadLetters?.[0]?.error.message).toContain(code);
+      expect(errors).toEqual([`produce/${code}`, `produce/${code}`]);
+      expect((await consume(cluster, topic)).map((g) => g.rec.seq)).toEqual([1, 2, 4, 5]);
+    },
+  );
+});
+
+describe('kafka sink: faults', () => {
+  test('a leader move that KafkaJS would skip silently is caught and the batch resent', async () => {
+    const topic = await freshTopic(2);
+    await cluster.setLeader(topic, 0, 1);
+    await cluster.setLeader(topic, 1, 2);
+    const sink = kafkaSink(cluster, { topic });
+    await sink.connect();
+    await sink.write(range(1, 20).map((s) => queued(s))); // caches the metadata: partition 1 on broker 2
+    expect(await sink.flush('idle')).toEqual({ committedThrough: 20 });
+    await cluster.setLeader(topic, 1, 1);
+    // Broker 2 answers NOT_LEADER; KafkaJS's retry then finds partition 1 on broker 1, which already
+    // answered for partition 0, and resolves without producing partition 1 (kafkajs 2.2.4 sendMessages.js).
+    const batch = range(21, 40).map((s) => queued(s));
+    await sink.write(batch);
+    await expect(sink.flush('idle')).rejects.toThrow(/acknowledged 1 of 2 partitions/);
+    await sink.write(batch); // what the runner does next: rewind and resend
+    expect(await sink.flush('idle')).toEqual({ committedThrough: 40 });
+    await sink.close();
+    expect(dedupProblems(await consume(cluster, topic), range(1, 40))).toEqual([]);
+  });
+
+  test('the schema refuses what cannot work and fills the defaults', () => {
+    const ok = schema.parse({ type: 'kafka', brokers: ['k1:9092'], topic: 'sensors.{metric}' });
+    expect(ok).toMatchObject({
+      acks: 'all',
+      idempotent: true,
+      key: '{device}',
+      value_format: 'json',
+      compression: 'none',
+    });
+    expect(ok.retry.max_ms).toBe(2_000);
+    const bad = (over: Record<string, unknown>): string =>
+      schema
+        .safeParse({ type: 'kafka', brokers: ['k1:9092'], topic: 'x', ...over })
+        .error?.issues.map((i) => i.message)
+        .join('; ') ?? '';
+    expect(bad({ acks: 'leader' })).toMatch(/idempotent producer needs acks: all/);
+    expect(bad({ topic: 'sensors.{room}' })).toMatch(/unknown placeholder \{room\}/);
+    expect(bad({ topic: 'has space' })).toMatch(/outside \[a-zA-Z0-9._-\]/);
+    expect(bad({ topic: '..' })).toMatch(/cannot be named/);
+    expect(bad({ sasl: { mechanism: 'plain', username: 'u' } })).toMatch(/exactly one of password/);
+    expect(bad({ tls: { cert_file: '/c.pem' } })).toMatch(/go together/);
+    expect(bad({ brokers: ['kafka'] })).toMatch(/host:port/);
+    expect(topicProblem('a'.repeat(249))).toBeUndefined();
+    expect(topicProblem('a'.repeat(250))).toMatch(/over Kafka's 249/);
+  });
+});
+
+// Its own cluster: broker-level error stacks shadow cluster-level ones on that broker for good.
+describe('kafka sink: injected Produce errors', () => {
+  let faulty: MockCluster;
+  beforeAll(async () => {
+    faulty = await startMockCluster({ brokers: 3 });
+  });
+  afterAll(async () => {
+    await faulty?.close();
+  });
+
+  test('NOT_LEADER_FOR_PARTITION, REQUEST_TIMED_OUT and dropped connections: nothing lost, nothing acked early', async () => {
+    await faulty.createTopic('faults', 1, 3);
+    await faulty.setLeader('faults', 0, 1);
+    const queue = Queue.open({ dir: tempDir(), maxBytes: 1 << 30, onFull: 'reject_new' });
+    const retry = { initial_ms: 20, max_ms: 200, multiplier: 2 };
+    const sink = kafkaSink(faulty, { topic: 'faults', retry });
+    const runner = new SinkRunner(
+      sink,
+      queue,
+      { startFrom: 'oldest', batch: { max_count: 40, max_bytes: 1 << 20, linger_ms: 0 }, retry },
+      silentLogger,
+      noMetrics,
+    );
+    await runner.start();
+    await queue.append(readings(5));
+    await until(() => queue.cursorPosition('kafka') === 5);
+    const faults = ['NOT_LEADER_FOR_PARTITION', { code: 'REQUEST_TIMED_OUT', rttMs: 200 }, '_TRANSPORT'];
+    await faulty.pushBrokerErrors(1, 'Produce', [...faults, ...faults, ...faults]);
+    const appending = (async () => {
+      for (let i = 0; i < 10; i++) await queue.append(readings(100, 5 + i * 100));
+    })();
+    // While it retries: everything the cursor has acked is already in Kafka (read the ack first, then Kafka).
+    let checks = 0;
+    const deadline = Date.now() + 30_000;
+    while (queue.cursorPosition('kafka') < 1005) {
+      if (Date.now() > deadline)
+        throw new Error(`stuck at ${queue.cursorPosition('kafka')}: ${JSON.stringify(runner.status())}`);
+      const acked = queue.cursorPosition('kafka');
+      const inKafka = new Set((await consume(faulty, 'faults')).map((g) => g.rec.seq));
+      expect(range(1, acked).filter((s) => !inKafka.has(s))).toEqual([]);
+      checks++;
+    }
+    await appending;
+    await runner.stop();
+    expect(checks).toBeGreaterThan(0);
+    expect(await faulty.brokerErrorsLeft(1, 'Produce')).toBe(0); // every fault was really hit
+    expect(dedupProblems(await consume(faulty, 'faults'), range(1, 1005))).toEqual([]);
+    await queue.close();
+  });
+});
