@@ -15,6 +15,8 @@ export type ErrorCode =
   | 'SLUICE_PAYLOAD_INVALID'
   | 'SLUICE_AUTH'
   | 'SLUICE_UPSTREAM_UNREACHABLE'
+  /** The upstream is out of space or namespace quota (HDFS DSQuota/NSQuota): an operator must act. */
+  | 'SLUICE_UPSTREAM_QUOTA'
   | 'SLUICE_SHUTDOWN'
   | 'SLUICE_USAGE'
   | 'SLUICE_FLEET_REJECTED'

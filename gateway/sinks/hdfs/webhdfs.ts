@@ -1,0 +1,266 @@
+// A small WebHDFS client on node:http/node:https (fetch would need the `undici` package for a custom CA): the
+// two-step CREATE/APPEND/OPEN through the namenode's 307 to a datanode, and the metadata ops the sink needs.
+// It never retries a write by itself: a failed upload may have left a torn file, and only the caller knows
+// what to do about that. Several namenodes (an HA pair) are tried in turn past a refusal or a standby.
+import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { z } from 'zod';
+import { WebHdfsError, answerError, transportError } from './remote.js';
+
+export interface WebHdfsClientOptions {
+  /** Namenode HTTP(S) base URLs, e.g. `http://nn1:9870`; tried in order, the last good one first. */
+  readonly namenodes: readonly string[];
+  /** Query parameters naming the caller, asked for on every request (`user.name`, `delegation`). */
+  readonly auth: () => Readonly<Record<string, string>>;
+  /** PEM CA(s) for https (swebhdfs); the system CAs when undefined. */
+  readonly ca?: string | Buffer;
+  readonly verifyHostname?: boolean;
+  /** Deadline of one HTTP exchange, upload included. */
+  readonly requestTimeoutMs: number;
+}
+
+export interface CreateOptions {
+  readonly overwrite: boolean;
+  /** Octal, e.g. `640`. */
+  readonly permission?: string;
+  readonly replication?: number;
+  readonly blockSize?: number;
+}
+
+const statusSchema = z.object({
+  pathSuffix: z.string(),
+  type: z.enum(['FILE', 'DIRECTORY', 'SYMLINK']),
+  length: z.number(),
+  modificationTime: z.number(),
+});
+export type FileStatus = z.infer<typeof statusSchema>;
+
+const booleanAnswer = z.object({ boolean: z.boolean() });
+const statusAnswer = z.object({ FileStatus: statusSchema });
+const listAnswer = z.object({ FileStatuses: z.object({ FileStatus: z.array(statusSchema) }) });
+
+interface Answer {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: Buffer;
+}
+
+/** Larger answers are cut: nothing the sink reads (statuses, listings, its manifests) comes near. */
+const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
+
+export class WebHdfsClient {
+  private readonly httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 8 });
+  private readonly httpsAgent: HttpsAgent;
+  private current = 0;
+
+  constructor(private readonly options: WebHdfsClientOptions) {
+    if (options.namenodes.length === 0) throw new Error('WebHdfsClient needs at least one namenode');
+    const verify = options.verifyHostname ?? true;
+    this.httpsAgent = new HttpsAgent({
+      keepAlive: true,
+      maxSockets: 8,
+      ...(options.ca === undefined ? {} : { ca: options.ca }),
+      ...(verify ? {} : { checkServerIdentity: () => undefined }),
+    });
+  }
+
+  /** Two-step CREATE: the namenode names a datanode, the data goes there. Resolves on 201 only. */
+  async create(path: string, data: Buffer, o: CreateOptions): Promise<void> {
+    const params: Record<string, string> = { overwrite: String(o.overwrite) };
+    if (o.permission !== undefined) params.permission = o.permission;
+    if (o.replication !== undefined) params.replication = String(o.replication);
+    if (o.blockSize !== undefined) params.blocksize = String(o.blockSize);
+    const location = await this.redirect('PUT', 'CREATE', path, params);
+    const ans = await this.send('PUT', location, 'CREATE', path, data);
+    if (ans.status !== 201) throw this.error('CREATE', path, ans);
+  }
+
+  /** Two-step APPEND. A failure may have appended part of `data`: never resend it blindly. */
+  async append(path: string, data: Buffer): Promise<void> {
+    const location = await this.redirect('POST', 'APPEND', path, {});
+    const ans = await this.send('POST', location, 'APPEND', path, data);
+    if (ans.status !== 200) throw this.error('APPEND', path, ans);
+  }
+
+  /** Two-step OPEN: the whole file (small files only; see MAX_ANSWER_BYTES). */
+  async open(path: string): Promise<Buffer> {
+    const location = await this.redirect('GET', 'OPEN', path, {});
+    const ans = await this.send('GET', location, 'OPEN', path);
+    if (ans.status !== 200) throw this.error('OPEN', path, ans);
+    return ans.body;
+  }
+
+  /** MKDIRS with parents; true also when the directory exists. */
+  async mkdirs(path: string): Promise<void> {
+    const ans = await this.namenode('PUT', 'MKDIRS', path, {});
+    if (!this.json(ans, 'MKDIRS', path, booleanAnswer).boolean) {
+      throw new WebHdfsError('SLUICE_SINK_WRITE', `WebHDFS MKDIRS ${path}: refused`, { retriable: false });
+    }
+  }
+
+  /** RENAME: HDFS answers false (not an error) when the source is missing or the destination exists. */
+  async rename(from: string, to: string): Promise<boolean> {
+    const ans = await this.namenode('PUT', 'RENAME', from, { destination: to });
+    return this.json(ans, 'RENAME', from, booleanAnswer).boolean;
+  }
+
+  /** DELETE: false when nothing was there. */
+  async delete(path: string, recursive: boolean): Promise<boolean> {
+    const ans = await this.namenode('DELETE', 'DELETE', path, { recursive: String(recursive) });
+    return this.json(ans, 'DELETE', path, booleanAnswer).boolean;
+  }
+
+  /** GETFILESTATUS; undefined when the path does not exist. */
+  async status(path: string): Promise<FileStatus | undefined> {
+    const ans = await this.namenode('GET', 'GETFILESTATUS', path, {});
+    if (ans.status === 404) return undefined;
+    return this.json(ans, 'GETFILESTATUS', path, statusAnswer).FileStatus;
+  }
+
+  /** LISTSTATUS of a directory; undefined when it does not exist. */
+  async list(path: string): Promise<FileStatus[] | undefined> {
+    const ans = await this.namenode('GET', 'LISTSTATUS', path, {});
+    if (ans.status === 404) return undefined;
+    return this.json(ans, 'LISTSTATUS', path, listAnswer).FileStatuses.FileStatus;
+  }
+
+  close(): void {
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
+  }
+
+  /** Step 1 of a two-step op: no body to the namenode, a 307 with the datanode URL back. */
+  private async redirect(
+    method: string,
+    op: string,
+    path: string,
+    params: Record<string, string>,
+  ): Promise<URL> {
+    const ans = await this.namenode(method, op, path, params);
+    const location = ans.headers.location;
+    if (ans.status !== 307 || location === undefined) throw this.error(op, path, ans);
+    const url = new URL(location);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new WebHdfsError('SLUICE_SINK_WRITE', `WebHDFS ${op} ${path}: redirect to ${location}`, {
+        retriable: false,
+      });
+    }
+    return url;
+  }
+
+  /** One request to the namenode, moving on to the next configured one past a refusal or a standby. */
+  private async namenode(
+    method: string,
+    op: string,
+    path: string,
+    params: Record<string, string>,
+  ): Promise<Answer> {
+    const nodes = this.options.namenodes;
+    let failure: WebHdfsError | undefined;
+    for (let i = 0; i < nodes.length; i++) {
+      const index = (this.current + i) % nodes.length;
+      const url = new URL(`${(nodes[index] ?? '').replace(/\/+$/, '')}/webhdfs/v1${encodePath(path)}`);
+      url.searchParams.set('op', op);
+      for (const [k, v] of Object.entries(this.options.auth())) url.searchParams.set(k, v);
+      for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
+      try {
+        const ans = await this.send(method, url, op, path);
+        if (ans.status === 403 && nodes.length > 1 && ans.body.includes('StandbyException')) {
+          failure = this.error(op, path, ans);
+          continue;
+        }
+        this.current = index;
+        return ans;
+      } catch (err) {
+        if (!(err instanceof WebHdfsError) || err.code !== 'SLUICE_UPSTREAM_UNREACHABLE') throw err;
+        failure = err;
+      }
+    }
+    throw failure ?? new WebHdfsError('SLUICE_INTERNAL', 'no namenode tried', { retriable: false });
+  }
+
+  private json<T>(ans: Answer, op: string, path: string, schema: z.ZodType<T>): T {
+    if (ans.status !== 200) throw this.error(op, path, ans);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(ans.body.toString('utf8'));
+    } catch (err) {
+      throw new WebHdfsError('SLUICE_SINK_WRITE', `WebHDFS ${op} ${path}: answer is not JSON`, {
+        retriable: true,
+        cause: err,
+      });
+    }
+    const result = schema.safeParse(parsed);
+    if (!result.success) {
+      throw new WebHdfsError('SLUICE_SINK_WRITE', `WebHDFS ${op} ${path}: unexpected answer`, {
+        retriable: false,
+        cause: result.error,
+      });
+    }
+    return result.data;
+  }
+
+  private error(op: string, path: string, ans: Answer): WebHdfsError {
+    const challenge = ans.headers['www-authenticate'];
+    return answerError(
+      op,
+      path,
+      ans.status,
+      ans.headers['content-type'],
+      ans.body,
+      Array.isArray(challenge) ? challenge.join(', ') : challenge,
+    );
+  }
+
+  /** One HTTP exchange with a whole-exchange deadline; transport failures become UNREACHABLE errors. */
+  private send(method: string, url: URL, op: string, path: string, body?: Buffer): Promise<Answer> {
+    const https = url.protocol === 'https:';
+    const timeoutMs = this.options.requestTimeoutMs;
+    return new Promise<Answer>((resolve, reject) => {
+      let done = false;
+      const fail = (err: unknown): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        reject(err instanceof WebHdfsError ? err : transportError(op, path, url.host, err));
+      };
+      const req = (https ? httpsRequest : httpRequest)(
+        url,
+        {
+          method,
+          agent: https ? this.httpsAgent : this.httpAgent,
+          headers: {
+            'Content-Length': String(body?.length ?? 0),
+            ...(body === undefined ? {} : { 'Content-Type': 'application/octet-stream' }),
+          },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (chunk: Buffer) => {
+            size += chunk.length;
+            if (size > MAX_ANSWER_BYTES)
+              req.destroy(new Error(`answer larger than ${MAX_ANSWER_BYTES} bytes`));
+            else chunks.push(chunk);
+          });
+          res.on('error', fail);
+          res.on('close', () => {
+            if (!res.complete) return fail(new Error('connection closed before the answer was complete'));
+            if (done) return;
+            done = true;
+            clearTimeout(timer);
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) });
+          });
+        },
+      );
+      const timer = setTimeout(() => req.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      req.on('error', fail);
+      req.end(body);
+    });
+  }
+}
+
+/** Percent-encodes each path segment, keeping the slashes. */
+export function encodePath(path: string): string {
+  return path.split('/').map(encodeURIComponent).join('/');
+}

@@ -1,0 +1,139 @@
+// A generation: the files open at one time, one per directory, filled from one contiguous sequence range and
+// made final together. Data is buffered per file and uploaded in large pieces (CREATE, then APPEND) into a
+// staging directory unique to this attempt; nothing here is visible to readers of the data directories.
+import { randomBytes } from 'node:crypto';
+import type { QueuedReading } from '../../reading.js';
+import type { Encoder } from './encode.js';
+import { finalName, stateNames } from './paths.js';
+import type { CreateOptions, WebHdfsClient } from './webhdfs.js';
+
+export interface StagedFile {
+  readonly index: number;
+  /** Final directory. */
+  readonly dir: string;
+  /** Full staged path. */
+  readonly staged: string;
+  first: number;
+  last: number;
+  count: number;
+  /** Encoded bytes before compression, header included: what `max_file_bytes` counts. */
+  rawBytes: number;
+  /** Bytes acknowledged by CREATE/APPEND answers: what the staged file must hold. */
+  stored: number;
+  created: boolean;
+  pending: string[];
+  pendingBytes: number;
+  lastWriteAt: number;
+}
+
+export interface GenerationSettings {
+  readonly encoder: Encoder;
+  readonly prefix: string;
+  readonly gatewayId: string;
+  /** `<state_dir>/<gateway>/<sink>`. */
+  readonly stateRoot: string;
+  readonly uploadBufferBytes: number;
+  readonly create: Omit<CreateOptions, 'overwrite'>;
+}
+
+export class Generation {
+  readonly nonce = randomBytes(4).toString('hex');
+  readonly staging: string;
+  readonly files = new Map<string, StagedFile>();
+  last: number;
+
+  constructor(
+    readonly first: number,
+    readonly openedAt: number,
+    private readonly s: GenerationSettings,
+  ) {
+    this.last = first;
+    this.staging = `${s.stateRoot}/${stateNames.staging(first, this.nonce)}`;
+  }
+
+  /** Adds a reading to the file of `dir` (opened on first use); uploads when its buffer is full. */
+  async add(client: WebHdfsClient, dir: string, r: QueuedReading, now: number): Promise<StagedFile> {
+    let f = this.files.get(dir);
+    if (f === undefined) {
+      const header = this.s.encoder.header;
+      f = {
+        index: this.files.size,
+        dir,
+        staged: `${this.staging}/${stateNames.staged(this.files.size, this.s.encoder.ext)}`,
+        first: r.seq,
+        last: r.seq,
+        count: 0,
+        rawBytes: Buffer.byteLength(header),
+        stored: 0,
+        created: false,
+        pending: header === '' ? [] : [header],
+        pendingBytes: Buffer.byteLength(header),
+        lastWriteAt: now,
+      };
+      this.files.set(dir, f);
+    }
+    const line = this.s.encoder.line(r);
+    const bytes = Buffer.byteLength(line);
+    f.pending.push(line);
+    f.pendingBytes += bytes;
+    f.rawBytes += bytes;
+    f.last = r.seq;
+    f.count++;
+    f.lastWriteAt = now;
+    this.last = r.seq;
+    if (f.pendingBytes >= this.s.uploadBufferBytes) await this.upload(client, f);
+    return f;
+  }
+
+  /** Sends what a file holds in memory: CREATE the first time (never over an existing file), APPEND after. */
+  async upload(client: WebHdfsClient, f: StagedFile): Promise<void> {
+    if (f.pendingBytes === 0) return;
+    const data = await this.s.encoder.pack(f.pending.join(''));
+    f.pending = [];
+    f.pendingBytes = 0;
+    if (f.created) {
+      await client.append(f.staged, data);
+    } else {
+      await client.create(f.staged, data, { ...this.s.create, overwrite: false });
+      f.created = true;
+    }
+    f.stored += data.length;
+  }
+
+  async uploadAll(client: WebHdfsClient, concurrency: number): Promise<void> {
+    await forEachLimit([...this.files.values()], concurrency, (f) => this.upload(client, f));
+  }
+
+  /** The file name each staged file gets when the generation is committed. */
+  finalPath(f: StagedFile): string {
+    return `${f.dir}/${finalName(this.s.prefix, this.s.gatewayId, f.first, f.last, this.s.encoder.ext)}`;
+  }
+
+  /** True once a file is over a size or count limit. */
+  static full(f: StagedFile, maxBytes: number, maxReadings: number): boolean {
+    return f.rawBytes >= maxBytes || f.count >= maxReadings;
+  }
+}
+
+/** Runs `fn` over `items`, at most `limit` at a time; after a failure starts no more, rejects with it. */
+export async function forEachLimit<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const errors: unknown[] = [];
+  const worker = async (): Promise<void> => {
+    while (next < items.length && errors.length === 0) {
+      const item = items[next++] as T;
+      try {
+        await fn(item);
+      } catch (err) {
+        errors.push(err);
+        return;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (errors.length > 0) throw errors[0];
+}
