@@ -21,6 +21,8 @@ export interface ComponentHealth {
 export interface IngestResult {
   readonly firstSeq: number;
   readonly lastSeq: number;
+  /** Encoded bytes the readings take in the queue. */
+  readonly bytes: number;
 }
 
 export interface SourceContext {

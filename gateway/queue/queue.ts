@@ -21,6 +21,11 @@ export interface QueueOptions {
   readonly noSync?: boolean;
   /** Open without writing (for `sluice queue stats` beside a running gateway). */
   readonly readOnly?: boolean;
+  /**
+   * First sequence number of a queue created now (ignored when the store exists). The gateway passes
+   * `newQueueFirstSeq()`, so that a gateway whose data directory was wiped never re-uses an id.
+   */
+  readonly firstSeq?: number;
 }
 
 export interface CursorStats {
@@ -37,6 +42,8 @@ export interface CursorStats {
 }
 
 export interface QueueStats {
+  /** First sequence number this queue ever assigned. */
+  readonly origin: number;
   readonly depth: number;
   readonly bytes: number;
   readonly maxBytes: number;
@@ -73,6 +80,8 @@ interface CursorState {
 }
 
 interface PersistedState {
+  /** First sequence number this queue ever assigned (stores from before it existed: 1). */
+  origin?: number;
   lastSeq: number;
   bytes: number;
   dropped: number;
@@ -93,7 +102,7 @@ const TRIM_CHUNK = 20_000;
 const MiB = 1024 * 1024;
 
 export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
-  readonly options: QueueOptions;
+  private currentOptions: QueueOptions;
   private readonly root: RootDatabase;
   private readonly entries: Database<Buffer, number>;
   private readonly meta: Database<unknown, string>;
@@ -116,7 +125,7 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
 
   private constructor(options: QueueOptions) {
     super();
-    this.options = options;
+    this.currentOptions = options;
     if (!options.readOnly) mkdirSync(options.dir, { recursive: true });
     this.root = open({
       path: options.dir,
@@ -131,7 +140,10 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
     this.meta = this.root.openDB<unknown, string>({ name: 'meta' });
     this.dead = this.root.openDB<unknown, [string, number]>({ name: 'dead_letters' });
     const saved = this.meta.get(STATE_KEY) as PersistedState | undefined;
-    this.state = saved ? { ...saved } : { lastSeq: 0, bytes: 0, dropped: 0, deadLetters: 0 };
+    const initial = Math.max(0, (options.firstSeq ?? 1) - 1);
+    this.state = saved
+      ? { ...saved }
+      : { origin: initial + 1, lastSeq: initial, bytes: 0, dropped: 0, deadLetters: 0 };
     this.firstSeq = this.state.lastSeq + 1;
     this.durableSeq = this.state.lastSeq;
     for (const key of this.entries.getKeys({ limit: 1 })) this.firstSeq = key;
@@ -141,6 +153,11 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
     })) {
       this.cursors.set(key.slice(CURSOR_PREFIX.length), { ...(value as CursorState) });
     }
+  }
+
+  /** The options in force (max_bytes and on_full change with setLimits). */
+  get options(): QueueOptions {
+    return this.currentOptions;
   }
 
   static open(options: QueueOptions): Queue {
@@ -164,6 +181,14 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
     let size = 0;
     for (const b of bufs) size += b.length;
     return this.enqueue<IngestResult>(() => this.applyAppend(bufs, size));
+  }
+
+  /**
+   * Changes max_bytes and on_full in place (a config push): the next append obeys them. A smaller max_bytes
+   * under drop_oldest drops the excess at that append, not now, so a lowered limit never loses more than needed.
+   */
+  setLimits(limits: { readonly maxBytes: number; readonly onFull: OnFull }): void {
+    this.currentOptions = { ...this.currentOptions, maxBytes: limits.maxBytes, onFull: limits.onFull };
   }
 
   /** Creates the cursor if it does not exist (at the tail, or at the oldest retained entry). */
@@ -222,20 +247,29 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
    * least one entry if any is there). Synchronous: it reads the memory map, never the heap-held backlog.
    */
   read(afterSeq: number, maxCount: number, maxBytes = Number.POSITIVE_INFINITY): QueuedReading[] {
+    return this.readSized(afterSeq, maxCount, maxBytes).readings;
+  }
+
+  /** As `read`, with the encoded size of what was read (for the sinks' received-bytes metric). */
+  readSized(
+    afterSeq: number,
+    maxCount: number,
+    maxBytes = Number.POSITIVE_INFINITY,
+  ): { readings: QueuedReading[]; bytes: number } {
     const out: QueuedReading[] = [];
     let bytes = 0;
     const start = Math.max(afterSeq + 1, this.firstSeq);
-    if (start > this.durableSeq) return out;
+    if (start > this.durableSeq) return { readings: out, bytes: 0 };
     for (const { key, value } of this.entries.getRange({
       start,
       end: this.durableSeq + 1,
       limit: maxCount,
     })) {
+      if (bytes + value.length > maxBytes && out.length > 0) break;
       bytes += value.length;
-      if (bytes > maxBytes && out.length > 0) break;
       out.push({ ...decodeEntry(value, key).reading, seq: key });
     }
-    return out;
+    return { readings: out, bytes };
   }
 
   /** The cursor's durable position: the highest sequence it has acknowledged. */
@@ -247,6 +281,11 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
     return [...this.cursors.keys()];
   }
 
+  /** First sequence number this queue ever assigned (see `newQueueFirstSeq`). */
+  get origin(): number {
+    return this.state.origin ?? 1;
+  }
+
   /** Highest sequence durably on disk (what `read` can return up to). */
   get lastSeq(): number {
     return this.durableSeq;
@@ -254,6 +293,7 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
 
   stats(): QueueStats {
     return {
+      origin: this.origin,
       depth: this.state.lastSeq - this.firstSeq + 1,
       bytes: this.state.bytes,
       maxBytes: this.options.maxBytes,
@@ -442,7 +482,7 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
     for (const buf of bufs) this.entries.putSync(seq++, buf, { append: true });
     this.state.lastSeq = seq - 1;
     this.state.bytes += size;
-    return { firstSeq, lastSeq: this.state.lastSeq };
+    return { firstSeq, lastSeq: this.state.lastSeq, bytes: size };
   }
 
   private dropOldest(): void {
@@ -508,6 +548,18 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
     this.cursors = s.cursors;
     this.trimPending = true;
   }
+}
+
+/**
+ * Where a new queue starts numbering: the current time in microseconds. Sequence numbers grow by one per
+ * reading, so while a gateway averages under a million readings a second a new queue starts above any
+ * number an earlier queue of the same gateway handed out: after a wiped data directory or a replaced SD
+ * card, `<gateway>:<seq>` ids stay unique downstream and sinks that skip already-delivered ranges (file,
+ * HDFS) do not mistake new readings for old ones. Needs a clock that is not behind the earlier queue's
+ * creation (set the time, e.g. NTP, before first start). Stays below 2^53 until the year 2255.
+ */
+export function newQueueFirstSeq(now = Date.now()): number {
+  return now * 1000;
 }
 
 function isIngestResult(v: unknown): v is IngestResult {

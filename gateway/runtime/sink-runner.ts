@@ -99,18 +99,19 @@ export class SinkRunner {
           this.connected = true;
           this.log.info('connected');
         }
-        let batch = this.queue.read(this.position, b.max_count, b.max_bytes);
-        if (batch.length > 0 && batch.length < b.max_count && b.linger_ms > 0) {
+        let read = this.queue.readSized(this.position, b.max_count, b.max_bytes);
+        if (read.readings.length > 0 && read.readings.length < b.max_count && b.linger_ms > 0) {
           // Let a small batch fill up for linger_ms rather than sending many tiny requests.
           await this.waitForAppend(b.linger_ms, b.max_count);
-          batch = this.queue.read(this.position, b.max_count, b.max_bytes);
+          read = this.queue.readSized(this.position, b.max_count, b.max_bytes);
         }
+        const batch = read.readings;
         if (batch.length === 0) {
           await this.commit(await this.sink.flush('idle'));
           await this.waitForAppend(idleFlushMs, 1);
           continue;
         }
-        this.metrics.received(batch.length, 0);
+        this.metrics.received(batch.length, read.bytes);
         const progress = await this.sink.write(batch);
         this.position = lastSeq(batch);
         await this.commit(progress);

@@ -156,6 +156,7 @@ export class FileSink implements Sink {
     );
     await syncDir(path);
     this.delivered = f.last;
+    this.deps.metrics.sent(0, f.bytes); // bytes out; the runner counts the events when it acks
     this.status = { state: 'healthy', lastSuccessAt: Date.now() };
     return f.last;
   }

@@ -179,9 +179,9 @@ export class MqttClientSource implements Source {
       ctx.reject(result.reason, result.device, result.detail);
       return done();
     }
+    ctx.metrics.received(result.readings.length, payload.length);
     const p = ctx.ingest(result.readings).then(
       () => {
-        ctx.metrics.sent(result.readings.length, payload.length);
         done();
       },
       (err: unknown) => {

@@ -116,10 +116,10 @@ export class SimulatorSource implements Source {
   private async tick(ctx: SourceContext): Promise<void> {
     const readings = this.next(Date.now());
     if (readings.length === 0) return;
+    ctx.metrics.received(readings.length, 0); // virtual sensors: no bytes on a wire
     try {
       await ctx.ingest(readings);
       this.produced += readings.length;
-      ctx.metrics.sent(readings.length, 0);
       this.status = { state: 'healthy', lastSuccessAt: Date.now() };
     } catch (err) {
       // Nothing to acknowledge to a virtual sensor: count the refusal (queue full, disk error) and move on.

@@ -13,8 +13,8 @@ describe('append', () => {
     const q = open();
     const a = await q.append(readings(3));
     const b = await q.append(readings(2, 3));
-    expect(a).toEqual({ firstSeq: 1, lastSeq: 3 });
-    expect(b).toEqual({ firstSeq: 4, lastSeq: 5 });
+    expect(a).toMatchObject({ firstSeq: 1, lastSeq: 3 });
+    expect(b).toMatchObject({ firstSeq: 4, lastSeq: 5 });
     const back = q.read(0, 100);
     expect(back.map((r) => r.seq)).toEqual([1, 2, 3, 4, 5]);
     expect(back[3]).toEqual({ ...reading(3), seq: 4 });

@@ -299,9 +299,10 @@ export class MqttBrokerSource implements Source {
 
   private ingest(readings: Reading[], bytes: number, clientId: string): Promise<void> {
     const ctx = this.context();
+    // In: what arrived from devices. Out (to the queue) is counted by ctx.ingest itself.
+    ctx.metrics.received(readings.length, bytes);
     const p = ctx.ingest(readings).then(
       () => {
-        ctx.metrics.sent(readings.length, bytes);
         if (this.status.state === 'degraded') this.status = { state: 'healthy', lastSuccessAt: Date.now() };
         else this.status = { ...this.status, lastSuccessAt: Date.now() };
       },
