@@ -1,17 +1,21 @@
 // The agent: opens the queue, starts one runner per sink (each with its cursor), then the sources; stops in
-// the reverse order so that nothing is accepted that cannot be queued, and nothing queued is lost.
+// the reverse order so that nothing is accepted that cannot be queued, and nothing queued is lost. apply()
+// changes the pipeline in place: the queue stays open, unchanged components keep running, changed ones are
+// replaced under the same name (so a sink resumes from its own cursor).
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { ComponentDeps, ComponentHealth, Sink, Source, SourceContext } from '../components.js';
+import { PIPELINE_KEYS, canonicalJson } from '../config/bootstrap.js';
 import type { Config, SinkConfig, SourceConfig } from '../config/schema.js';
-import { SluiceError, errorMessage } from '../errors.js';
+import { SluiceError, errorMessage, toSluiceError } from '../errors.js';
 import { createLogger, RateLimitedLog } from '../observe/log.js';
 import { Telemetry } from '../observe/metrics.js';
-import { Queue, type QueueStats } from '../queue/queue.js';
+import { Queue, type QueueStats, newQueueFirstSeq } from '../queue/queue.js';
 import type { Reading } from '../reading.js';
 import { sinks as sinkRegistry } from '../sinks/index.js';
 import { sources as sourceRegistry } from '../sources/index.js';
 import { SinkRunner, type SinkRunnerStatus } from './sink-runner.js';
+import { TrackedSink, type LastSinkError } from './tracked-sink.js';
 
 export interface GatewayOptions {
   readonly log?: Logger;
@@ -29,30 +33,60 @@ export interface GatewayStatus {
     health: ComponentHealth;
     rejected: Record<string, number>;
   }>;
-  readonly sinks: readonly SinkRunnerStatus[];
+  readonly sinks: ReadonlyArray<SinkRunnerStatus & { readonly lastError: LastSinkError | undefined }>;
+}
+
+/** What apply() changed, by component name. */
+export interface ApplySummary {
+  readonly started: readonly string[];
+  readonly replaced: readonly string[];
+  readonly stopped: readonly string[];
+  readonly unchanged: readonly string[];
+}
+
+interface RunningSource {
+  readonly config: SourceConfig;
+  readonly source: Source;
+  readonly rejections: Map<string, number>;
+}
+
+interface RunningSink {
+  readonly config: SinkConfig;
+  readonly runner: SinkRunner;
+  readonly tracked: TrackedSink;
 }
 
 export class Gateway {
   readonly telemetry: Telemetry;
   readonly queue: Queue;
   readonly startedAt = Date.now();
-  private readonly sources: Array<{ source: Source; rejections: Map<string, number> }> = [];
-  private readonly runners: SinkRunner[] = [];
+  private current: Config;
+  private readonly sources = new Map<string, RunningSource>();
+  private readonly sinks = new Map<string, RunningSink>();
+  /** apply() and stop() run one at a time, in call order. */
+  private turn: Promise<unknown> = Promise.resolve();
   private stopped: Promise<void> | undefined;
 
   private constructor(
-    readonly config: Config,
+    config: Config,
     readonly log: Logger,
     options: GatewayOptions,
   ) {
+    this.current = config;
     this.telemetry = new Telemetry(config.gateway.id);
     this.queue = Queue.open({
       dir: join(config.gateway.data_dir, 'queue'),
       maxBytes: config.queue.max_bytes,
       onFull: config.queue.on_full,
       noSync: options.unsafeNoSync === true,
+      firstSeq: newQueueFirstSeq(),
     });
     this.telemetry.watchQueue(this.queue);
+  }
+
+  /** The config in force (the last one applied). */
+  get config(): Config {
+    return this.current;
   }
 
   static async start(config: Config, options: GatewayOptions = {}): Promise<Gateway> {
@@ -75,14 +109,95 @@ export class Gateway {
       },
       'gateway started',
     );
-    const orphans = gw.queue.cursorNames().filter((c) => !(c in config.sinks));
+    gw.warnOrphanCursors();
+    return gw;
+  }
+
+  /**
+   * Switches to `next` without a restart. Sinks first (a replaced runner flushes, then its successor reads on
+   * from the same cursor), then sources (each changed one is closed, its in-flight ingests settle, and the
+   * new one starts). Readings of unchanged sources keep flowing into the queue throughout. If a component
+   * fails to start, the others are still switched and the error is thrown: applying the previous config
+   * then restores what ran before, since the diff is made against what is actually running.
+   */
+  apply(next: Config): Promise<ApplySummary> {
+    const run = this.turn.then(() => this.doApply(next));
+    this.turn = run.catch(() => undefined); // the caller gets the error from `run`
+    return run;
+  }
+
+  private async doApply(next: Config): Promise<ApplySummary> {
+    if (this.stopped) throw new SluiceError('SLUICE_SHUTDOWN', 'the gateway is stopping');
+    const fixed = (c: Config): string =>
+      canonicalJson(Object.entries(c).filter(([k]) => !PIPELINE_KEYS.includes(k)));
+    if (fixed(next) !== fixed(this.current))
+      throw new SluiceError('SLUICE_CONFIG_INVALID', 'only the pipeline can change without a restart', {
+        hint: 'gateway and observe settings take effect at the next start',
+      });
+    const summary = { started: [] as string[], replaced: [] as string[], stopped: [] as string[] };
+    const unchanged: string[] = [];
+    const failures: string[] = [];
+    let firstError: unknown;
+    const attempt = async (what: string, fn: () => Promise<void>): Promise<void> => {
+      try {
+        await fn();
+      } catch (err) {
+        failures.push(`${what}: ${errorMessage(err)}`);
+        firstError ??= err;
+      }
+    };
+    this.queue.setLimits({ maxBytes: next.queue.max_bytes, onFull: next.queue.on_full });
+    this.log.level = next.log.level;
+    this.current = next;
+
+    for (const name of [...this.sinks.keys()].filter((n) => !(n in next.sinks))) {
+      await attempt(`sink ${name}`, () => this.stopSink(name));
+      summary.stopped.push(`sink ${name}`);
+    }
+    for (const [name, sc] of Object.entries(next.sinks)) {
+      const running = this.sinks.get(name);
+      if (running && canonicalJson(running.config) === canonicalJson(sc)) {
+        unchanged.push(`sink ${name}`);
+        continue;
+      }
+      if (running) await attempt(`sink ${name}`, () => this.stopSink(name));
+      await attempt(`sink ${name}`, () => this.startSink(name, sc));
+      (running ? summary.replaced : summary.started).push(`sink ${name}`);
+    }
+    for (const name of [...this.sources.keys()].filter((n) => !(n in next.sources))) {
+      await attempt(`source ${name}`, () => this.stopSource(name));
+      summary.stopped.push(`source ${name}`);
+    }
+    for (const [name, sc] of Object.entries(next.sources)) {
+      const running = this.sources.get(name);
+      if (running && canonicalJson(running.config) === canonicalJson(sc)) {
+        unchanged.push(`source ${name}`);
+        continue;
+      }
+      if (running) await attempt(`source ${name}`, () => this.stopSource(name));
+      await attempt(`source ${name}`, () => this.startSource(name, sc));
+      (running ? summary.replaced : summary.started).push(`source ${name}`);
+    }
+    this.log.info(
+      { ...summary, failures },
+      failures.length ? 'config applied with failures' : 'config applied',
+    );
+    if (failures.length > 0) {
+      const err = toSluiceError(firstError, 'SLUICE_CONFIG_INVALID', 'applying the config failed', false);
+      throw new SluiceError(err.code, failures.join('; '), { hint: err.hint, cause: firstError });
+    }
+    this.warnOrphanCursors();
+    return { ...summary, unchanged };
+  }
+
+  private warnOrphanCursors(): void {
+    const orphans = this.queue.cursorNames().filter((c) => !(c in this.current.sinks));
     if (orphans.length > 0) {
-      log.warn(
+      this.log.warn(
         { cursors: orphans },
         'queue cursors of sinks no longer configured hold readings; remove them with `sluice queue drop-cursor` if the sinks are gone for good',
       );
     }
-    return gw;
   }
 
   /** Ingest used by every source: durable append plus the source's metrics. */
@@ -91,12 +206,12 @@ export class Gateway {
     const log = this.log.child({ component: name, component_type: type });
     const limited = new RateLimitedLog(log);
     return {
-      gatewayId: this.config.gateway.id,
+      gatewayId: this.current.gateway.id,
       log,
       metrics,
       ingest: async (readings: readonly Reading[]) => {
         const result = await this.queue.append(readings);
-        metrics.received(readings.length, 0);
+        metrics.sent(readings.length, result.bytes);
         return result;
       },
       reject: (reason, device, detail) => {
@@ -111,8 +226,8 @@ export class Gateway {
 
   private deps(name: string, kind: 'source' | 'sink', type: string): ComponentDeps {
     return {
-      gatewayId: this.config.gateway.id,
-      dataDir: this.config.gateway.data_dir,
+      gatewayId: this.current.gateway.id,
+      dataDir: this.current.gateway.data_dir,
       log: this.log.child({ component: name, component_type: type }),
       metrics: this.telemetry.forComponent(kind, name, type),
     };
@@ -123,56 +238,92 @@ export class Gateway {
     if (!def) throw new SluiceError('SLUICE_CONFIG_INVALID', `unknown sink type ${sc.type}`);
     const deps = this.deps(name, 'sink', sc.type);
     // The registry entry matching sc.type takes exactly this config; TypeScript cannot narrow a union of
-    // definitions by the `type` it was found with, so say it once here (redundant while one type exists).
-    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
-    const sink = (def.create as (n: string, c: SinkConfig, d: ComponentDeps) => Sink)(name, sc, deps);
+    // definitions by the `type` it was found with, so say it once here.
+    const create = def.create as (n: string, c: SinkConfig, d: ComponentDeps) => Sink;
+    const tracked = new TrackedSink(create(name, sc, deps));
     const runner = new SinkRunner(
-      sink,
+      tracked,
       this.queue,
       { startFrom: sc.start_from, batch: sc.batch, retry: sc.retry },
       deps.log,
       deps.metrics,
     );
     await runner.start();
-    this.runners.push(runner);
+    this.sinks.set(name, { config: sc, runner, tracked });
+  }
+
+  /** Stops a runner: the sink commits what it holds; anything not acked is read again by its successor. */
+  private async stopSink(name: string): Promise<void> {
+    const running = this.sinks.get(name);
+    if (!running) return;
+    this.sinks.delete(name);
+    const slow = setTimeout(
+      () =>
+        this.log.warn(
+          { sink: name, timeout_ms: this.current.shutdown_timeout_ms },
+          'a replaced sink is slow to stop; the config switch waits for it',
+        ),
+      this.current.shutdown_timeout_ms,
+    );
+    try {
+      await running.runner.stop();
+    } finally {
+      clearTimeout(slow);
+    }
   }
 
   private async startSource(name: string, sc: SourceConfig): Promise<void> {
     const def = sourceRegistry.find((d) => d.type === sc.type);
     if (!def) throw new SluiceError('SLUICE_CONFIG_INVALID', `unknown source type ${sc.type}`);
-    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- as for sinks above
     const create = def.create as (n: string, c: SourceConfig, d: ComponentDeps) => Source;
     const source = create(name, sc, this.deps(name, 'source', sc.type));
     const rejections = new Map<string, number>();
-    await source.start(this.contextFor(name, sc.type, rejections));
-    this.sources.push({ source, rejections });
+    try {
+      await source.start(this.contextFor(name, sc.type, rejections));
+    } catch (err) {
+      // Release whatever it bound before failing (half the listeners), so a retry or a revert can bind them.
+      await source
+        .close()
+        .catch((closeErr: unknown) =>
+          this.log.warn({ err: errorMessage(closeErr), source: name }, 'closing a failed source failed'),
+        );
+      throw err;
+    }
+    this.sources.set(name, { config: sc, source, rejections });
+  }
+
+  private async stopSource(name: string): Promise<void> {
+    const running = this.sources.get(name);
+    if (!running) return;
+    this.sources.delete(name);
+    await running.source.close();
   }
 
   status(): GatewayStatus {
     return {
-      gateway: this.config.gateway.id,
+      gateway: this.current.gateway.id,
       startedAt: this.startedAt,
       queue: this.queue.stats(),
-      sources: this.sources.map(({ source, rejections }) => ({
+      sources: [...this.sources.values()].map(({ source, rejections }) => ({
         name: source.name,
         type: source.type,
         health: source.health(),
         rejected: Object.fromEntries(rejections),
       })),
-      sinks: this.runners.map((r) => r.status()),
+      sinks: [...this.sinks.values()].map((s) => ({ ...s.runner.status(), lastError: s.tracked.lastError })),
     };
   }
 
   /** Graceful stop: sources first (nothing new accepted), then sinks flush within shutdown_timeout_ms. */
   stop(): Promise<void> {
-    this.stopped ??= this.doStop();
+    this.stopped ??= this.turn.then(() => this.doStop());
     return this.stopped;
   }
 
   private async doStop(): Promise<void> {
     this.log.info('stopping');
     await Promise.all(
-      this.sources.map(({ source }) =>
+      [...this.sources.values()].map(({ source }) =>
         source
           .close()
           .catch((err: unknown) =>
@@ -180,14 +331,14 @@ export class Gateway {
           ),
       ),
     );
-    const timeout = this.config.shutdown_timeout_ms;
+    const timeout = this.current.shutdown_timeout_ms;
     let timer: NodeJS.Timeout | undefined;
     const flushed = Promise.all(
-      this.runners.map((r) =>
-        r
+      [...this.sinks.values()].map(({ runner }) =>
+        runner
           .stop()
           .catch((err: unknown) =>
-            this.log.error({ err: errorMessage(err), sink: r.sink.name }, 'sink stop failed'),
+            this.log.error({ err: errorMessage(err), sink: runner.sink.name }, 'sink stop failed'),
           ),
       ),
     );

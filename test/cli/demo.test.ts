@@ -39,12 +39,17 @@ test('the demo runs and the file sink receives every simulated reading once', as
   child.kill('SIGTERM');
   const [code] = (await once(child, 'exit')) as [number | null];
   expect(code, logs).toBe(0);
+  const stats = sluice(['queue', 'stats', '-c', config, '--json']);
+  expect(stats.code).toBe(0);
+  const { origin } = JSON.parse(stats.stdout) as { origin: number };
+  // A new queue numbers from the clock (microseconds), so ids never repeat after a wiped data directory.
+  expect(origin).toBeGreaterThan(Date.parse('2020-01-01') * 1000);
   const got = records(out);
-  expect(got.map((r) => r.seq)).toEqual(Array.from({ length: N }, (_, i) => i + 1));
+  expect(got.map((r) => r.seq)).toEqual(Array.from({ length: N }, (_, i) => origin + i));
   expect(new Set(got.map((r) => r.id)).size).toBe(N);
   expect(got[0]).toMatchObject({
     gateway: 'demo-test',
-    id: 'demo-test:1',
+    id: `demo-test:${origin}`,
     source: 'sim',
     device: 'sim-1',
     metric: 'temperature',
@@ -53,11 +58,9 @@ test('the demo runs and the file sink receives every simulated reading once', as
   expect(logs).toContain('"msg":"gateway started"');
   expect(logs).toContain('"msg":"stopped"');
 
-  const stats = sluice(['queue', 'stats', '-c', config, '--json']);
-  expect(stats.code).toBe(0);
   expect(JSON.parse(stats.stdout)).toMatchObject({
     depth: 0,
-    lastSeq: N,
-    cursors: [{ name: 'local', acked: N, lag: 0 }],
+    lastSeq: origin + N - 1,
+    cursors: [{ name: 'local', acked: origin + N - 1, lag: 0 }],
   });
 });

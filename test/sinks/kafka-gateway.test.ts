@@ -16,7 +16,7 @@ afterAll(async () => {
 });
 
 const METRICS = ['temperature', 'humidity', 'pressure']; // the simulator's defaults
-const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i + 1);
+const range = (n: number, first = 1): number[] => Array.from({ length: n }, (_, i) => first + i);
 
 function config(id: string, source: Record<string, unknown>, sink: Record<string, unknown> = {}) {
   return validateConfig({
@@ -40,9 +40,10 @@ function config(id: string, source: Record<string, unknown>, sink: Record<string
 test('simulator -> queue -> Kafka: kcat reads every reading once per (gateway, seq), in per-device order', async () => {
   for (const m of METRICS) await cluster.createTopic(`e2e.${m}`, 3, 3);
   const gw = await Gateway.start(config('e2e', { devices: 20, interval_ms: 5, count: 6_000 }));
+  const origin = gw.queue.origin; // a new queue numbers from the clock
   try {
     await until(
-      () => gw.queue.lastSeq === 6_000 && gw.queue.cursorPosition('kafka') === 6_000,
+      () => gw.queue.lastSeq === origin + 5_999 && gw.queue.cursorPosition('kafka') === origin + 5_999,
       30_000,
       'drained',
     );
@@ -52,7 +53,7 @@ test('simulator -> queue -> Kafka: kcat reads every reading once per (gateway, s
   }
   const got = await consume(cluster, ...METRICS.map((m) => `e2e.${m}`));
   expect(got).toHaveLength(6_000); // no fault, so no duplicate either
-  expect(dedupProblems(got, range(6_000))).toEqual([]);
+  expect(dedupProblems(got, range(6_000, origin))).toEqual([]);
   expect(new Set(got.map((g) => g.rec.device)).size).toBe(20);
   expect(got.every((g) => g.msg.topic === `e2e.${g.rec.metric}` && g.msg.key === g.rec.device)).toBe(true);
 });
@@ -67,9 +68,10 @@ test(
     // 9 readings per 20 ms tick, for longer than the outage lasts.
     const count = 9 * Math.ceil((OUTAGE_MS + 6_000) / 20);
     const gw = await Gateway.start(config('outage', { devices: 3, interval_ms: 20, count }));
+    const origin = gw.queue.origin;
     const lag = (): number => gw.queue.cursorStats('kafka').lag;
     try {
-      await until(() => gw.queue.cursorPosition('kafka') > 500, 20_000, 'first deliveries');
+      await until(() => gw.queue.cursorPosition('kafka') > origin + 500, 20_000, 'first deliveries');
       await cluster.down(-1);
       const downAt = Date.now();
       const seqAtDown = gw.queue.lastSeq;
@@ -89,13 +91,13 @@ test(
       expect(backlog).toBeGreaterThanOrEqual(ingested); // and piled up in the queue
       expect(failures).toBeGreaterThan(2);
       expect(reconnectMs).toBeLessThan(5_000);
-      await until(() => gw.queue.lastSeq === count && lag() === 0, 60_000, 'backlog drained');
+      await until(() => gw.queue.lastSeq === origin + count - 1 && lag() === 0, 60_000, 'backlog drained');
       expect(gw.status().sinks[0]?.health.state).toBe('healthy');
     } finally {
       await gw.stop();
     }
     const got = await consume(cluster, ...METRICS.map((m) => `outage.${m}`));
-    expect(dedupProblems(got, range(count))).toEqual([]);
+    expect(dedupProblems(got, range(count, origin))).toEqual([]);
   },
   60_000 + OUTAGE_MS * 2,
 );

@@ -1,0 +1,45 @@
+// HTTP pull: the gateway polls a URL with If-None-Match; a new bundle there is applied like one from MQTT.
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, expect, test } from 'vitest';
+import { ManagedGateway } from '../../gateway/fleet/managed.js';
+import { silentLogger } from '../../gateway/observe/log.js';
+import { tempDir } from '../helpers/tmp.js';
+import { bundle, operator, sim, until, writeLocal } from './helpers.js';
+
+const op = operator();
+let body = '';
+const requests: Array<{ headers: IncomingHttpHeaders; status: number }> = [];
+const server = createServer((req, res) => {
+  const etag = `"${createHash('sha256').update(body).digest('hex').slice(0, 16)}"`;
+  const status = body === '' ? 404 : req.headers['if-none-match'] === etag ? 304 : 200;
+  requests.push({ headers: req.headers, status });
+  if (status !== 200) return res.writeHead(status).end();
+  res.writeHead(200, { etag, 'content-type': 'application/json' }).end(body);
+});
+const stops: Array<() => Promise<void>> = [];
+afterAll(async () => {
+  for (const s of stops) await s();
+  server.close();
+});
+
+test('polls with ETag: applies a new bundle once, then only revalidates', async () => {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/fleet/gw-http.json`;
+  const dir = tempDir();
+  const file = writeLocal({ id: 'gw-http', dir, op, labels: ['all'], httpUrl: url, graceMs: 50 });
+  const m = await ManagedGateway.start(file, { log: silentLogger });
+  stops.push(() => m.stop());
+  await until(() => requests.length > 0, 5000, 'a first poll');
+  body = bundle(op, { version: 1, config: { sources: { sim: sim(33) } } });
+  await until(() => m.agent.status().applied_version === 1, 5000, 'v1 applied');
+  expect(m.agent.status().last_result).toMatchObject({ version: 1, outcome: 'applied', origin: 'http' });
+  expect(m.gateway.config.sources.sim).toMatchObject({ interval_ms: 33 });
+  const n = requests.length;
+  await until(() => requests.length > n + 2, 5000, 'more polls');
+  expect(requests.slice(n).every((r) => r.status === 304 && r.headers['if-none-match'])).toBe(true);
+  body = bundle(op, { version: 2, config: { sources: { sim: sim(34) } } });
+  await until(() => m.agent.status().applied_version === 2, 5000, 'v2 applied');
+  expect(m.gateway.config.sources.sim).toMatchObject({ interval_ms: 34 });
+});
