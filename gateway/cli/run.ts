@@ -1,7 +1,9 @@
 // `sluice run -c FILE`: runs the gateway until SIGTERM/SIGINT (graceful), a second signal exits at once.
-import { loadConfigFile } from '../config/load.js';
+// SIGHUP, or a change of FILE, re-applies its pipeline in place (health-gated, reverted if worse).
+import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import { errorMessage } from '../errors.js';
-import { Gateway } from '../runtime/gateway.js';
+import { ManagedGateway } from '../fleet/managed.js';
+import { startObservability } from '../observe/attach.js';
 import { parse } from './args.js';
 import type { Command } from './commands.js';
 
@@ -9,12 +11,36 @@ export const runCommand: Command = {
   name: 'run',
   usage: '-c FILE',
   summary: 'Run the gateway with a config file.',
-  help: 'SIGTERM or SIGINT stops gracefully (sources stop, sinks flush); a second signal exits at once.',
+  help: 'SIGTERM or SIGINT stops gracefully (sources stop, sinks flush); a second signal exits at once.\nSIGHUP or saving FILE reloads its pipeline (sources, sinks, queue, log) without a restart.',
   async run(args) {
     const usage = 'sluice run -c FILE';
     const { values } = parse(args, { config: { type: 'string', short: 'c' } }, usage);
-    const config = loadConfigFile(values.config ?? 'sluice.yaml');
-    const gateway = await Gateway.start(config);
+    const file = values.config ?? 'sluice.yaml';
+    const managed = await ManagedGateway.start(file);
+    const gateway = managed.gateway;
+    const observe = await startObservability(gateway); // HTTP endpoints, systemd READY/watchdog
+    const reload = (why: string): void => {
+      gateway.log.info({ why, file }, 'reloading the config file');
+      managed
+        .reload()
+        .catch((err: unknown) => gateway.log.error({ err: errorMessage(err) }, 'reload failed'));
+    };
+    let text = readText(file);
+    // Polling the file's stat survives editors that replace the file by a rename (fs.watch loses those).
+    watchFile(file, { interval: 1000 }, () => {
+      let now: string | undefined;
+      try {
+        now = readText(file);
+      } catch (err) {
+        gateway.log.warn({ err: errorMessage(err), file }, 'cannot read the changed config file');
+        return;
+      }
+      if (now === text || now === undefined) return;
+      text = now;
+      reload('file changed');
+    });
+    const onHangup = (): void => reload('SIGHUP');
+    process.on('SIGHUP', onHangup);
     return new Promise<number>((resolve) => {
       let signalled = false;
       const onSignal = (signal: NodeJS.Signals): void => {
@@ -25,16 +51,32 @@ export const runCommand: Command = {
         }
         signalled = true;
         gateway.log.info({ signal }, 'shutting down');
-        gateway.stop().then(
-          () => resolve(0),
-          (err: unknown) => {
-            gateway.log.error({ err: errorMessage(err) }, 'shutdown failed');
-            resolve(1);
-          },
-        );
+        unwatchFile(file);
+        process.off('SIGHUP', onHangup);
+        void observe.stopping(); // logs its own failures
+        managed
+          .stop()
+          .then(() => observe.close())
+          .then(
+            () => resolve(0),
+            (err: unknown) => {
+              gateway.log.error({ err: errorMessage(err) }, 'shutdown failed');
+              resolve(1);
+            },
+          );
       };
       process.on('SIGTERM', onSignal);
       process.on('SIGINT', onSignal);
     });
   },
 };
+
+/** The file's text, or undefined while it is missing (mid-rename); a reload reports any other problem. */
+function readText(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}

@@ -1,6 +1,8 @@
 // The config schema: the single source of truth for types, defaults, validation and the JSON Schema that
 // `sluice config schema` prints. Component schemas come from the registries.
 import { z } from 'zod';
+import { observeSchema } from '../observe/options.js';
+import { fleetSchema } from './bootstrap-schema.js';
 import { sinks } from '../sinks/index.js';
 import { sources } from '../sources/index.js';
 import { byteSize, componentName } from './common.js';
@@ -41,6 +43,7 @@ export const configSchema = z
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
       })
       .prefault({}),
+    observe: observeSchema,
     shutdown_timeout_ms: z
       .number()
       .int()
@@ -52,6 +55,7 @@ export const configSchema = z
       .record(componentName, sinkSchema)
       .default({})
       .describe('Where readings go, by name; each has its own queue cursor.'),
+    fleet: fleetSchema.optional(),
   })
   .describe('Sluice gateway configuration.');
 

@@ -2,18 +2,29 @@
 // for messages that could repeat per reading (bad payloads, garbage on a serial line).
 import { pino, type Logger, type LevelWithSilent } from 'pino';
 
-/** Keys whose values never reach a log line, wherever they appear in the first levels of an object. */
-const SECRET_KEYS = [
-  'password',
-  'passphrase',
-  'secret',
-  'token',
-  'private_key',
-  'key',
-  'sasl',
-  'authorization',
-];
-const REDACT = SECRET_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]);
+/** Keys whose values never reach a log line, at any depth: exact names, and names ending in `_<name>`. */
+const SECRET_KEY =
+  /^(?:.*_)?(?:password|passwd|passphrase|secret|token|private_key|key|sasl|authorization|cookie)$/i;
+/** `scheme://user:password@host`: the password part of a URL. */
+const URL_CREDENTIALS = /(\/\/[^/:@\s]+):[^@/\s]+@/g;
+const CENSOR = '[redacted]';
+const MAX_DEPTH = 8;
+
+/**
+ * Copies a log object with secret-named keys censored and URL passwords removed, however deep they sit
+ * (pino's own `redact` takes fixed paths, and a config logged whole nests secrets 4-5 levels down).
+ */
+export function redact(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string')
+    return value.includes('@') ? value.replace(URL_CREDENTIALS, `$1:${CENSOR}@`) : value;
+  if (value === null || typeof value !== 'object' || value instanceof Error || Buffer.isBuffer(value))
+    return value;
+  if (depth >= MAX_DEPTH) return '[too deep]';
+  if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = SECRET_KEY.test(k) ? CENSOR : redact(v, depth + 1);
+  return out;
+}
 
 export interface LogOptions {
   readonly level: LevelWithSilent;
@@ -27,9 +38,11 @@ export function createLogger(options: LogOptions): Logger {
     {
       level: options.level,
       base: { gateway: options.gatewayId },
-      redact: { paths: REDACT, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
-      formatters: { level: (label) => ({ level: label }) },
+      formatters: {
+        level: (label) => ({ level: label }),
+        log: (obj) => redact(obj) as Record<string, unknown>,
+      },
     },
     options.destination ?? pino.destination({ sync: false }),
   );

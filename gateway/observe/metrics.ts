@@ -1,6 +1,8 @@
-// The metrics spec every component follows (after Vector's component spec): events and bytes in and out,
-// errors by stage and kind, discarded events by reason; queue gauges are collected from the queue itself.
-import { Counter, Gauge, Registry } from 'prom-client';
+// The metrics spec every component follows (after Vector's component spec), and the only place metric names
+// are defined: events and bytes in and out, errors by stage and kind, discarded events by reason; queue and
+// per-sink gauges are collected from the queue itself at scrape time. The spec is written out in README.md
+// ("Metrics"); change both together.
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Queue } from '../queue/queue.js';
 
 export type ComponentKind = 'source' | 'sink';
@@ -17,6 +19,30 @@ export interface ComponentMetrics {
   discarded(events: number, reason: string): void;
 }
 
+/** Running totals of one component, kept beside the Prometheus counters for `/api/status` and `sluice top`. */
+export interface ComponentTotals {
+  readonly kind: ComponentKind;
+  readonly id: string;
+  readonly type: string;
+  receivedEvents: number;
+  receivedBytes: number;
+  sentEvents: number;
+  sentBytes: number;
+  errors: number;
+  discardedEvents: number;
+}
+
+/** One counted error, for the "last errors" list of the status page. */
+export interface ErrorEvent {
+  readonly at: number;
+  readonly componentKind: ComponentKind;
+  readonly componentId: string;
+  readonly stage: string;
+  readonly errorType: string;
+}
+
+const RECENT_ERRORS = 20;
+
 export class Telemetry {
   readonly registry = new Registry();
   private readonly receivedEvents: Counter<string>;
@@ -25,6 +51,9 @@ export class Telemetry {
   private readonly sentBytes: Counter<string>;
   private readonly errors: Counter<string>;
   private readonly discardedEvents: Counter<string>;
+  private readonly totals = new Map<string, ComponentTotals>();
+  private readonly lastErrors: ErrorEvent[] = [];
+  private processMetrics = false;
 
   constructor(gatewayId: string) {
     this.registry.setDefaultLabels({ gateway: gatewayId });
@@ -49,71 +78,139 @@ export class Telemetry {
 
   forComponent(kind: ComponentKind, id: string, type: string): ComponentMetrics {
     const l = { component_kind: kind, component_id: id, component_type: type };
+    const key = `${kind}/${id}`;
+    let t = this.totals.get(key);
+    if (!t) {
+      t = {
+        kind,
+        id,
+        type,
+        receivedEvents: 0,
+        receivedBytes: 0,
+        sentEvents: 0,
+        sentBytes: 0,
+        errors: 0,
+        discardedEvents: 0,
+      };
+      this.totals.set(key, t);
+    }
+    const totals = t;
     return {
       received: (events, bytes) => {
         this.receivedEvents.inc(l, events);
         this.receivedBytes.inc(l, bytes);
+        totals.receivedEvents += events;
+        totals.receivedBytes += bytes;
       },
       sent: (events, bytes) => {
         this.sentEvents.inc(l, events);
         this.sentBytes.inc(l, bytes);
+        totals.sentEvents += events;
+        totals.sentBytes += bytes;
       },
-      error: (stage, errorType) => this.errors.inc({ ...l, stage, error_type: errorType }),
-      discarded: (events, reason) => this.discardedEvents.inc({ ...l, reason }, events),
+      error: (stage, errorType) => {
+        this.errors.inc({ ...l, stage, error_type: errorType });
+        totals.errors++;
+        this.lastErrors.push({ at: Date.now(), componentKind: kind, componentId: id, stage, errorType });
+        if (this.lastErrors.length > RECENT_ERRORS) this.lastErrors.shift();
+      },
+      discarded: (events, reason) => {
+        this.discardedEvents.inc({ ...l, reason }, events);
+        totals.discardedEvents += events;
+      },
     };
   }
 
-  /** Queue depth, bytes, drops and per-sink lag, read from the queue at scrape time. */
+  /** Totals per component, sources first, in the order they registered. */
+  componentTotals(): ComponentTotals[] {
+    return [...this.totals.values()].map((t) => ({ ...t }));
+  }
+
+  /** The last errors counted by any component, oldest first. */
+  recentErrors(): ErrorEvent[] {
+    return [...this.lastErrors];
+  }
+
+  /**
+   * Process metrics (RSS, CPU, heap, GC, event-loop lag as `nodejs_eventloop_lag_seconds` and the
+   * `nodejs_eventloop_lag_{min,max,mean,p50,p90,p99}_seconds` of the interval since the last scrape).
+   * Called by the HTTP server, not the constructor: each call starts an event-loop delay monitor that runs
+   * for the life of the process, which tests creating many gateways in one process do not need.
+   */
+  enableProcessMetrics(): void {
+    if (this.processMetrics) return;
+    this.processMetrics = true;
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Queue depth, bytes, drops, commits and per-sink lag, read from the queue at scrape time. */
   watchQueue(queue: Queue): void {
+    const registers = [this.registry];
     const gauge = (name: string, help: string, pick: (q: Queue) => number): void => {
       new Gauge({
         name,
         help,
-        registers: [this.registry],
+        registers,
         collect() {
           this.set(pick(queue));
+        },
+      });
+    };
+    // Totals the queue keeps itself are exported as counters (so `rate()` works) set at scrape time.
+    const total = (name: string, help: string, pick: (q: Queue) => number): void => {
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(pick(queue));
         },
       });
     };
     gauge('sluice_queue_depth_events', 'Readings held in the queue.', (q) => q.stats().depth);
     gauge('sluice_queue_bytes', 'Encoded bytes held in the queue.', (q) => q.stats().bytes);
     gauge('sluice_queue_max_bytes', 'Configured queue.max_bytes.', (q) => q.options.maxBytes);
-    gauge(
-      'sluice_queue_dropped_events',
-      'Readings dropped by on_full: drop_oldest, ever.',
+    gauge('sluice_queue_last_sequence', 'Highest sequence number assigned.', (q) => q.lastSeq);
+    total(
+      'sluice_queue_dropped_events_total',
+      'Readings dropped by on_full: drop_oldest since the queue was created.',
       (q) => q.stats().dropped,
     );
-    gauge(
-      'sluice_queue_rejected_events',
+    total(
+      'sluice_queue_rejected_events_total',
       'Readings refused by on_full: reject_new since start.',
       (q) => q.stats().rejected,
     );
-    gauge('sluice_queue_commits', 'Flushed queue transactions since start.', (q) => q.stats().commits);
-    gauge('sluice_queue_last_sequence', 'Highest sequence number assigned.', (q) => q.lastSeq);
-    const perSink = (
-      name: string,
-      help: string,
-      pick: (c: ReturnType<Queue['cursorStats']>) => number,
-    ): void => {
-      new Gauge({
-        name,
-        help,
-        labelNames: ['sink'],
-        registers: [this.registry],
-        collect() {
-          this.reset();
-          for (const c of queue.stats().cursors) this.set({ sink: c.name }, pick(c));
-        },
-      });
+    total(
+      'sluice_queue_commits_total',
+      'Flushed queue transactions (group commits) since start.',
+      (q) => q.stats().commits,
+    );
+    total(
+      'sluice_queue_dead_letters_total',
+      'Readings parked as dead letters since the queue was created.',
+      (q) => q.stats().deadLetters,
+    );
+    type CursorPick = (c: ReturnType<Queue['cursorStats']>) => number;
+    const perSink = (name: string, help: string, pick: CursorPick, counter = false): void => {
+      const collect = function (this: Gauge<string> | Counter<string>): void {
+        this.reset();
+        for (const c of queue.stats().cursors) this.inc({ sink: c.name }, pick(c));
+      };
+      const config = { name, help, labelNames: ['sink'], registers, collect };
+      if (counter) new Counter(config);
+      else new Gauge(config);
     };
     perSink('sluice_sink_lag_events', 'Readings a sink has not yet acknowledged.', (c) => c.lag);
     perSink('sluice_sink_oldest_unacked_age_seconds', 'Age of the oldest unacknowledged reading.', (c) =>
       c.oldestUnackedAgeMs === null ? 0 : c.oldestUnackedAgeMs / 1000,
     );
     perSink(
-      'sluice_sink_dropped_events',
+      'sluice_sink_dropped_events_total',
       'Readings dropped before this sink delivered them.',
       (c) => c.dropped,
+      true,
     );
   }
 }
