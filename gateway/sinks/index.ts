@@ -1,5 +1,6 @@
 // Every sink type Sluice knows, in one explicit list (no registration by import side effects).
 import { file } from './file.js';
+import { hdfs } from './hdfs/index.js';
 import { kafka } from './kafka/index.js';
 
-export const sinks = [file, kafka] as const;
+export const sinks = [file, kafka, hdfs] as const;
