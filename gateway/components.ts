@@ -2,7 +2,7 @@
 // build + healthcheck), and the registry entry shape each component module exports.
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import type { SluiceError } from './errors.js';
+import { isSluiceError, type ErrorCode, type SluiceError } from './errors.js';
 import type { ComponentMetrics } from './observe/metrics.js';
 import type { QueuedReading, Reading } from './reading.js';
 
@@ -15,6 +15,25 @@ export interface ComponentHealth {
   readonly lastError?: { readonly code: string; readonly message: string; readonly at: number };
   /** Epoch ms of the last successful unit of work (a batch acknowledged upstream, a frame read). */
   readonly lastSuccessAt?: number;
+}
+
+/**
+ * The health of a component whose last unit of work failed with `err`: the error's code (or `code` for
+ * errors that are not SluiceErrors) and message, stamped now. `extra` keeps e.g. `lastSuccessAt`.
+ */
+export function failedHealth(
+  state: 'degraded' | 'unhealthy',
+  err: unknown,
+  code: ErrorCode = 'SLUICE_INTERNAL',
+  extra: Partial<ComponentHealth> = {},
+): ComponentHealth {
+  const message = err instanceof Error ? err.message : String(err);
+  return {
+    ...extra,
+    state,
+    detail: message,
+    lastError: { code: isSluiceError(err) ? err.code : code, message, at: Date.now() },
+  };
 }
 
 /** What an append returned: the sequence numbers assigned, in order. */

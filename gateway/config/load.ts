@@ -1,9 +1,9 @@
 // Reads a YAML config file, validates it against the schema and freezes it. Every error names the file,
 // the line, the path inside the file and what was expected, with a suggestion for misspelt keys.
-import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, isMap, isPair, isScalar, type Document } from 'yaml';
 import { z } from 'zod';
 import { SluiceError } from '../errors.js';
+import { readConfigText } from './files.js';
 import { sinks } from '../sinks/index.js';
 import { sources } from '../sources/index.js';
 import { configSchema, type Config } from './schema.js';
@@ -29,19 +29,11 @@ export class ConfigError extends SluiceError {
 }
 
 export function loadConfigFile(file: string): Config {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new SluiceError(
-      'SLUICE_CONFIG_READ',
-      `cannot read config file ${file}: ${(err as Error).message}`,
-      {
-        hint: 'pass an existing file with -c; deploy/config/ has examples',
-        cause: err,
-      },
-    );
-  }
+  const text = readConfigText(
+    file,
+    'config file',
+    'pass an existing file with -c; deploy/config/ has examples',
+  );
   return parseConfig(text, file);
 }
 

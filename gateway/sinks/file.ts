@@ -12,6 +12,7 @@ import type {
   Sink,
   SinkProgress,
 } from '../components.js';
+import { failedHealth } from '../components.js';
 import { byteSize, componentName, durationMs, sinkCommon } from '../config/common.js';
 import { SluiceError, errorMessage, toSluiceError } from '../errors.js';
 import { toRecord, type QueuedReading } from '../reading.js';
@@ -179,11 +180,7 @@ export class FileSink implements Sink {
 
   private fail(err: unknown): SluiceError {
     const e = toSluiceError(err, 'SLUICE_SINK_WRITE', `writing to ${this.config.path} failed`, true);
-    this.status = {
-      state: 'unhealthy',
-      detail: e.message,
-      lastError: { code: e.code, message: e.message, at: Date.now() },
-    };
+    this.status = failedHealth('unhealthy', e);
     return e;
   }
 }

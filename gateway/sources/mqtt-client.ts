@@ -1,6 +1,5 @@
 // `mqtt`: subscribes to an existing broker (mosquitto, a site broker) with a persistent session and QoS 1, and
 // acknowledges each message to that broker only once its readings are on disk here.
-import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import { z } from 'zod';
 import type {
@@ -10,7 +9,9 @@ import type {
   Source,
   SourceContext,
 } from '../components.js';
+import { failedHealth } from '../components.js';
 import { backoffSchema } from '../config/common.js';
+import { readConfigFile } from '../config/files.js';
 import { SluiceError, errorMessage, isSluiceError } from '../errors.js';
 import { RateLimitedLog } from '../observe/log.js';
 import { backoffDelay } from '../runtime/retry.js';
@@ -60,16 +61,6 @@ export const schema = z
   .describe('MQTT client of an existing broker; messages are acknowledged after the durable append.');
 
 export type MqttClientConfig = z.output<typeof schema>;
-
-function readConfigFile(file: string, what: string): Buffer {
-  try {
-    return readFileSync(file);
-  } catch (err) {
-    throw new SluiceError('SLUICE_CONFIG_READ', `cannot read ${what} ${file}: ${errorMessage(err)}`, {
-      cause: err,
-    });
-  }
-}
 
 export class MqttClientSource implements Source {
   readonly type = 'mqtt';
@@ -146,11 +137,7 @@ export class MqttClientSource implements Source {
     client.on('close', () => this.scheduleReconnect());
     client.on('error', (err) => {
       ctx.metrics.error('connect', 'error');
-      this.status = {
-        state: 'degraded',
-        detail: errorMessage(err),
-        lastError: { code: 'SLUICE_UPSTREAM_UNREACHABLE', message: err.message, at: Date.now() },
-      };
+      this.status = failedHealth('degraded', err, 'SLUICE_UPSTREAM_UNREACHABLE');
       this.limited?.warn(`error/${err.message}`, { err: err.message, url: c.url }, 'mqtt client error');
     });
     return Promise.resolve();
@@ -203,11 +190,7 @@ export class MqttClientSource implements Source {
           return done();
         }
         // No PUBACK: drop the connection so that the broker re-sends it to our session after the backoff.
-        this.status = {
-          state: 'degraded',
-          detail: errorMessage(err),
-          lastError: { code, message: errorMessage(err), at: Date.now() },
-        };
+        this.status = failedHealth('degraded', err);
         this.limited?.warn(
           `ingest/${code}`,
           { err: errorMessage(err) },

@@ -8,6 +8,7 @@ import type {
   Source,
   SourceContext,
 } from '../components.js';
+import { failedHealth } from '../components.js';
 import { errorMessage, isSluiceError } from '../errors.js';
 import type { Reading } from '../reading.js';
 
@@ -126,11 +127,7 @@ export class SimulatorSource implements Source {
       const code = isSluiceError(err) ? err.code : 'SLUICE_INTERNAL';
       ctx.metrics.error('ingest', code);
       ctx.metrics.discarded(readings.length, code === 'SLUICE_QUEUE_FULL' ? 'queue_full' : 'ingest_error');
-      this.status = {
-        state: 'degraded',
-        detail: errorMessage(err),
-        lastError: { code, message: errorMessage(err), at: Date.now() },
-      };
+      this.status = failedHealth('degraded', err);
       ctx.log.warn(
         { err: errorMessage(err), readings: readings.length },
         'simulated readings were not queued',

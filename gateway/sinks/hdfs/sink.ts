@@ -3,7 +3,9 @@
 // generation's last sequence) never covers a reading whose file is not final. Any failure drops the
 // generation; the next write first runs recovery, which decides from HDFS alone what is delivered.
 import { readFileSync } from 'node:fs';
+import { readConfigFile } from '../../config/files.js';
 import type { ComponentDeps, ComponentHealth, Sink, SinkProgress } from '../../components.js';
+import { failedHealth } from '../../components.js';
 import { SluiceError, toSluiceError } from '../../errors.js';
 import type { QueuedReading } from '../../reading.js';
 import { Committer, type Manifest } from './commit.js';
@@ -40,7 +42,7 @@ export class HdfsSink implements Sink {
     this.client = new WebHdfsClient({
       namenodes: config.namenodes,
       auth: () => this.authParams(),
-      ...(config.tls?.ca_file === undefined ? {} : { ca: readFileSync(config.tls.ca_file) }),
+      ...(config.tls?.ca_file === undefined ? {} : { ca: readConfigFile(config.tls.ca_file, 'tls.ca_file') }),
       verifyHostname: config.tls?.verify_hostname ?? true,
       requestTimeoutMs: config.request_timeout_ms,
     });
@@ -190,11 +192,7 @@ export class HdfsSink implements Sink {
   private fail(err: unknown): SluiceError {
     const e = toSluiceError(err, 'SLUICE_SINK_WRITE', `writing to HDFS ${this.config.path} failed`, true);
     if (e.code === 'SLUICE_AUTH') this.token = undefined;
-    this.status = {
-      state: 'unhealthy',
-      detail: e.message,
-      lastError: { code: e.code, message: e.message, at: Date.now() },
-    };
+    this.status = failedHealth('unhealthy', e);
     return e;
   }
 }

@@ -13,6 +13,7 @@ import {
   type TopicMessages,
 } from 'kafkajs';
 import type { ComponentDeps, ComponentHealth, DeadLetter, Sink, SinkProgress } from '../../components.js';
+import { failedHealth } from '../../components.js';
 import { SluiceError, errorMessage } from '../../errors.js';
 import { readingId, type QueuedReading } from '../../reading.js';
 import { classify, isUnreachable, type Classified } from './classify.js';
@@ -321,12 +322,7 @@ export class KafkaSink implements Sink {
 
   private unhealthy(e: SluiceError): SluiceError {
     const state = e.code === 'SLUICE_SINK_WRITE' ? 'degraded' : 'unhealthy';
-    this.status = {
-      state,
-      detail: e.message,
-      lastError: { code: e.code, message: e.message, at: Date.now() },
-      lastSuccessAt: this.lastSuccessAt,
-    };
+    this.status = failedHealth(state, e, e.code, { lastSuccessAt: this.lastSuccessAt });
     return e;
   }
 }

@@ -1,8 +1,8 @@
 // Who may connect and what they may do: scrypt password hashes (node:crypto, never plain text), and per-device
 // ACLs with mosquitto's `%c` (client id) and `%u` (username) substitutions, matched with MQTT filter rules.
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { readConfigText } from '../../config/files.js';
 import { SluiceError } from '../../errors.js';
 
 /** `$scrypt$ln=<log2 N>,r=<r>,p=<p>$<salt base64>$<key base64>`, in the PHC string style. */
@@ -70,19 +70,7 @@ export async function verifyPassword(password: Uint8Array, encoded: string): Pro
 
 /** Reads `username:hash` lines (`#` comments and blank lines allowed), as `sluice passwd -f` writes them. */
 export function readPasswordFile(file: string): Map<string, string> {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new SluiceError(
-      'SLUICE_CONFIG_READ',
-      `cannot read password_file ${file}: ${(err as Error).message}`,
-      {
-        hint: 'create it with `sluice passwd -f FILE USERNAME`',
-        cause: err,
-      },
-    );
-  }
+  const text = readConfigText(file, 'password_file', 'create it with `sluice passwd -f FILE USERNAME`');
   const users = new Map<string, string>();
   text.split('\n').forEach((line, i) => {
     const t = line.trim();

@@ -4,6 +4,7 @@ import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Su
 import type { EventEmitter } from 'node:events';
 import { TLSSocket } from 'node:tls';
 import type { ComponentDeps, ComponentHealth, Source, SourceContext } from '../../components.js';
+import { failedHealth } from '../../components.js';
 import { SluiceError, errorMessage, isSluiceError } from '../../errors.js';
 import { RateLimitedLog } from '../../observe/log.js';
 import type { Reading } from '../../reading.js';
@@ -309,11 +310,7 @@ export class MqttBrokerSource implements Source {
       (err: unknown) => {
         const code = isSluiceError(err) ? err.code : 'SLUICE_INTERNAL';
         ctx.metrics.error('ingest', code);
-        this.status = {
-          state: 'degraded',
-          detail: errorMessage(err),
-          lastError: { code, message: errorMessage(err), at: Date.now() },
-        };
+        this.status = failedHealth('degraded', err);
         this.limited?.warn(
           `ingest/${code}`,
           { err: errorMessage(err), client: clientId, readings: readings.length },

@@ -1,13 +1,13 @@
 // The broker's network side: TCP, TLS and WebSocket listeners, and the gate that refuses connections over the
 // rate limit or the cap before any MQTT (or TLS) work is spent on them.
-import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import { createServer as createTcpServer, isIP, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer } from 'node:tls';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { z } from 'zod';
-import { SluiceError, errorMessage } from '../../errors.js';
+import { readConfigFile } from '../../config/files.js';
+import { SluiceError } from '../../errors.js';
 
 const port = z.number().int().min(0).max(65_535);
 const host = z
@@ -149,17 +149,7 @@ export class Listeners {
     if (c.type === 'tcp') {
       server = createTcpServer((sock) => this.onConnection(sock, info));
     } else if (c.type === 'tls') {
-      const read = (file: string, what: string): Buffer => {
-        try {
-          return readFileSync(file);
-        } catch (err) {
-          throw new SluiceError(
-            'SLUICE_CONFIG_READ',
-            `cannot read the TLS ${what} ${file}: ${errorMessage(err)}`,
-            { cause: err },
-          );
-        }
-      };
+      const read = (file: string, what: string): Buffer => readConfigFile(file, `the TLS ${what}`);
       server = createTlsServer(
         {
           cert: read(c.cert_file, 'certificate'),
