@@ -1,7 +1,7 @@
 // The `pms5003` driver: Plantower PMS5003 particulate sensor frames (active mode) to PM1.0/PM2.5/PM10.
 import { z } from 'zod';
-import type { Driver, DriverError, DriverOutput, DriverReading } from './driver.js';
-import { FrameScanner } from './shared/frame-scanner.js';
+import type { Driver, DriverReading } from './driver.js';
+import { frameDriver } from './shared/frame-scanner.js';
 import type { FrameCheck } from './shared/frame-scanner.js';
 import { parseOptions } from './shared/options.js';
 
@@ -72,36 +72,22 @@ export function encodeFrame(words: readonly number[]): Uint8Array {
 
 export function create(options: z.input<typeof schema>): Driver {
   const opts = parseOptions(type, schema, options);
-  const scanner = new FrameScanner(SYNC, FRAME_BYTES, checkFrame);
   // PMS5003 data 1-3: PM1.0/PM2.5/PM10 CF=1 standard particle; data 4-6: the same under atmospheric environment.
   const first = opts.concentration === 'standard' ? 0 : 3;
-  return {
-    push(chunk: Uint8Array): DriverOutput {
-      const readings: DriverReading[] = [];
-      const errors: DriverError[] = [];
-      let frames = 0;
-      for (const event of scanner.push(chunk)) {
-        if (event.kind === 'error') {
-          errors.push({ reason: event.reason, detail: event.detail });
-          continue;
-        }
-        frames++;
-        const w = decodeFrame(event.bytes);
-        const unit = 'ug/m3';
-        readings.push(
-          { metric: 'pm1_0', value: w[first] ?? 0, unit },
-          { metric: 'pm2_5', value: w[first + 1] ?? 0, unit },
-          { metric: 'pm10', value: w[first + 2] ?? 0, unit },
-        );
-        if (opts.particle_counts) {
-          // PMS5003 data 7-12: particles beyond 0.3/0.5/1.0/2.5/5.0/10 um in 0.1 L of air.
-          COUNT_METRICS.forEach((metric, i) =>
-            readings.push({ metric, value: w[6 + i] ?? 0, unit: 'count/0.1L' }),
-          );
-        }
-      }
-      return { readings, errors, frames };
-    },
-    reset: () => scanner.reset(),
-  };
+  const unit = 'ug/m3';
+  return frameDriver(SYNC, FRAME_BYTES, checkFrame, (frame) => {
+    const w = decodeFrame(frame);
+    const readings: DriverReading[] = [
+      { metric: 'pm1_0', value: w[first] ?? 0, unit },
+      { metric: 'pm2_5', value: w[first + 1] ?? 0, unit },
+      { metric: 'pm10', value: w[first + 2] ?? 0, unit },
+    ];
+    if (opts.particle_counts) {
+      // PMS5003 data 7-12: particles beyond 0.3/0.5/1.0/2.5/5.0/10 um in 0.1 L of air.
+      COUNT_METRICS.forEach((metric, i) =>
+        readings.push({ metric, value: w[6 + i] ?? 0, unit: 'count/0.1L' }),
+      );
+    }
+    return readings;
+  });
 }

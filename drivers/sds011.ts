@@ -1,7 +1,7 @@
 // The `sds011` driver: Nova Fitness SDS011 particulate sensor data frames to PM2.5/PM10.
 import { z } from 'zod';
-import type { Driver, DriverError, DriverOutput, DriverReading } from './driver.js';
-import { FrameScanner } from './shared/frame-scanner.js';
+import type { Driver } from './driver.js';
+import { frameDriver } from './shared/frame-scanner.js';
 import type { FrameCheck } from './shared/frame-scanner.js';
 import { parseOptions } from './shared/options.js';
 
@@ -53,30 +53,14 @@ export function encodeFrame(pm25Tenths: number, pm10Tenths: number, id: number):
 
 export function create(options: z.input<typeof schema>): Driver {
   parseOptions(type, schema, options);
-  const scanner = new FrameScanner(SYNC, FRAME_BYTES, checkFrame);
-  return {
-    push(chunk: Uint8Array): DriverOutput {
-      const readings: DriverReading[] = [];
-      const errors: DriverError[] = [];
-      let frames = 0;
-      for (const event of scanner.push(chunk)) {
-        if (event.kind === 'error') {
-          errors.push({ reason: event.reason, detail: event.detail });
-          continue;
-        }
-        frames++;
-        const f = event.bytes;
-        // SDS011 data bytes 1-2: PM2.5 low, high; 3-4: PM10 low, high; in tenths of ug/m3. 5-6: device id.
-        const pm25 = (((f[3] ?? 0) << 8) | (f[2] ?? 0)) / 10;
-        const pm10 = (((f[5] ?? 0) << 8) | (f[4] ?? 0)) / 10;
-        const tags = { sensor_id: (((f[6] ?? 0) << 8) | (f[7] ?? 0)).toString(16).padStart(4, '0') };
-        readings.push(
-          { metric: 'pm2_5', value: pm25, unit: 'ug/m3', tags },
-          { metric: 'pm10', value: pm10, unit: 'ug/m3', tags },
-        );
-      }
-      return { readings, errors, frames };
-    },
-    reset: () => scanner.reset(),
-  };
+  return frameDriver(SYNC, FRAME_BYTES, checkFrame, (f) => {
+    // SDS011 data bytes 1-2: PM2.5 low, high; 3-4: PM10 low, high; in tenths of ug/m3. 5-6: device id.
+    const pm25 = (((f[3] ?? 0) << 8) | (f[2] ?? 0)) / 10;
+    const pm10 = (((f[5] ?? 0) << 8) | (f[4] ?? 0)) / 10;
+    const tags = { sensor_id: (((f[6] ?? 0) << 8) | (f[7] ?? 0)).toString(16).padStart(4, '0') };
+    return [
+      { metric: 'pm2_5', value: pm25, unit: 'ug/m3', tags },
+      { metric: 'pm10', value: pm10, unit: 'ug/m3', tags },
+    ];
+  });
 }

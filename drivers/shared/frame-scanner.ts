@@ -1,6 +1,7 @@
 // Finds fixed-header binary frames in a byte stream. A bad frame or a stray byte costs one byte: scanning
 // restarts right after the failed sync byte, so a real frame hidden inside a corrupt one is still found.
 // Decisions depend only on the byte sequence, never on how it was chunked.
+import type { Driver, DriverError, DriverOutput, DriverReading } from '../driver.js';
 
 /** What a frame-so-far looks like: needs more bytes, is a complete valid frame, or is rejected. */
 export type FrameCheck = 'more' | 'ok' | { readonly reason: string; readonly detail: string };
@@ -76,4 +77,34 @@ export class FrameScanner {
     this.skipping = true;
     events.push({ kind: 'error', reason: 'garbage', detail: 'bytes outside a frame skipped' });
   }
+}
+
+/**
+ * A driver for a fixed-frame binary protocol: scans frames, counts rejections, and turns each valid frame
+ * into readings with `decode`. The particulate sensors differ only in their frame check and decoding.
+ */
+export function frameDriver(
+  sync: readonly number[],
+  maxFrameBytes: number,
+  check: (frame: Uint8Array) => FrameCheck,
+  decode: (frame: Uint8Array) => DriverReading[],
+): Driver {
+  const scanner = new FrameScanner(sync, maxFrameBytes, check);
+  return {
+    push(chunk: Uint8Array): DriverOutput {
+      const readings: DriverReading[] = [];
+      const errors: DriverError[] = [];
+      let frames = 0;
+      for (const event of scanner.push(chunk)) {
+        if (event.kind === 'error') {
+          errors.push({ reason: event.reason, detail: event.detail });
+          continue;
+        }
+        frames++;
+        readings.push(...decode(event.bytes));
+      }
+      return { readings, errors, frames };
+    },
+    reset: () => scanner.reset(),
+  };
 }
