@@ -2,7 +2,6 @@
 // resends readings on restart, so Kafka may hold duplicates, but only of (gateway, seq) ids it already had,
 // with the same content; dedup by id downstream gives every reading exactly once. Runs the compiled gateway.
 import { spawn } from 'node:child_process';
-import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, test } from 'vitest';
@@ -10,10 +9,9 @@ import { Queue } from '../../gateway/queue/queue.js';
 import { readings } from '../helpers/readings.js';
 import { tempDir } from '../helpers/tmp.js';
 import { startMockCluster, type MockCluster } from '../peers/kafka-mock/index.js';
-import { consume, dedupProblems } from './kafka-helpers.js';
+import { assertBuilt, consume, dedupProblems } from './kafka-helpers.js';
 
 const child = fileURLToPath(new URL('../fixtures/kafka-gateway-child.mjs', import.meta.url));
-const root = fileURLToPath(new URL('../../', import.meta.url));
 const TOTAL = 20_000;
 
 let cluster: MockCluster;
@@ -23,17 +21,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await cluster?.close();
 });
-
-/** The child runs dist/: refuse to test stale output rather than pass on old code. */
-function assertBuilt(): void {
-  for (const f of ['producer', 'index', 'encode', 'topics', 'classify', 'client']) {
-    const src = statSync(join(root, `gateway/sinks/kafka/${f}.ts`)).mtimeMs;
-    const out =
-      statSync(join(root, `dist/gateway/sinks/kafka/${f}.js`), { throwIfNoEntry: false })?.mtimeMs ?? 0;
-    if (out < src)
-      throw new Error(`dist/ is older than gateway/sinks/kafka/${f}.ts: run \`npm run build\` first`);
-  }
-}
 
 interface Round {
   /** Highest ack the child reported before it died. */

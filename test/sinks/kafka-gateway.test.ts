@@ -5,10 +5,11 @@ import { validateConfig } from '../../gateway/config/load.js';
 import { Gateway } from '../../gateway/runtime/gateway.js';
 import { tempDir } from '../helpers/tmp.js';
 import { startMockCluster, type MockCluster } from '../peers/kafka-mock/index.js';
-import { consume, dedupProblems, until } from './kafka-helpers.js';
+import { assertBuilt, consume, dedupProblems, until } from './kafka-helpers.js';
 
 let cluster: MockCluster;
 beforeAll(async () => {
+  assertBuilt();
   cluster = await startMockCluster({ brokers: 3 });
 });
 afterAll(async () => {

@@ -1,4 +1,6 @@
 // Shared by the Kafka sink tests: a sink against the mock cluster, and kcat's view of a topic as records.
+import { statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { KafkaSink } from '../../gateway/sinks/kafka/producer.js';
 import { schema } from '../../gateway/sinks/kafka/index.js';
 import { silentLogger } from '../../gateway/observe/log.js';
@@ -7,6 +9,32 @@ import type { ReadingRecord } from '../../gateway/reading.js';
 import { kcatConsume, type KcatMessage, type MockCluster } from '../peers/kafka-mock/index.js';
 
 export const GATEWAY = 'gw1';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+
+/**
+ * The sink's producer thread runs dist/gateway/sinks/kafka/worker.js even under vitest (a worker thread
+ * cannot load TypeScript), and the crash test's child runs dist/ whole: refuse to test stale output rather
+ * than pass on old code.
+ */
+export function assertBuilt(): void {
+  for (const f of [
+    'producer',
+    'index',
+    'encode',
+    'topics',
+    'classify',
+    'client',
+    'thread',
+    'wire',
+    'worker',
+  ]) {
+    const src = statSync(`${root}gateway/sinks/kafka/${f}.ts`).mtimeMs;
+    const out = statSync(`${root}dist/gateway/sinks/kafka/${f}.js`, { throwIfNoEntry: false })?.mtimeMs ?? 0;
+    if (out < src)
+      throw new Error(`dist/ is older than gateway/sinks/kafka/${f}.ts: run \`npm run build\` first`);
+  }
+}
 
 /** Fast retries so that faults cost the tests milliseconds; not idempotent (the mock names no controller). */
 export function kafkaSink(

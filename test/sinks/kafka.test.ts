@@ -1,6 +1,7 @@
 // The Kafka sink against librdkafka's mock cluster (the real wire protocol), read back with kcat: the shared
 // conformance suite, injected broker faults, dead letters, and the config it accepts.
 import { decode } from 'cbor-x';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { silentLogger } from '../../gateway/observe/log.js';
 import { noMetrics, type ComponentMetrics } from '../../gateway/observe/metrics.js';
@@ -9,15 +10,17 @@ import { toRecord, type QueuedReading } from '../../gateway/reading.js';
 import { SinkRunner } from '../../gateway/runtime/sink-runner.js';
 import { encodeValue } from '../../gateway/sinks/kafka/encode.js';
 import { schema } from '../../gateway/sinks/kafka/index.js';
+import type { ProducerThread } from '../../gateway/sinks/kafka/thread.js';
 import { topicProblem } from '../../gateway/sinks/kafka/topics.js';
 import { reading, readings } from '../helpers/readings.js';
 import { tempDir } from '../helpers/tmp.js';
 import { startMockCluster, type KafkaErrorCode, type MockCluster } from '../peers/kafka-mock/index.js';
 import { sinkConformance, type Delivered } from './conformance.js';
-import { GATEWAY, consume, dedupProblems, kafkaSink, until } from './kafka-helpers.js';
+import { GATEWAY, assertBuilt, consume, dedupProblems, kafkaSink, until } from './kafka-helpers.js';
 
 let cluster: MockCluster;
 beforeAll(async () => {
+  assertBuilt();
   cluster = await startMockCluster({ brokers: 3 });
 });
 afterAll(async () => {
@@ -104,6 +107,36 @@ describe('kafka sink: messages', () => {
     await sink.close();
     expect((await consume(cluster, 'route.temperature.test')).map((g) => g.rec.seq)).toEqual([1, 3]);
     expect((await consume(cluster, 'route.humidity.test')).map((g) => g.rec.seq)).toEqual([2]);
+  });
+
+  test('JSON values are JSON.stringify(toRecord(...)), byte for byte, whatever the fields hold', () => {
+    const text = fc.string({ unit: 'binary' });
+    const value = fc.oneof(
+      fc.double(),
+      fc.integer(),
+      fc.boolean(),
+      text,
+      fc.dictionary(text, fc.oneof(fc.double(), text, fc.constant(null))),
+    );
+    const r = fc.record(
+      {
+        seq: fc.nat(),
+        device: text,
+        metric: text,
+        value,
+        ts: fc.oneof(fc.integer(), fc.double()),
+        source: text,
+        unit: text,
+        tags: fc.dictionary(text, text),
+      },
+      { requiredKeys: ['seq', 'device', 'metric', 'value', 'ts', 'source'] },
+    );
+    fc.assert(
+      fc.property(text, r, (gw, q) => {
+        expect(encodeValue('json', gw, q)).toBe(JSON.stringify(toRecord(gw, q)));
+      }),
+      { numRuns: 2_000 },
+    );
   });
 
   test('CBOR values are plain CBOR maps of the same record', () => {
@@ -222,6 +255,26 @@ describe('kafka sink: faults', () => {
     await sink.write(batch);
     await expect(sink.flush('idle')).rejects.toThrow(/acknowledged 1 of 2 partitions/);
     await sink.write(batch); // what the runner does next: rewind and resend
+    expect(await sink.flush('idle')).toEqual({ committedThrough: 40 });
+    await sink.close();
+    expect(dedupProblems(await consume(cluster, topic), range(1, 40))).toEqual([]);
+  });
+
+  test('the producer thread dying mid-batch: the batch fails retriable, connect starts a new thread, nothing lost', async () => {
+    const topic = await freshTopic(2);
+    const sink = kafkaSink(cluster, { topic });
+    await sink.connect();
+    await sink.write(range(1, 20).map((s) => queued(s)));
+    expect(await sink.flush('idle')).toEqual({ committedThrough: 20 });
+    const batch = range(21, 40).map((s) => queued(s));
+    await sink.write(batch);
+    await (sink as unknown as { producer: ProducerThread }).producer.terminate();
+    await expect(sink.flush('idle')).rejects.toMatchObject({
+      code: 'SLUICE_UPSTREAM_UNREACHABLE',
+      retriable: true,
+    });
+    await sink.connect(); // what the runner does after an unreachable upstream, then rewind and resend
+    await sink.write(batch);
     expect(await sink.flush('idle')).toEqual({ committedThrough: 40 });
     await sink.close();
     expect(dedupProblems(await consume(cluster, topic), range(1, 40))).toEqual([]);

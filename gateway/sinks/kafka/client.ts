@@ -4,7 +4,6 @@
 import { readFile } from 'node:fs/promises';
 import type { ConnectionOptions } from 'node:tls';
 import { Kafka, logLevel, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
-import type { Logger } from 'pino';
 import { SluiceError } from '../../errors.js';
 import type { KafkaSinkConfig } from './index.js';
 
@@ -41,7 +40,11 @@ async function saslOptions(sasl: NonNullable<KafkaSinkConfig['sasl']>): Promise<
   return { mechanism: sasl.mechanism, username: sasl.username, password };
 }
 
-const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+/** Where KafkaJS's log lines go: the component's logger, reached from the producer thread by message. */
+export type LogSink = (level: LogLevel, fields: Record<string, unknown>, message: string) => void;
+
+const LEVELS: Record<number, LogLevel> = {
   [logLevel.ERROR]: 'error',
   [logLevel.WARN]: 'warn',
   [logLevel.INFO]: 'info',
@@ -52,15 +55,15 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
  * KafkaJS logs every failed request at ERROR; the runner already reports each failed write once, so those
  * lines go to debug. Only these fields are kept.
  */
-function kafkaLogCreator(log: Logger): () => (entry: LogEntry) => void {
+function kafkaLogCreator(log: LogSink): () => (entry: LogEntry) => void {
   return () => (entry: LogEntry) => {
     const level = entry.level <= logLevel.WARN ? 'debug' : (LEVELS[entry.level] ?? 'debug');
     const { message, broker, error, retryCount, topic } = entry.log as Record<string, unknown>;
-    log[level]({ kafkajs: entry.namespace, broker, error, retryCount, topic }, String(message));
+    log(level, { kafkajs: entry.namespace, broker, error, retryCount, topic }, String(message));
   };
 }
 
-export async function createKafka(config: KafkaSinkConfig, log: Logger): Promise<Kafka> {
+export async function createKafka(config: KafkaSinkConfig, log: LogSink): Promise<Kafka> {
   const options: KafkaConfig = {
     clientId: config.client_id,
     brokers: [...config.brokers],

@@ -4,22 +4,16 @@
 // retriable failures are thrown for the runner to rewind and resend; records the broker refuses for good are
 // isolated one message at a time and handed back as dead letters. One batch is in flight while the runner
 // acks the previous one and reads the next; its progress is reported by the following write or flush.
-import {
-  CompressionTypes,
-  Partitioners,
-  type Kafka,
-  type Message,
-  type Producer,
-  type TopicMessages,
-} from 'kafkajs';
+// KafkaJS itself runs in a worker thread (thread.ts, worker.ts): its protocol encoding takes the second core.
+import type { Message, TopicMessages } from 'kafkajs';
 import type { ComponentDeps, ComponentHealth, DeadLetter, Sink, SinkProgress } from '../../components.js';
 import { failedHealth } from '../../components.js';
 import { SluiceError, errorMessage } from '../../errors.js';
 import { readingId, type QueuedReading } from '../../reading.js';
 import { classify, isUnreachable, type Classified } from './classify.js';
-import { createKafka } from './client.js';
 import { CONTENT_TYPES, HEADERS, toMessage } from './encode.js';
 import type { KafkaSinkConfig } from './index.js';
+import { ProducerThread } from './thread.js';
 import { compileTemplate, TopicCache, type Template } from './topics.js';
 
 type Outcome =
@@ -41,8 +35,8 @@ interface Item {
 
 export class KafkaSink implements Sink {
   readonly type = 'kafka';
-  private kafka: Kafka | undefined;
-  private producer: Producer | undefined;
+  /** The KafkaJS producer, in its thread; set by connect, cleared by close. */
+  private producer: ProducerThread | undefined;
   private status: ComponentHealth = { state: 'starting' };
   private lastSuccessAt: number | undefined;
   /** The batch being sent, whose progress the next write or flush reports. */
@@ -50,13 +44,6 @@ export class KafkaSink implements Sink {
   private readonly topic: Template;
   private readonly key: Template | undefined;
   private readonly topics = new TopicCache();
-  /**
-   * Every (topic, partition) the partitioner picked during the current sendBatch. KafkaJS 2.2.4 can resolve
-   * a sendBatch without producing to a partition: when a retry finds the partition's leader moved to a broker
-   * that already answered, it skips that broker (sendMessages.js, responsePerBroker). Comparing this set with
-   * the acknowledged partitions turns that silent loss into a retry.
-   */
-  private readonly routed = new Set<string>();
 
   constructor(
     readonly name: string,
@@ -69,23 +56,7 @@ export class KafkaSink implements Sink {
 
   async connect(): Promise<void> {
     try {
-      if (this.producer === undefined) {
-        this.kafka ??= await createKafka(this.config, this.deps.log);
-        const partitioner = Partitioners.DefaultPartitioner;
-        this.producer = this.kafka.producer({
-          idempotent: this.config.idempotent,
-          // One request in flight: a retried request can never overtake a later one (per-device order).
-          maxInFlightRequests: 1,
-          createPartitioner: () => {
-            const pick = partitioner();
-            return (args) => {
-              const p = pick(args);
-              this.routed.add(`${args.topic}\u0000${p}`);
-              return p;
-            };
-          },
-        });
-      }
+      if (this.producer?.alive !== true) this.producer = new ProducerThread(this.config, this.deps.log);
       await this.producer.connect();
     } catch (err) {
       throw this.fail('connect', err);
@@ -132,6 +103,7 @@ export class KafkaSink implements Sink {
       // Nothing is lost: whatever was not acknowledged is still queued. Reported, not thrown, so stop completes.
       this.deps.log.warn({ err: errorMessage(err) }, 'disconnecting from Kafka failed');
     }
+    await producer.terminate();
   }
 
   health(): ComponentHealth {
@@ -232,26 +204,17 @@ export class KafkaSink implements Sink {
         retriable: true,
       });
     }
-    const byTopic = new Map<string, Message[]>();
-    for (const it of items) {
-      const list = byTopic.get(it.topic);
-      if (list) list.push(it.message);
-      else byTopic.set(it.topic, [it.message]);
-    }
-    const topicMessages: TopicMessages[] = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
-    this.routed.clear();
-    const acked = await producer.sendBatch({
-      topicMessages,
-      acks: this.config.acks === 'all' ? -1 : 1,
-      timeout: this.config.request_timeout_ms,
-      compression: this.config.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
-    });
-    const answered = new Set(acked.map((m) => `${m.topicName}\u0000${m.partition}`));
-    const missing = [...this.routed].filter((tp) => !answered.has(tp));
+    const { acked, routed } = await producer.send(byTopic(items));
+    // KafkaJS 2.2.4 can resolve a sendBatch without producing to a partition: when a retry finds the
+    // partition's leader moved to a broker that already answered, it skips that broker (sendMessages.js,
+    // responsePerBroker). Comparing every partition the partitioner picked with those acknowledged turns that
+    // silent loss into a retry.
+    const answered = new Set(acked);
+    const missing = routed.filter((tp) => !answered.has(tp));
     if (missing.length > 0) {
       throw new SluiceError(
         'SLUICE_SINK_WRITE',
-        `Kafka acknowledged ${answered.size} of ${this.routed.size} partitions (${missing.map((tp) => tp.replace('\u0000', '/')).join(', ')} not produced); resending the batch`,
+        `Kafka acknowledged ${answered.size} of ${routed.length} partitions (${missing.map((tp) => tp.replace('\u0000', '/')).join(', ')} not produced); resending the batch`,
         { retriable: true },
       );
     }
@@ -340,6 +303,17 @@ function sum(items: readonly Item[]): number {
   let n = 0;
   for (const it of items) n += it.bytes;
   return n;
+}
+
+/** The items' messages grouped by topic, each topic's in item order: one KafkaJS sendBatch. */
+function byTopic(items: readonly Item[]): TopicMessages[] {
+  const topics = new Map<string, Message[]>();
+  for (const it of items) {
+    const list = topics.get(it.topic);
+    if (list) list.push(it.message);
+    else topics.set(it.topic, [it.message]);
+  }
+  return [...topics].map(([topic, messages]) => ({ topic, messages }));
 }
 
 /** Consecutive runs of items whose bytes stay within `max` (a bigger single item gets a run of its own). */

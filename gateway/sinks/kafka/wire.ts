@@ -1,0 +1,82 @@
+// What the sink and its producer thread (worker.ts) say to each other, and how an error crosses between them:
+// structured clone keeps only an Error's name and message, and classify.ts needs the rest (KafkaJS's type,
+// code and retriable, the cause chain, SluiceError's code and hint), so errors travel as plain data.
+import type { TopicMessages } from 'kafkajs';
+import { SluiceError, type ErrorCode } from '../../errors.js';
+import type { KafkaSinkConfig } from './index.js';
+
+export interface WorkerData {
+  readonly config: KafkaSinkConfig;
+}
+
+/** One KafkaJS sendBatch: acks, timeout and compression are fixed by the config the worker got. */
+export interface SendRequest {
+  readonly topicMessages: TopicMessages[];
+}
+
+/** Answered one at a time, in the order sent. */
+export type Request =
+  | { readonly id: number; readonly op: 'connect' }
+  | { readonly id: number; readonly op: 'disconnect' }
+  | ({ readonly id: number; readonly op: 'send' } & SendRequest);
+
+/** What a send answered: the partitions Kafka acknowledged, and every partition the partitioner picked. */
+export interface SendResult {
+  readonly acked: readonly string[];
+  readonly routed: readonly string[];
+}
+
+export type Reply =
+  | { readonly id: number; readonly ok: true; readonly result?: SendResult }
+  | { readonly id: number; readonly ok: false; readonly error: WireError }
+  | { readonly log: 'error' | 'warn' | 'info' | 'debug'; readonly fields: object; readonly message: string };
+
+export interface WireError {
+  readonly name: string;
+  readonly message: string;
+  readonly stack?: string;
+  /** KafkaJS protocol errors: the broker's error name and number. Node system errors: a string code. */
+  readonly type?: string;
+  readonly code?: string | number;
+  readonly retriable?: boolean;
+  readonly hint?: string;
+  readonly cause?: WireError;
+}
+
+/** `${topic}\0${partition}`: one string per partition, for sets. */
+export function partitionKey(topic: string, partition: number): string {
+  return `${topic}\u0000${partition}`;
+}
+
+export function toWire(err: unknown, depth = 0): WireError {
+  // Something thrown that is not an Error: classify labels it 'unknown', and so will the name.
+  if (!(err instanceof Error)) return { name: 'unknown', message: String(err) };
+  const e = err as Error & { type?: unknown; code?: unknown; retriable?: unknown; hint?: unknown };
+  const out: { -readonly [K in keyof WireError]: WireError[K] } = { name: e.name, message: e.message };
+  if (e.stack !== undefined) out.stack = e.stack;
+  if (typeof e.type === 'string') out.type = e.type;
+  if (typeof e.code === 'string' || typeof e.code === 'number') out.code = e.code;
+  if (typeof e.retriable === 'boolean') out.retriable = e.retriable;
+  if (typeof e.hint === 'string') out.hint = e.hint;
+  if (e.cause !== undefined && depth < 8) out.cause = toWire(e.cause, depth + 1);
+  return out;
+}
+
+/** The error again, with what classify.ts and the runner look at; a SluiceError comes back as one. */
+export function fromWire(w: WireError): Error {
+  const cause = w.cause === undefined ? undefined : fromWire(w.cause);
+  let err: Error;
+  if (w.name === 'SluiceError' && typeof w.code === 'string') {
+    err = new SluiceError(w.code as ErrorCode, w.message, { retriable: w.retriable, hint: w.hint, cause });
+  } else {
+    err = new Error(w.message, cause === undefined ? undefined : { cause });
+    err.name = w.name;
+    const extra: { type?: string; code?: string | number; retriable?: boolean } = {};
+    if (w.type !== undefined) extra.type = w.type;
+    if (w.code !== undefined) extra.code = w.code;
+    if (w.retriable !== undefined) extra.retriable = w.retriable;
+    Object.assign(err, extra);
+  }
+  if (w.stack !== undefined) err.stack = w.stack;
+  return err;
+}
