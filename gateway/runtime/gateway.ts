@@ -15,7 +15,6 @@ import type { Reading } from '../reading.js';
 import { sinks as sinkRegistry } from '../sinks/index.js';
 import { sources as sourceRegistry } from '../sources/index.js';
 import { SinkRunner, type SinkRunnerStatus } from './sink-runner.js';
-import { TrackedSink, type LastSinkError } from './tracked-sink.js';
 
 export interface GatewayOptions {
   readonly log?: Logger;
@@ -33,7 +32,7 @@ export interface GatewayStatus {
     health: ComponentHealth;
     rejected: Record<string, number>;
   }>;
-  readonly sinks: ReadonlyArray<SinkRunnerStatus & { readonly lastError: LastSinkError | undefined }>;
+  readonly sinks: readonly SinkRunnerStatus[];
 }
 
 /** What apply() changed, by component name. */
@@ -53,7 +52,6 @@ interface RunningSource {
 interface RunningSink {
   readonly config: SinkConfig;
   readonly runner: SinkRunner;
-  readonly tracked: TrackedSink;
 }
 
 export class Gateway {
@@ -240,16 +238,15 @@ export class Gateway {
     // The registry entry matching sc.type takes exactly this config; TypeScript cannot narrow a union of
     // definitions by the `type` it was found with, so say it once here.
     const create = def.create as (n: string, c: SinkConfig, d: ComponentDeps) => Sink;
-    const tracked = new TrackedSink(create(name, sc, deps));
     const runner = new SinkRunner(
-      tracked,
+      create(name, sc, deps),
       this.queue,
       { startFrom: sc.start_from, batch: sc.batch, retry: sc.retry },
       deps.log,
       deps.metrics,
     );
     await runner.start();
-    this.sinks.set(name, { config: sc, runner, tracked });
+    this.sinks.set(name, { config: sc, runner });
   }
 
   /** Stops a runner: the sink commits what it holds; anything not acked is read again by its successor. */
@@ -310,7 +307,7 @@ export class Gateway {
         health: source.health(),
         rejected: Object.fromEntries(rejections),
       })),
-      sinks: [...this.sinks.values()].map((s) => ({ ...s.runner.status(), lastError: s.tracked.lastError })),
+      sinks: [...this.sinks.values()].map((s) => s.runner.status()),
     };
   }
 

@@ -18,12 +18,22 @@ export interface SinkRunnerOptions {
   readonly idleFlushMs?: number;
 }
 
+/** The last error a sink's connect, write or flush failed with (cleared by the next success). */
+export interface LastSinkError {
+  readonly code: string;
+  readonly message: string;
+  readonly retriable: boolean;
+  readonly at: number;
+}
+
 export interface SinkRunnerStatus {
   readonly sink: string;
   readonly type: string;
   readonly connected: boolean;
   readonly health: ComponentHealth;
   readonly consecutiveFailures: number;
+  /** Lets the fleet health gate tell "upstream down, retrying" from "failing because of its config". */
+  readonly lastError: LastSinkError | undefined;
   readonly lastAckAt: number | undefined;
   /** Sequence the runner has fed to the sink (may be ahead of the durable ack). */
   readonly position: number;
@@ -36,6 +46,7 @@ export class SinkRunner {
   private position = 0;
   private connected = false;
   private failures = 0;
+  private lastError: LastSinkError | undefined;
   private lastAckAt: number | undefined;
   private wake: (() => void) | undefined;
   private readonly onAppend = (): void => this.wake?.();
@@ -80,6 +91,7 @@ export class SinkRunner {
       connected: this.connected,
       health: this.sink.health(),
       consecutiveFailures: this.failures,
+      lastError: this.lastError,
       lastAckAt: this.lastAckAt,
       position: this.position,
     };
@@ -97,6 +109,7 @@ export class SinkRunner {
         if (!this.connected) {
           await this.sink.connect();
           this.connected = true;
+          this.lastError = undefined;
           this.log.info('connected');
         }
         let read = this.queue.readSized(this.position, b.max_count, b.max_bytes);
@@ -108,6 +121,7 @@ export class SinkRunner {
         const batch = read.readings;
         if (batch.length === 0) {
           await this.commit(await this.sink.flush('idle'));
+          this.lastError = undefined;
           await this.waitForAppend(idleFlushMs, 1);
           continue;
         }
@@ -116,6 +130,7 @@ export class SinkRunner {
         this.position = lastSeq(batch);
         await this.commit(progress);
         this.failures = 0;
+        this.lastError = undefined;
       } catch (err) {
         await this.recover(err);
       }
@@ -150,6 +165,13 @@ export class SinkRunner {
     const code = isSluiceError(err) ? err.code : 'SLUICE_SINK_WRITE';
     const stage = this.connected ? 'write' : 'connect';
     this.metrics.error(stage, code);
+    this.lastError = {
+      // A plain Node error keeps its errno code (ENOTDIR, EACCES): that is what tells a config fault.
+      code: isSluiceError(err) ? err.code : ((err as NodeJS.ErrnoException | undefined)?.code ?? code),
+      message: errorMessage(err),
+      retriable: isSluiceError(err) && err.retriable,
+      at: Date.now(),
+    };
     // Whatever the sink held uncommitted is gone (its contract); feed again from the durable position.
     this.position = this.queue.cursorPosition(this.sink.name);
     const delay = backoffDelay(this.failures, this.options.retry);
