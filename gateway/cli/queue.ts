@@ -1,4 +1,4 @@
-// `sluice queue stats` and `sluice queue drop-cursor`: work on a stopped gateway's data directory
+// `sluice queue stats`, `dead-letters` and `drop-cursor`: work on a stopped gateway's data directory
 // (stats also beside a running one: LMDB allows concurrent readers).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,18 +14,34 @@ const dirOptions = {
   json: { type: 'boolean' },
 } as const;
 
-function queueDir(values: { config?: string; 'data-dir'?: string }, usage: string): string {
-  const dataDir =
-    values['data-dir'] ?? (values.config ? loadConfigFile(values.config).gateway.data_dir : undefined);
+/**
+ * Opens the queue of the gateway named by -c CONFIG or -d DATA_DIR. Only a config says which limits are
+ * in force (`limits: false` with -d): commands must not show the placeholder limits opened with then.
+ */
+function openQueue(
+  values: { config?: string; 'data-dir'?: string },
+  usage: string,
+  readOnly: boolean,
+): { queue: Queue; limits: boolean } {
+  const config =
+    values['data-dir'] === undefined && values.config ? loadConfigFile(values.config) : undefined;
+  const dataDir = values['data-dir'] ?? config?.gateway.data_dir;
   if (!dataDir)
     throw new SluiceError('SLUICE_USAGE', 'say which gateway: -c CONFIG or -d DATA_DIR', { hint: usage });
   const dir = join(dataDir, 'queue');
-  if (!existsSync(join(dir, 'data.mdb')) && !existsSync(dir)) {
+  if (!existsSync(join(dir, 'data.mdb'))) {
     throw new SluiceError('SLUICE_QUEUE_IO', `no queue in ${dir}`, {
       hint: 'check the data directory (gateway.data_dir in the config)',
     });
   }
-  return dir;
+  const queue = Queue.open({
+    dir,
+    // Placeholder without a config: these commands never append, and the map size is at least the file's.
+    maxBytes: config?.queue.max_bytes ?? 1,
+    onFull: config?.queue.on_full ?? 'reject_new',
+    readOnly,
+  });
+  return { queue, limits: config !== undefined };
 }
 
 export const queueStatsCommand: Command = {
@@ -35,21 +51,18 @@ export const queueStatsCommand: Command = {
   run(args) {
     const usage = 'sluice queue stats (-c CONFIG | -d DATA_DIR) [--json]';
     const { values } = parse(args, dirOptions, usage);
-    const queue = Queue.open({
-      dir: queueDir(values, usage),
-      maxBytes: 1,
-      onFull: 'reject_new',
-      readOnly: true,
-    });
+    const { queue, limits } = openQueue(values, usage, true);
     const s = queue.stats();
     if (values.json) {
-      process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
+      // Without a config the limits in force are unknown: leave them out rather than print placeholders.
+      const { maxBytes: _maxBytes, onFull: _onFull, ...withoutLimits } = s;
+      process.stdout.write(`${JSON.stringify(limits ? s : withoutLimits, null, 2)}\n`);
     } else {
       const lines = [
         s.depth === 0
           ? `depth      0 readings (empty; last seq ${s.lastSeq})`
           : `depth      ${s.depth} readings (seq ${s.firstSeq}..${s.lastSeq})`,
-        `bytes      ${s.bytes}`,
+        `bytes      ${s.bytes}${limits ? ` of ${s.maxBytes} (when full: ${s.onFull})` : ''}`,
         `dropped    ${s.dropped}`,
         `dead       ${s.deadLetters} dead letters`,
         'cursors:',
@@ -75,11 +88,7 @@ export const queueDropCursorCommand: Command = {
     const { values, positionals } = parse(args, dirOptions, usage);
     const name = positionals[0];
     if (!name) throw new SluiceError('SLUICE_USAGE', 'which cursor?', { hint: usage });
-    const queue = Queue.open({
-      dir: queueDir(values, usage),
-      maxBytes: Number.MAX_SAFE_INTEGER,
-      onFull: 'reject_new',
-    });
+    const { queue } = openQueue(values, usage, false);
     const removed = await queue.removeCursor(name);
     await queue.close();
     if (!removed)
@@ -103,12 +112,7 @@ export const queueDeadLettersCommand: Command = {
     const limit = Number(values.limit ?? 100);
     if (!Number.isInteger(limit) || limit < 1)
       throw new SluiceError('SLUICE_USAGE', '--limit takes a whole number >= 1', { hint: usage });
-    const queue = Queue.open({
-      dir: queueDir(values, usage),
-      maxBytes: 1,
-      onFull: 'reject_new',
-      readOnly: true,
-    });
+    const { queue } = openQueue(values, usage, true);
     const dead = queue.deadLetters(sink, limit);
     if (values.json) process.stdout.write(`${JSON.stringify(dead, null, 2)}\n`);
     else if (dead.length === 0) process.stdout.write(`no dead letters for ${sink}\n`);

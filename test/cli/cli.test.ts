@@ -66,3 +66,23 @@ test('queue dead-letters lists what an upstream refused, with the reason', async
     'no dead letters for other',
   );
 });
+
+test('queue drop-cursor forgets a removed sink on a stopped gateway; stats without a config omit the limits', async () => {
+  const { Queue } = await import('../../gateway/queue/queue.js');
+  const { readings } = await import('../helpers/readings.js');
+  const dataDir = tempDir();
+  const q = Queue.open({ dir: join(dataDir, 'queue'), maxBytes: 1 << 30, onFull: 'reject_new' });
+  await q.openCursor('gone', 'oldest');
+  await q.openCursor('kept', 'oldest');
+  await q.append(readings(2));
+  await q.close();
+  const r = sluice(['queue', 'drop-cursor', 'gone', '-d', dataDir]);
+  expect(r.code, r.stderr).toBe(0);
+  expect(sluice(['queue', 'drop-cursor', 'gone', '-d', dataDir]).stderr).toContain('SLUICE_CURSOR_UNKNOWN');
+  const stats = JSON.parse(sluice(['queue', 'stats', '-d', dataDir, '--json']).stdout) as Record<
+    string,
+    unknown
+  >;
+  expect(stats.cursors).toMatchObject([{ name: 'kept', lag: 2 }]);
+  expect(stats).not.toHaveProperty('maxBytes');
+});
