@@ -45,10 +45,6 @@ const RECENT_ERRORS = 20;
 
 export class Telemetry {
   readonly registry = new Registry();
-  private readonly receivedEvents: Counter<string>;
-  private readonly receivedBytes: Counter<string>;
-  private readonly sentEvents: Counter<string>;
-  private readonly sentBytes: Counter<string>;
   private readonly errors: Counter<string>;
   private readonly discardedEvents: Counter<string>;
   private readonly totals = new Map<string, ComponentTotals>();
@@ -60,13 +56,43 @@ export class Telemetry {
     const labels = ['component_kind', 'component_id', 'component_type'];
     const counter = (name: string, help: string, extra: string[] = []): Counter<string> =>
       new Counter({ name, help, labelNames: [...labels, ...extra], registers: [this.registry] });
-    this.receivedEvents = counter(
+    // Events and bytes are counted on every reading: plain numbers in `totals` on the hot path, copied into
+    // the Prometheus counters when they are scraped (prom-client hashes the label set on every inc()).
+    const totals = this.totals;
+    const fromTotals = (name: string, help: string, pick: (t: ComponentTotals) => number): void => {
+      new Counter({
+        name,
+        help,
+        labelNames: labels,
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const t of totals.values()) {
+            this.inc({ component_kind: t.kind, component_id: t.id, component_type: t.type }, pick(t));
+          }
+        },
+      });
+    };
+    fromTotals(
       'sluice_component_received_events_total',
       'Readings received by a component.',
+      (t) => t.receivedEvents,
     );
-    this.receivedBytes = counter('sluice_component_received_bytes_total', 'Bytes received by a component.');
-    this.sentEvents = counter('sluice_component_sent_events_total', 'Readings a component delivered onward.');
-    this.sentBytes = counter('sluice_component_sent_bytes_total', 'Bytes a component delivered onward.');
+    fromTotals(
+      'sluice_component_received_bytes_total',
+      'Bytes received by a component.',
+      (t) => t.receivedBytes,
+    );
+    fromTotals(
+      'sluice_component_sent_events_total',
+      'Readings a component delivered onward.',
+      (t) => t.sentEvents,
+    );
+    fromTotals(
+      'sluice_component_sent_bytes_total',
+      'Bytes a component delivered onward.',
+      (t) => t.sentBytes,
+    );
     this.errors = counter('sluice_component_errors_total', 'Errors by stage and kind.', [
       'stage',
       'error_type',
@@ -97,14 +123,10 @@ export class Telemetry {
     const totals = t;
     return {
       received: (events, bytes) => {
-        this.receivedEvents.inc(l, events);
-        this.receivedBytes.inc(l, bytes);
         totals.receivedEvents += events;
         totals.receivedBytes += bytes;
       },
       sent: (events, bytes) => {
-        this.sentEvents.inc(l, events);
-        this.sentBytes.inc(l, bytes);
         totals.sentEvents += events;
         totals.sentBytes += bytes;
       },
