@@ -375,24 +375,29 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
       return;
     }
     this.writing = true;
-    // Start the round on the next turn, not now: every append issued in this turn (e.g. all the producers
-    // whose previous append just resolved) joins the same commit instead of the first one going alone.
-    setImmediate(() => void this.writeRound());
+    void this.writeRound();
   }
 
   /**
-   * One group commit: every op queued so far, plus a chunk of trimming, in one transaction. The next round
-   * may commit while this one is being flushed (LMDB overlappingSync), so fsyncs overlap new transactions;
-   * this round's ops resolve only once its flush is done.
+   * One group commit: every op queued so far, plus a chunk of trimming, in one transaction; its ops resolve
+   * only once it is flushed. (With lmdb-js 3.5 the transaction promise itself settles after the fdatasync,
+   * even with overlappingSync: checked with `strace -e inject=fdatasync:delay_exit=...`; `flushed` is
+   * awaited as well so that this stays true whatever a later lmdb-js does.)
    */
   private async writeRound(): Promise<void> {
-    const ops = this.pending;
-    this.pending = [];
+    let ops: Op[] = [];
+    let taken = false;
     const before = this.snapshot();
     const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
     let appended = false;
     try {
       await this.root.transaction(() => {
+        // The ops are taken when LMDB runs this callback (a later turn of the event loop, once the write
+        // thread holds the transaction), not when the round was asked for: everything queued meanwhile,
+        // e.g. by all the producers the previous commit woke, joins this commit.
+        ops = this.pending;
+        this.pending = [];
+        taken = true;
         const now = Date.now();
         this.trimStep();
         for (const op of ops) {
@@ -410,6 +415,11 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
         this.meta.putSync(STATE_KEY, this.state);
       });
     } catch (err) {
+      if (!taken) {
+        // The transaction failed before it ran: what was waiting for it fails, or it would retry forever.
+        ops = this.pending;
+        this.pending = [];
+      }
       this.restore(before);
       this.failAll(ops, err);
       this.writing = false;
