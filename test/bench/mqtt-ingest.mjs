@@ -2,6 +2,7 @@
 // (b) plain aedes storing nothing, (c) mosquitto with default settings, under one load generator: MQTT.js
 // clients, each keeping a window of unacknowledged messages. Every server runs in its own process.
 // Run: npm run build && node test/bench/mqtt-ingest.mjs [--publishers 8] [--window 32] [--seconds 5]
+//      [--targets sluice,aedes,mosquitto]
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
@@ -19,6 +20,7 @@ const { values: opts } = parseArgs({
     serve: { type: 'string' },
     port: { type: 'string' },
     dir: { type: 'string' },
+    targets: { type: 'string', default: 'sluice,aedes,mosquitto' },
   },
 });
 
@@ -179,7 +181,7 @@ async function main() {
     ['sluice', 'sluice mqtt_broker -> durable queue (fsync)'],
     ['aedes', 'plain aedes, no storage'],
     ['mosquitto', 'mosquitto, default settings'],
-  ]) {
+  ].filter(([kind]) => opts.targets.split(',').includes(kind))) {
     const server = await startServer(kind);
     try {
       rows.push({ kind, label, ...(await load(server.port, publishers, windowSize, warmupMs, measureMs)) });
@@ -193,6 +195,7 @@ async function main() {
   );
   for (const r of rows) console.log(`${r.label.padEnd(46)}${fmt(r.rate)}${fmt(r.p50, 2)}${fmt(r.p99, 2)}`);
   const by = Object.fromEntries(rows.map((r) => [r.kind, r]));
+  if (!by.sluice || !by.aedes || !by.mosquitto) return;
   console.log(
     `\nsluice / aedes     : ${(by.sluice.rate / by.aedes.rate).toFixed(2)}x throughput (goal >= 0.9x)`,
   );

@@ -29,6 +29,15 @@ interface IncomingStore {
   incomingGetPacket(client: Client, packet: PublishPacket): Promise<unknown>;
 }
 
+type Settle = (err: unknown) => void;
+
+interface BatchPart {
+  readonly readings: readonly Reading[];
+  readonly bytes: number;
+  readonly clientId: string;
+  readonly settled: Settle;
+}
+
 function refusal(returnCode: 2 | 3 | 4 | 5, message: string): AuthenticateError {
   return Object.assign(new Error(message), { returnCode });
 }
@@ -47,6 +56,8 @@ export class MqttBrokerSource implements Source {
   private readonly listenerOf = new WeakMap<object, ListenerInfo>();
   private readonly willTopic = new WeakMap<Client, string>();
   private readonly identity = new WeakMap<Client, Identity>();
+  /** Readings of this tick waiting for their shared append (see `ingest`). */
+  private batch: { readings: Reading[]; bytes: number; parts: BatchPart[] } | undefined;
   private limited: RateLimitedLog | undefined;
   private status: ComponentHealth = { state: 'starting' };
 
@@ -228,7 +239,7 @@ export class MqttBrokerSource implements Source {
    * Runs before aedes acknowledges: aedes 1.2.0 lib/handlers/publish.js runs `publishActions =
    * [authorizePublish, enqueuePublish]` in series, and only enqueuePublish writes the QoS 1 PUBACK (`case 1:
    * write(client, new PubAck(packet), ...)`) or, for QoS 2, the PUBREC (after incomingStorePacket). So
-   * calling `done` only after `ctx.ingest` resolved (= flushed) means a PUBACK/PUBREC implies "on disk".
+   * calling `done` only after the append is flushed means a PUBACK/PUBREC implies "on disk".
    * `done(err)` makes aedes close the connection without any acknowledgement (lib/client.js nextBatch ->
    * 'error' -> _onError): that is the back-pressure path.
    */
@@ -257,7 +268,8 @@ export class MqttBrokerSource implements Source {
     }
     const bytes = packet.payload.length;
     if (packet.qos === 0) {
-      this.ingest(result.readings, bytes, client.id).catch((err: unknown) => {
+      this.ingest(result.readings, bytes, client.id, (err) => {
+        if (err === undefined) return;
         const code = isSluiceError(err) ? err.code : 'SLUICE_INTERNAL';
         ctx.metrics.discarded(
           result.readings.length,
@@ -267,23 +279,21 @@ export class MqttBrokerSource implements Source {
       return done(null);
     }
     const append = (): void => {
-      this.ingest(result.readings, bytes, client.id).then(
-        () => done(null),
-        (err: unknown) => {
-          if (isSluiceError(err) && !err.retriable) {
-            // Too large for the queue or invalid: a bad message, acknowledged so that it is not re-sent.
-            ctx.reject(
-              err.code === 'SLUICE_READING_TOO_LARGE' ? 'too_large' : 'invalid',
-              result.device,
-              err.message,
-            );
-            return done(null);
-          }
-          // Queue full (reject_new) or a disk error: withhold the acknowledgement. aedes drops the connection;
-          // the client re-sends the message (DUP) when it reconnects.
-          done(err instanceof Error ? err : new Error(String(err)));
-        },
-      );
+      this.ingest(result.readings, bytes, client.id, (err) => {
+        if (err === undefined) return done(null);
+        if (isSluiceError(err) && !err.retriable) {
+          // Too large for the queue or invalid: a bad message, acknowledged so that it is not re-sent.
+          ctx.reject(
+            err.code === 'SLUICE_READING_TOO_LARGE' ? 'too_large' : 'invalid',
+            result.device,
+            err.message,
+          );
+          return done(null);
+        }
+        // Queue full (reject_new) or a disk error: withhold the acknowledgement. aedes drops the connection;
+        // the client re-sends the message (DUP) when it reconnects.
+        done(err instanceof Error ? err : new Error(String(err)));
+      });
     };
     if (packet.qos === 2) {
       // A retransmitted QoS 2 PUBLISH whose first copy was stored gets only its PUBREC (aedes'
@@ -298,25 +308,45 @@ export class MqttBrokerSource implements Source {
     append();
   }
 
-  private ingest(readings: Reading[], bytes: number, clientId: string): Promise<void> {
+  /**
+   * Queues readings for the durable append. Every message handled in the same tick (aedes handles a whole
+   * socket chunk of every readable connection synchronously) goes into one `ctx.ingest` call: one queue
+   * operation and one promise per batch instead of per message. `settled` gets undefined once the
+   * readings are on disk, or the error.
+   */
+  private ingest(readings: Reading[], bytes: number, clientId: string, settled: Settle): void {
+    let batch = this.batch;
+    if (batch === undefined) {
+      batch = { readings: [], bytes: 0, parts: [] };
+      this.batch = batch;
+      queueMicrotask(() => this.flushBatch());
+    }
+    for (const r of readings) batch.readings.push(r);
+    batch.bytes += bytes;
+    batch.parts.push({ readings, bytes, clientId, settled });
+  }
+
+  private flushBatch(): void {
+    const batch = this.batch;
+    this.batch = undefined;
+    if (batch === undefined) return;
     const ctx = this.context();
     // In: what arrived from devices. Out (to the queue) is counted by ctx.ingest itself.
-    ctx.metrics.received(readings.length, bytes);
-    const p = ctx.ingest(readings).then(
+    ctx.metrics.received(batch.readings.length, batch.bytes);
+    const p = ctx.ingest(batch.readings).then(
       () => {
-        if (this.status.state === 'degraded') this.status = { state: 'healthy', lastSuccessAt: Date.now() };
-        else this.status = { ...this.status, lastSuccessAt: Date.now() };
+        this.succeeded();
+        for (const part of batch.parts) part.settled(undefined);
       },
       (err: unknown) => {
-        const code = isSluiceError(err) ? err.code : 'SLUICE_INTERNAL';
-        ctx.metrics.error('ingest', code);
-        this.status = failedHealth('degraded', err);
-        this.limited?.warn(
-          `ingest/${code}`,
-          { err: errorMessage(err), client: clientId, readings: readings.length },
-          'readings not queued; acknowledgement withheld',
-        );
-        throw err;
+        if (batch.parts.length > 1 && isSluiceError(err) && !err.retriable) {
+          // One message spoiled the batch (e.g. larger than the queue): append each alone, so that only it
+          // is refused.
+          return Promise.all(batch.parts.map((part) => this.appendAlone(part)));
+        }
+        this.failed(err, batch.parts[0]?.clientId ?? '-', batch.readings.length);
+        for (const part of batch.parts) part.settled(err);
+        return undefined;
       },
     );
     this.inflight.add(p);
@@ -324,7 +354,38 @@ export class MqttBrokerSource implements Source {
       this.inflight.delete(p);
     };
     p.then(forget, forget);
-    return p;
+  }
+
+  private appendAlone(part: BatchPart): Promise<void> {
+    return this.context()
+      .ingest(part.readings)
+      .then(
+        () => {
+          this.succeeded();
+          part.settled(undefined);
+        },
+        (err: unknown) => {
+          this.failed(err, part.clientId, part.readings.length);
+          part.settled(err);
+        },
+      );
+  }
+
+  private succeeded(): void {
+    if (this.status.state === 'degraded') this.status = { state: 'healthy', lastSuccessAt: Date.now() };
+    else this.status = { ...this.status, lastSuccessAt: Date.now() };
+  }
+
+  private failed(err: unknown, clientId: string, readings: number): void {
+    const ctx = this.context();
+    const code = isSluiceError(err) ? err.code : 'SLUICE_INTERNAL';
+    ctx.metrics.error('ingest', code);
+    this.status = failedHealth('degraded', err);
+    this.limited?.warn(
+      `ingest/${code}`,
+      { err: errorMessage(err), client: clientId, readings },
+      'readings not queued; acknowledgement withheld',
+    );
   }
 
   private denied(reason: string, clientId: string | undefined, fields: Record<string, unknown>): void {
