@@ -292,7 +292,7 @@ export class MqttBrokerSource implements Source {
         }
         // Queue full (reject_new) or a disk error: withhold the acknowledgement. aedes drops the connection;
         // the client re-sends the message (DUP) when it reconnects.
-        done(err instanceof Error ? err : new Error(String(err)));
+        done(err instanceof Error ? err : new Error(errorMessage(err)));
       });
     };
     if (packet.qos === 2) {
