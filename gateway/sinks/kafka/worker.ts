@@ -3,8 +3,9 @@
 // reads the queue and encodes the next batch. One request at a time, in the order they come (wire.ts).
 import { inspect } from 'node:util';
 import { parentPort, workerData } from 'node:worker_threads';
-import { CompressionTypes, Partitioners, type Message, type Producer } from 'kafkajs';
+import { CompressionTypes, type Message, type Producer } from 'kafkajs';
 import { createKafka, type LogSink } from './client.js';
+import { fastDefaultPartitioner } from './partitioner.js';
 import {
   partitionKey,
   toWire,
@@ -38,13 +39,13 @@ const log: LogSink = (level, fields, message) => {
 };
 
 /** Every (topic, partition) the partitioner picked during the current send (see the guard in producer.ts). */
-const routed = new Set<string>();
+const routed = new Map<string, Set<number>>();
 let producer: Producer | undefined;
 
 async function connect(): Promise<void> {
   if (producer === undefined) {
     const kafka = await createKafka(config, log);
-    const partitioner = Partitioners.DefaultPartitioner;
+    const partitioner = fastDefaultPartitioner;
     producer = kafka.producer({
       idempotent: config.idempotent,
       // One request in flight: a retried request can never overtake a later one (per-device order).
@@ -53,7 +54,9 @@ async function connect(): Promise<void> {
         const pick = partitioner();
         return (args) => {
           const p = pick(args);
-          routed.add(partitionKey(args.topic, p));
+          let parts = routed.get(args.topic);
+          if (parts === undefined) routed.set(args.topic, (parts = new Set()));
+          parts.add(p);
           return p;
         };
       },
@@ -80,7 +83,9 @@ async function send({ topicMessages }: SendRequest): Promise<SendResult> {
     timeout: config.request_timeout_ms,
     compression: config.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
   });
-  return { acked: acked.map((m) => partitionKey(m.topicName, m.partition)), routed: [...routed] };
+  const picked: string[] = [];
+  for (const [topic, parts] of routed) for (const p of parts) picked.push(partitionKey(topic, p));
+  return { acked: acked.map((m) => partitionKey(m.topicName, m.partition)), routed: picked };
 }
 
 async function handle(req: Request): Promise<void> {
