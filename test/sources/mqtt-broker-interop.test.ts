@@ -60,6 +60,7 @@ let certs: string;
 let tcp: number;
 let tls: number;
 let ws: number;
+let wss: number;
 const clients: MqttClient[] = [];
 
 async function client(url: string, options: Parameters<typeof connectClient>[1] = {}): Promise<MqttClient> {
@@ -84,6 +85,15 @@ beforeAll(async () => {
         client_certs: 'required',
       },
       { type: 'ws', host: '127.0.0.1', port: 0, allow_anonymous: true },
+      {
+        type: 'wss',
+        host: '127.0.0.1',
+        port: 0,
+        cert_file: join(certs, 'server.crt'),
+        key_file: join(certs, 'server.key'),
+        ca_file: join(certs, 'ca.crt'),
+        client_certs: 'optional',
+      },
     ],
     topics: [
       { topic: 'sensors/{device}/{metric}', decoder: 'json' },
@@ -93,6 +103,7 @@ beforeAll(async () => {
   tcp = portOf(h, 'tcp');
   tls = portOf(h, 'tls');
   ws = portOf(h, 'ws');
+  wss = portOf(h, 'wss');
 });
 
 afterAll(async () => {
@@ -271,6 +282,24 @@ describe('MQTT.js over TCP, TLS and WebSocket', () => {
         .filter((r) => r.device === 'dev-ws')
         .map((r) => [r.metric, r.value, r.unit]),
     ).toEqual([['co2', 415, 'ppm']]);
+  });
+});
+
+describe('MQTT over secure WebSocket', () => {
+  test('wss:// with a client certificate: CN = client id; without credentials refused', async () => {
+    const ca = readFileSync(join(certs, 'ca.crt'));
+    const dev = await client(`wss://127.0.0.1:${wss}/mqtt`, {
+      clientId: 'dev-tls',
+      ca,
+      cert: readFileSync(join(certs, 'client.crt')),
+      key: readFileSync(join(certs, 'client.key')),
+    });
+    await dev.publishAsync('sensors/dev-tls/rh', '55', { qos: 1 });
+    expect(stored('dev-tls')).toContainEqual(['rh', 55]);
+    // The listener is not anonymous: a client with neither a certificate nor a password is refused.
+    await expect(connectClient(`wss://127.0.0.1:${wss}/mqtt`, { clientId: 'dev-anon', ca })).rejects.toThrow(
+      /not authorized/i,
+    );
   });
 });
 

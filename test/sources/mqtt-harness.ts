@@ -98,7 +98,11 @@ export function startClientSource(
 }
 
 /** The port the broker bound for a listener type (listeners in tests bind port 0). */
-export function portOf(h: Harness<MqttBrokerSource>, type: 'tcp' | 'tls' | 'ws', host?: string): number {
+export function portOf(
+  h: Harness<MqttBrokerSource>,
+  type: 'tcp' | 'tls' | 'ws' | 'wss',
+  host?: string,
+): number {
   const l = h.source.bound.find(
     (b) => b.config.type === type && (host === undefined || b.config.host === host),
   );

@@ -415,7 +415,8 @@ export class MqttBrokerSource implements Source {
 
 /** The CN of a verified client certificate, or undefined (no TLS, no certificate, or not signed by our CA). */
 function certificateCn(client: Client): string | undefined {
-  const conn = client.conn;
+  // TLS: the connection is the TLS socket. wss: it is a WebSocket stream over the upgraded request's socket.
+  const conn = client.conn instanceof TLSSocket ? client.conn : client.req?.socket;
   if (!(conn instanceof TLSSocket) || !conn.authorized) return undefined;
   const cn = conn.getPeerCertificate().subject?.CN;
   return typeof cn === 'string' && cn !== '' ? cn : undefined;

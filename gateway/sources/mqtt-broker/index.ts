@@ -69,7 +69,7 @@ export type MqttBrokerConfig = z.output<typeof schema>;
 export const mqttBroker: ComponentDefinition<typeof schema, Source> = {
   type: 'mqtt_broker',
   description:
-    'Embedded MQTT broker (TCP, TLS, WebSocket) that acknowledges QoS 1/2 only once readings are on disk.',
+    'Embedded MQTT broker (TCP, TLS, WebSocket ws/wss) that acknowledges QoS 1/2 only once readings are on disk.',
   schema,
   create: (name: string, config: MqttBrokerConfig, deps: ComponentDeps) =>
     new MqttBrokerSource(name, config, deps),

@@ -1,9 +1,15 @@
 // The broker's network side: TCP, TLS and WebSocket listeners, and the gate that refuses connections over the
 // rate limit or the cap before any MQTT (or TLS) work is spent on them.
-import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server as HttpServer,
+  type ServerResponse,
+} from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createTcpServer, isIP, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { createServer as createTlsServer } from 'node:tls';
+import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { z } from 'zod';
 import { readConfigFile } from '../../config/files.js';
@@ -22,26 +28,26 @@ const allowAnonymous = z
     'Accept clients without credentials. Only the implicit loopback listener does by default (as Mosquitto 2.0).',
   );
 
+const wsPath = z.string().startsWith('/').default('/mqtt').describe('HTTP path of the WebSocket endpoint.');
+const tlsFields = {
+  allow_anonymous: allowAnonymous,
+  cert_file: z.string().min(1).describe('PEM server certificate (chain).'),
+  key_file: z.string().min(1).describe('PEM private key of the server certificate.'),
+  ca_file: z.string().min(1).optional().describe('PEM CA bundle that signs client certificates.'),
+  client_certs: z
+    .enum(['none', 'optional', 'required'])
+    .default('none')
+    .describe(
+      'Ask for client certificates; a valid one whose CN equals the client id authenticates the client (`required`: no certificate, no connection).',
+    ),
+};
+
 export const listenerSchema = z.discriminatedUnion('type', [
   z
     .strictObject({ type: z.literal('tcp'), host, port: port.default(1883), allow_anonymous: allowAnonymous })
     .describe('Plain MQTT over TCP.'),
   z
-    .strictObject({
-      type: z.literal('tls'),
-      host,
-      port: port.default(8883),
-      allow_anonymous: allowAnonymous,
-      cert_file: z.string().min(1).describe('PEM server certificate (chain).'),
-      key_file: z.string().min(1).describe('PEM private key of the server certificate.'),
-      ca_file: z.string().min(1).optional().describe('PEM CA bundle that signs client certificates.'),
-      client_certs: z
-        .enum(['none', 'optional', 'required'])
-        .default('none')
-        .describe(
-          'Ask for client certificates; a valid one whose CN equals the client id authenticates the client (`required`: no certificate, no connection).',
-        ),
-    })
+    .strictObject({ type: z.literal('tls'), host, port: port.default(8883), ...tlsFields })
     .describe('MQTT over TLS.'),
   z
     .strictObject({
@@ -49,9 +55,12 @@ export const listenerSchema = z.discriminatedUnion('type', [
       host,
       port: port.default(8080),
       allow_anonymous: allowAnonymous,
-      path: z.string().startsWith('/').default('/mqtt').describe('HTTP path of the WebSocket endpoint.'),
+      path: wsPath,
     })
     .describe('MQTT over WebSocket (ws://).'),
+  z
+    .strictObject({ type: z.literal('wss'), host, port: port.default(8443), ...tlsFields, path: wsPath })
+    .describe('MQTT over WebSocket over TLS (wss://); client certificates as for `tls`.'),
 ]);
 export type ListenerConfig = z.output<typeof listenerSchema>;
 
@@ -149,23 +158,15 @@ export class Listeners {
     if (c.type === 'tcp') {
       server = createTcpServer((sock) => this.onConnection(sock, info));
     } else if (c.type === 'tls') {
-      const read = (file: string, what: string): Buffer => readConfigFile(file, `the TLS ${what}`);
-      server = createTlsServer(
-        {
-          cert: read(c.cert_file, 'certificate'),
-          key: read(c.key_file, 'key'),
-          ...(c.ca_file ? { ca: read(c.ca_file, 'CA bundle') } : {}),
-          requestCert: c.client_certs !== 'none',
-          rejectUnauthorized: c.client_certs === 'required',
-        },
-        (sock) => this.onConnection(sock, info),
-      );
+      server = createTlsServer(tlsOptions(c), (sock) => this.onConnection(sock, info));
       // A failed handshake is the peer's problem, but never silent: it is reported like any server error.
       server.on('tlsClientError', (err: Error) => this.onServerError(err, c));
     } else {
-      const http = createHttpServer((_req, res) => {
+      const refuse = (_req: IncomingMessage, res: ServerResponse): void => {
         res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket only\n');
-      });
+      };
+      const http = c.type === 'wss' ? createHttpsServer(tlsOptions(c), refuse) : createHttpServer(refuse);
+      if (c.type === 'wss') http.on('tlsClientError', (err: Error) => this.onServerError(err, c));
       server = http;
       wss = new WebSocketServer({ server: http, path: c.path });
       wss.on('connection', (ws, req) => {
@@ -213,7 +214,7 @@ export class Listeners {
     server.on('error', (err: Error) => this.onServerError(err, c));
     const addr = server.address();
     info.port = typeof addr === 'object' && addr !== null ? addr.port : c.port;
-    info.label = `${c.type}://${c.host}:${info.port}${c.type === 'ws' ? c.path : ''}`;
+    info.label = `${c.type}://${c.host}:${info.port}${c.type === 'ws' || c.type === 'wss' ? c.path : ''}`;
     this.servers.push(wss ? { server, wss } : { server });
     this.bound.push(info);
   }
@@ -231,4 +232,16 @@ export class Listeners {
     for (const sock of this.sockets) sock.destroy();
     await Promise.all(closed);
   }
+}
+
+/** Server certificate, and client certificates as configured, for `tls` and `wss` listeners. */
+function tlsOptions(c: Extract<ListenerConfig, { type: 'tls' | 'wss' }>): TlsOptions {
+  const read = (file: string, what: string): Buffer => readConfigFile(file, `the TLS ${what}`);
+  return {
+    cert: read(c.cert_file, 'certificate'),
+    key: read(c.key_file, 'key'),
+    ...(c.ca_file ? { ca: read(c.ca_file, 'CA bundle') } : {}),
+    requestCert: c.client_certs !== 'none',
+    rejectUnauthorized: c.client_certs === 'required',
+  };
 }
