@@ -190,3 +190,55 @@ describe('back-pressure', () => {
     }
   });
 });
+
+describe('packet size', () => {
+  /** MQTT's variable-length "remaining length" (MQTT 3.1.1 §2.2.3). */
+  function varint(n: number): number[] {
+    const out: number[] = [];
+    do {
+      let byte = n % 128;
+      n = Math.floor(n / 128);
+      if (n > 0) byte |= 0x80;
+      out.push(byte);
+    } while (n > 0);
+    return out;
+  }
+
+  test('a packet over max_packet_bytes closes the connection at its header, before it is buffered', async () => {
+    const h = await startBroker({
+      listeners: [{ type: 'tcp', host: '127.0.0.1', port: 0, allow_anonymous: true }],
+      max_packet_bytes: 4096,
+    });
+    try {
+      const port = portOf(h, 'tcp');
+      // Under the limit: stored as usual.
+      const ok = await client(`mqtt://127.0.0.1:${port}`, { clientId: 'dev-small' });
+      await ok.publishAsync('sensors/dev-small/t', '1', { qos: 1 });
+      expect(h.readings().map((r) => r.device)).toEqual(['dev-small']);
+      // A raw client: CONNECT, then a PUBLISH header announcing 200 MiB, then a trickle of bytes.
+      const sock = connect(port, '127.0.0.1');
+      const closed = new Promise<number>((resolve) => {
+        const t0 = Date.now();
+        sock.once('close', () => resolve(Date.now() - t0));
+      });
+      sock.on('error', () => undefined);
+      const clientId = [...Buffer.from('raw')];
+      const connectBody = [0, 4, ...Buffer.from('MQTT'), 4, 0x02, 0, 60, 0, clientId.length, ...clientId];
+      sock.write(Buffer.from([0x10, ...varint(connectBody.length), ...connectBody]));
+      sock.write(Buffer.from([0x32, ...varint(200 * 1024 * 1024), 0, 1, 0x74]));
+      const timer = setInterval(() => sock.write(Buffer.alloc(512, 0x61)), 10);
+      try {
+        expect(await closed).toBeLessThan(2000);
+      } finally {
+        clearInterval(timer);
+      }
+      await eventually(
+        () => h.errors.some((e) => e.stage === 'client' && e.kind === 'SLUICE_PAYLOAD_INVALID'),
+        'oversize packet counted',
+      );
+      expect(h.readings().map((r) => r.device)).toEqual(['dev-small']);
+    } finally {
+      await h.close();
+    }
+  });
+});

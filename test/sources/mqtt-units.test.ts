@@ -313,6 +313,18 @@ describe('ACL and passwords', () => {
     );
   });
 
+  test('`{username}`-style placeholders in ACL filters are config errors that point to %u/%c', () => {
+    const parsed = brokerSchema.safeParse({
+      type: 'mqtt_broker',
+      acl: [{ publish: ['sensors/{username}/#'] }],
+    });
+    expect(parsed.success).toBe(false);
+    expect(parsed.error?.issues[0]?.message).toMatch(/%u.*%c/);
+    expect(
+      brokerSchema.safeParse({ type: 'mqtt_broker', acl: [{ publish: ['sensors/%u/#'] }] }).success,
+    ).toBe(true);
+  });
+
   test('scrypt hashes verify the right password only', async () => {
     const hash = await hashPassword('s3cret', { ln: 10, r: 8, p: 1 });
     expect(hash).toMatch(/^\$scrypt\$ln=10,r=8,p=1\$/);

@@ -92,6 +92,14 @@ export function readPasswordFile(file: string): Map<string, string> {
   return users;
 }
 
+/** A topic filter; `{username}`-style placeholders are refused: they would match only that literal text. */
+const aclFilter = z
+  .string()
+  .min(1)
+  .refine((f) => !/\{(user(name)?|client_?id|device)\}/i.test(f), {
+    message: 'ACL filters substitute %u (username) and %c (client id), not {username}/{clientid}/{device}',
+  });
+
 export const aclRuleSchema = z
   .strictObject({
     username: z
@@ -100,13 +108,13 @@ export const aclRuleSchema = z
       .optional()
       .describe('The rule applies to this user only; omitted, to every client (like a mosquitto `pattern`).'),
     publish: z
-      .array(z.string().min(1))
+      .array(aclFilter)
       .default([])
       .describe(
         'Topic filters the client may publish to (Last Will and `$SYS/` included); `%c` is the client id, `%u` the username.',
       ),
     subscribe: z
-      .array(z.string().min(1))
+      .array(aclFilter)
       .default([])
       .describe('Topic filters the client may subscribe to (a subscription must lie within one).'),
   })

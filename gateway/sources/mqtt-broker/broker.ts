@@ -123,7 +123,7 @@ export class MqttBrokerSource implements Source {
       this.gate,
       (conn, listener, req) => {
         this.listenerOf.set(conn, listener);
-        broker.handle(conn, req);
+        limitPacketSize(broker.handle(conn, req), this.config.max_packet_bytes);
       },
       (verdict, listener, remote) => {
         ctx.metrics.error('connect', verdict);
@@ -420,4 +420,43 @@ function certificateCn(client: Client): string | undefined {
   if (!(conn instanceof TLSSocket) || !conn.authorized) return undefined;
   const cn = conn.getPeerCertificate().subject?.CN;
   return typeof cn === 'string' && cn !== '' ? cn : undefined;
+}
+
+/** The parts of mqtt-packet's parser (aedes keeps one per client as `_parser`) that the size limit uses. */
+interface PacketParser {
+  packet: { length: number; cmd?: string };
+  _parseLength(): boolean;
+  _emitError(err: Error): void;
+}
+
+/**
+ * Refuses packets over `maxBytes` as soon as their fixed header is parsed: neither aedes nor mqtt-packet has
+ * a limit, and the parser buffers a whole packet (up to MQTT's 256 MiB) before handing it over. The error
+ * goes the way of any protocol error (aedes closes the connection and emits `clientError`). Wraps the
+ * remaining-length step of this client's parser only; test/sources/mqtt-broker-security.test.ts sends an
+ * oversize header and fails if the limit stops working (e.g. after an aedes or mqtt-packet upgrade).
+ */
+function limitPacketSize(client: Client, maxBytes: number): void {
+  const parser = (client as unknown as { _parser?: PacketParser })._parser;
+  if (parser === undefined || typeof parser._parseLength !== 'function') {
+    throw new SluiceError(
+      'SLUICE_INTERNAL',
+      'aedes client without an mqtt-packet parser: packet size unlimited',
+    );
+  }
+  const parseLength = parser._parseLength.bind(parser);
+  parser._parseLength = () => {
+    const done = parseLength();
+    if (done && parser.packet.length > maxBytes) {
+      parser._emitError(
+        new SluiceError(
+          'SLUICE_PAYLOAD_INVALID',
+          `${parser.packet.cmd ?? 'packet'} of ${parser.packet.length} bytes exceeds max_packet_bytes (${maxBytes})`,
+          { hint: "raise the source's max_packet_bytes if the device really sends packets this large" },
+        ),
+      );
+      return false;
+    }
+    return done;
+  };
 }

@@ -2,7 +2,7 @@
 // they are on disk. This file holds the config schema and the registry entry; broker.ts holds the source.
 import { z } from 'zod';
 import type { ComponentDefinition, ComponentDeps, Source } from '../../components.js';
-import { durationMs } from '../../config/common.js';
+import { byteSize, durationMs } from '../../config/common.js';
 import { aclRuleSchema, passwordHash } from './auth.js';
 import { MqttBrokerSource } from './broker.js';
 import { DEFAULT_LISTENERS, listenerSchema } from './listeners.js';
@@ -36,6 +36,11 @@ export const schema = z
       .optional()
       .describe(
         'Per-device publish/subscribe permissions. Omitted: any admitted client may publish and subscribe anywhere except `$` topics (`$SYS/`).',
+      ),
+    max_packet_bytes: byteSize
+      .default(1024 * 1024)
+      .describe(
+        "Largest MQTT packet a client may send (as mosquitto's max_packet_size); a larger one closes the connection as soon as its header arrives, before it is buffered. MQTT allows 256 MiB.",
       ),
     max_connections: z
       .number()
