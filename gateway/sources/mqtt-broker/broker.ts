@@ -5,7 +5,7 @@ import type { EventEmitter } from 'node:events';
 import { TLSSocket } from 'node:tls';
 import type { ComponentDeps, ComponentHealth, Source, SourceContext } from '../../components.js';
 import { failedHealth } from '../../components.js';
-import { SluiceError, errorMessage, isSluiceError } from '../../errors.js';
+import { SluiceError, errorMessage, isSluiceError, toSluiceError } from '../../errors.js';
 import { RateLimitedLog } from '../../observe/log.js';
 import type { Reading } from '../../reading.js';
 import { Acl, readPasswordFile, verifyPassword, type Identity } from './auth.js';
@@ -29,7 +29,8 @@ interface IncomingStore {
   incomingGetPacket(client: Client, packet: PublishPacket): Promise<unknown>;
 }
 
-type Settle = (err: unknown) => void;
+/** Called once: with no error when the readings are on disk, else with why not (never `undefined`). */
+type Settle = (err?: SluiceError) => void;
 
 interface BatchPart {
   readonly readings: readonly Reading[];
@@ -123,7 +124,17 @@ export class MqttBrokerSource implements Source {
       this.gate,
       (conn, listener, req) => {
         this.listenerOf.set(conn, listener);
-        limitPacketSize(broker.handle(conn, req), this.config.max_packet_bytes);
+        if (!limitPacketSize(broker.handle(conn, req), this.config.max_packet_bytes)) {
+          // Fail closed: an unlimited connection could be made to buffer 256 MiB. Only an aedes upgrade
+          // that moved its parser gets here, and the packet-size test says so first.
+          ctx.metrics.error('connect', 'SLUICE_INTERNAL');
+          this.limited?.warn(
+            'packet-limit',
+            { listener: listener.label },
+            'cannot limit the packet size of this aedes version: connection closed',
+          );
+          conn.destroy();
+        }
       },
       (verdict, listener, remote) => {
         ctx.metrics.error('connect', verdict);
@@ -270,10 +281,9 @@ export class MqttBrokerSource implements Source {
     if (packet.qos === 0) {
       this.ingest(result.readings, bytes, client.id, (err) => {
         if (err === undefined) return;
-        const code = isSluiceError(err) ? err.code : 'SLUICE_INTERNAL';
         ctx.metrics.discarded(
           result.readings.length,
-          code === 'SLUICE_QUEUE_FULL' ? 'queue_full' : 'ingest_error',
+          err.code === 'SLUICE_QUEUE_FULL' ? 'queue_full' : 'ingest_error',
         );
       });
       return done(null);
@@ -281,7 +291,7 @@ export class MqttBrokerSource implements Source {
     const append = (): void => {
       this.ingest(result.readings, bytes, client.id, (err) => {
         if (err === undefined) return done(null);
-        if (isSluiceError(err) && !err.retriable) {
+        if (!err.retriable) {
           // Too large for the queue or invalid: a bad message, acknowledged so that it is not re-sent.
           ctx.reject(
             err.code === 'SLUICE_READING_TOO_LARGE' ? 'too_large' : 'invalid',
@@ -292,7 +302,7 @@ export class MqttBrokerSource implements Source {
         }
         // Queue full (reject_new) or a disk error: withhold the acknowledgement. aedes drops the connection;
         // the client re-sends the message (DUP) when it reconnects.
-        done(err instanceof Error ? err : new Error(errorMessage(err)));
+        done(err);
       });
     };
     if (packet.qos === 2) {
@@ -338,8 +348,9 @@ export class MqttBrokerSource implements Source {
         this.succeeded();
         for (const part of batch.parts) part.settled(undefined);
       },
-      (err: unknown) => {
-        if (batch.parts.length > 1 && isSluiceError(err) && !err.retriable) {
+      (cause: unknown) => {
+        const err = asIngestError(cause);
+        if (batch.parts.length > 1 && !err.retriable) {
           // One message spoiled the batch (e.g. larger than the queue): append each alone, so that only it
           // is refused.
           return Promise.all(batch.parts.map((part) => this.appendAlone(part)));
@@ -364,7 +375,8 @@ export class MqttBrokerSource implements Source {
           this.succeeded();
           part.settled(undefined);
         },
-        (err: unknown) => {
+        (cause: unknown) => {
+          const err = asIngestError(cause);
           this.failed(err, part.clientId, part.readings.length);
           part.settled(err);
         },
@@ -376,13 +388,12 @@ export class MqttBrokerSource implements Source {
     else this.status = { ...this.status, lastSuccessAt: Date.now() };
   }
 
-  private failed(err: unknown, clientId: string, readings: number): void {
+  private failed(err: SluiceError, clientId: string, readings: number): void {
     const ctx = this.context();
-    const code = isSluiceError(err) ? err.code : 'SLUICE_INTERNAL';
-    ctx.metrics.error('ingest', code);
+    ctx.metrics.error('ingest', err.code);
     this.status = failedHealth('degraded', err);
     this.limited?.warn(
-      `ingest/${code}`,
+      `ingest/${err.code}`,
       { err: errorMessage(err), client: clientId, readings },
       'readings not queued; acknowledgement withheld',
     );
@@ -436,14 +447,16 @@ interface PacketParser {
  * remaining-length step of this client's parser only; test/sources/mqtt-broker-security.test.ts sends an
  * oversize header and fails if the limit stops working (e.g. after an aedes or mqtt-packet upgrade).
  */
-function limitPacketSize(client: Client, maxBytes: number): void {
-  const parser = (client as unknown as { _parser?: PacketParser })._parser;
-  if (parser === undefined || typeof parser._parseLength !== 'function') {
-    throw new SluiceError(
-      'SLUICE_INTERNAL',
-      'aedes client without an mqtt-packet parser: packet size unlimited',
-    );
-  }
+function isPacketParser(p: unknown): p is PacketParser {
+  const o = p as Partial<PacketParser> | null | undefined;
+  return (
+    typeof o?._parseLength === 'function' && typeof o._emitError === 'function' && o.packet !== undefined
+  );
+}
+
+function limitPacketSize(client: Client, maxBytes: number): boolean {
+  const parser: unknown = (client as unknown as { _parser?: unknown })._parser;
+  if (!isPacketParser(parser)) return false;
   const parseLength = parser._parseLength.bind(parser);
   parser._parseLength = () => {
     const done = parseLength();
@@ -459,4 +472,18 @@ function limitPacketSize(client: Client, maxBytes: number): void {
     }
     return done;
   };
+  return true;
+}
+
+/**
+ * What an append failed with, as a SluiceError: anything else (even a bare `undefined`) counts as a
+ * retriable I/O failure, so that it can never be mistaken for success and acknowledged.
+ */
+function asIngestError(cause: unknown): SluiceError {
+  return toSluiceError(
+    cause ?? 'no reason given',
+    'SLUICE_QUEUE_IO',
+    'the readings could not be queued',
+    true,
+  );
 }
