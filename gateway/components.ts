@@ -44,6 +44,14 @@ export interface IngestResult {
   readonly bytes: number;
 }
 
+export interface AppendOptions {
+  /**
+   * The caller gathered everything of this event-loop turn into this append (as the MQTT broker does): an
+   * inline commit starts right after the current task instead of waiting for the end of the turn.
+   */
+  readonly gathered?: boolean;
+}
+
 export interface SourceContext {
   readonly gatewayId: string;
   readonly log: Logger;
@@ -53,7 +61,7 @@ export interface SourceContext {
    * other concurrent ingests). Rejects with SLUICE_QUEUE_FULL (retriable) under `on_full: reject_new`:
    * the source must then withhold its acknowledgement (MQTT PUBACK) or report it (serial).
    */
-  ingest(readings: readonly Reading[]): Promise<IngestResult>;
+  ingest(readings: readonly Reading[], options?: AppendOptions): Promise<IngestResult>;
   /** Counts a rejected input (bad payload, bad frame) under a stable reason, per device where known. */
   reject(reason: string, device?: string, detail?: string): void;
 }

@@ -35,6 +35,12 @@ export const configSchema = z
           .describe(
             'When max_bytes is reached: drop the oldest readings (counted), or refuse new ones (back-pressure).',
           ),
+        commit_mode: z
+          .enum(['auto', 'inline', 'background'])
+          .default('auto')
+          .describe(
+            "Where a commit waits for its fsync: `inline` on the event loop (lowest latency on fast disks), `background` in LMDB's write thread (the loop works on meanwhile; slow disks such as SD cards), `auto` inline while that wait (median of the last 32 commits) is at most 5 ms, else background for a minute and measured again. Durable either way.",
+          ),
       })
       .prefault({})
       .describe('The store-and-forward queue on local disk.'),

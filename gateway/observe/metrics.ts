@@ -209,6 +209,16 @@ export class Telemetry {
       'Flushed queue transactions (group commits) since start.',
       (q) => q.stats().commits,
     );
+    gauge(
+      'sluice_queue_commit_inline',
+      "1 while commits wait for their fsync on the event loop, 0 while LMDB's write thread does (queue.commit_mode).",
+      (q) => (q.stats().commitMode === 'inline' ? 1 : 0),
+    );
+    total(
+      'sluice_queue_commit_mode_fallbacks_total',
+      'Times commit_mode auto moved commits off the event loop because fsyncs were slow, since start.',
+      (q) => q.stats().commitModeFallbacks,
+    );
     total(
       'sluice_queue_dead_letters_total',
       'Readings parked as dead letters since the queue was created.',

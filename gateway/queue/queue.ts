@@ -1,14 +1,24 @@
 // The channel: an LMDB store-and-forward queue. One writer loop group-commits every append, ack and cursor
-// change queued during the previous commit into one transaction, and resolves them only once it is flushed.
+// change queued during the previous commit into one transaction, and resolves them only once it is flushed,
+// committing on the event loop while the disk is fast and in LMDB's write thread when it is not.
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { open, type Database, type RootDatabase } from 'lmdb';
-import type { IngestResult } from '../components.js';
+import type { AppendOptions, IngestResult } from '../components.js';
 import { SluiceError, isSluiceError, toSluiceError } from '../errors.js';
 import type { QueuedReading, Reading } from '../reading.js';
 import { decodeEntry, encodeEntry } from './codec.js';
 
 export type OnFull = 'drop_oldest' | 'reject_new';
+/**
+ * Where a group commit waits for the disk. `inline`: the event loop commits and waits for the fsync itself
+ * (no thread hand-offs: the lowest latency when an fsync takes well under a millisecond). `background`:
+ * LMDB's write thread commits and syncs while the event loop goes on (better when fsyncs are slow, e.g. SD
+ * cards). `auto`: inline while the median wait for the disk of the last 32 inline commits is at most 5 ms,
+ * else background for a minute, then measured again. (An SD card's fsync takes more; an SSD's or eMMC's
+ * less. The wait is wall time, so a CPU the load saturates inflates it too: hence a median, and 5 ms.)
+ */
+export type CommitMode = 'auto' | 'inline' | 'background';
 /** Where a cursor created for the first time starts: only new readings, or everything still retained. */
 export type CursorStart = 'tail' | 'oldest';
 
@@ -17,6 +27,10 @@ export interface QueueOptions {
   /** Upper bound of the encoded readings held, in bytes (the LMDB file adds B-tree overhead on top). */
   readonly maxBytes: number;
   readonly onFull: OnFull;
+  /** Default `auto`. */
+  readonly commitMode?: CommitMode;
+  /** `auto`: how long commits stay in the background after slow inline fsyncs (default a minute). */
+  readonly backgroundHoldMs?: number;
   /** Benchmarks only: skip fsync. The ceiling a durable queue is measured against; never for real data. */
   readonly noSync?: boolean;
   /** Open without writing (for `sluice queue stats` beside a running gateway). */
@@ -57,6 +71,10 @@ export interface QueueStats {
   readonly rejected: number;
   /** Transactions committed (and flushed) since this process opened the queue. */
   readonly commits: number;
+  /** How the next commit waits for the disk (`auto` resolves to one of the two). */
+  readonly commitMode: 'inline' | 'background';
+  /** Times `auto` moved commits off the event loop because inline fsyncs were slow. */
+  readonly commitModeFallbacks: number;
   readonly deadLetters: number;
   readonly cursors: readonly CursorStats[];
 }
@@ -88,6 +106,8 @@ interface PersistedState {
   deadLetters: number;
 }
 
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
 interface Op {
   /** Runs inside the write transaction. Throws a SluiceError before writing anything to refuse just this op. */
   run(now: number): unknown;
@@ -100,6 +120,12 @@ const CURSOR_PREFIX = 'cursor/';
 /** Entries removed per transaction when trimming after acks, to keep each write transaction short. */
 const TRIM_CHUNK = 20_000;
 const MiB = 1024 * 1024;
+/** `auto`: the most the event loop may wait for the disk in a typical (median) commit before commits move off it. */
+const INLINE_DISK_BUDGET_MS = 5;
+/** `auto`: inline commits the median is taken over (a median, so a few commits the OS preempted do not count). */
+const INLINE_WINDOW = 32;
+/** `auto`: how long commits stay in the background before inline commits are measured again. */
+const BACKGROUND_HOLD_MS = 60_000;
 
 export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
   private currentOptions: QueueOptions;
@@ -122,6 +148,14 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
   private idle: (() => void) | undefined;
   private commits = 0;
   private rejected = 0;
+  /** The ms recent inline commits spent in LMDB's commit (page writes, fsync), not in the ops. */
+  private readonly inlineDiskMs = new Float64Array(INLINE_WINDOW);
+  private inlineSamples = 0;
+  private backgroundUntil = 0;
+  /** An inline round is scheduled (`writing` is set) and has not started; the token voids a superseded one. */
+  private inlineScheduled: 'turn' | 'now' | undefined;
+  private inlineToken = 0;
+  private fallbacks = 0;
 
   private constructor(options: QueueOptions) {
     super();
@@ -172,7 +206,7 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
    * Appends readings and resolves once they are committed and flushed to disk, with the sequence numbers
    * assigned (contiguous, in order). Appends from many callers in the same moment share one commit.
    */
-  append(readings: readonly Reading[]): Promise<IngestResult> {
+  append(readings: readonly Reading[], options: AppendOptions = {}): Promise<IngestResult> {
     if (readings.length === 0) {
       return Promise.reject(new SluiceError('SLUICE_READING_INVALID', 'append() needs at least one reading'));
     }
@@ -180,15 +214,24 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
     const bufs = readings.map((r) => encodeEntry(r, now));
     let size = 0;
     for (const b of bufs) size += b.length;
-    return this.enqueue<IngestResult>(() => this.applyAppend(bufs, size));
+    return this.enqueue<IngestResult>(() => this.applyAppend(bufs, size), options.gathered === true);
   }
 
   /**
    * Changes max_bytes and on_full in place (a config push): the next append obeys them. A smaller max_bytes
    * under drop_oldest drops the excess at that append, not now, so a lowered limit never loses more than needed.
    */
-  setLimits(limits: { readonly maxBytes: number; readonly onFull: OnFull }): void {
-    this.currentOptions = { ...this.currentOptions, maxBytes: limits.maxBytes, onFull: limits.onFull };
+  setLimits(limits: {
+    readonly maxBytes: number;
+    readonly onFull: OnFull;
+    readonly commitMode?: CommitMode;
+  }): void {
+    this.currentOptions = {
+      ...this.currentOptions,
+      maxBytes: limits.maxBytes,
+      onFull: limits.onFull,
+      commitMode: limits.commitMode ?? this.currentOptions.commitMode,
+    };
   }
 
   /** Creates the cursor if it does not exist (at the tail, or at the oldest retained entry). */
@@ -303,6 +346,8 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
       dropped: this.state.dropped,
       rejected: this.rejected,
       commits: this.commits,
+      commitMode: this.inlineAllowed() ? 'inline' : 'background',
+      commitModeFallbacks: this.fallbacks,
       deadLetters: this.state.deadLetters,
       cursors: this.cursorNames().map((n) => this.cursorStats(n)),
     };
@@ -350,7 +395,7 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
     await this.root.close();
   }
 
-  private enqueue<T>(run: (now: number) => T): Promise<T> {
+  private enqueue<T>(run: (now: number) => T, gathered = false): Promise<T> {
     if (this.closed) {
       return Promise.reject(
         new SluiceError('SLUICE_QUEUE_CLOSED', 'the queue is closed', { retriable: true }),
@@ -361,12 +406,16 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
     }
     return new Promise<T>((resolve, reject) => {
       this.pending.push({ run, resolve: (v) => resolve(v as T), reject });
-      this.kick();
+      this.kick(gathered);
     });
   }
 
-  private kick(): void {
-    if (this.writing) return;
+  private kick(gathered = false): void {
+    if (this.writing) {
+      // An inline round waiting for the end of this turn starts as soon as this task is done instead.
+      if (gathered && this.inlineScheduled === 'turn') this.scheduleInline('now');
+      return;
+    }
     if (this.pending.length === 0 && !this.trimPending) {
       if (this.flushing === 0) {
         this.idle?.();
@@ -375,21 +424,89 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
       return;
     }
     this.writing = true;
-    void this.writeRound();
+    // An inline round only once no background round is still flushing, so rounds resolve in commit order.
+    if (this.flushing === 0 && this.inlineAllowed()) this.scheduleInline(gathered ? 'now' : 'turn');
+    else void this.backgroundRound();
   }
 
   /**
-   * One group commit: every op queued so far, plus a chunk of trimming, in one transaction; its ops resolve
-   * only once it is flushed. (With lmdb-js 3.5 the transaction promise itself settles after the fdatasync,
+   * `turn`: after this turn of the event loop (setImmediate), so that every op the sockets deliver in it
+   * joins. `now`: once the current task is done (a microtask), for a caller that gathered its turn already.
+   */
+  private scheduleInline(when: 'turn' | 'now'): void {
+    const token = ++this.inlineToken;
+    this.inlineScheduled = when;
+    const run = (): void => {
+      if (token === this.inlineToken) this.inlineRound();
+    };
+    if (when === 'now') queueMicrotask(run);
+    else setImmediate(run);
+  }
+
+  private inlineAllowed(): boolean {
+    const mode = this.options.commitMode ?? 'auto';
+    if (mode !== 'auto') return mode === 'inline';
+    return Date.now() >= this.backgroundUntil;
+  }
+
+  /**
+   * One group commit on the event loop: it runs a turn after the first op was queued (so that everything the
+   * sockets delivered in this turn joins it), and `transactionSync` returns only after LMDB's fdatasync and
+   * its O_DSYNC meta-page write (checked with `strace -e inject=fdatasync:delay_exit=...`): durable.
+   */
+  private inlineRound(): void {
+    this.inlineScheduled = undefined;
+    this.inlineToken++;
+    const ops = this.pending;
+    this.pending = [];
+    const before = this.snapshot();
+    const outcomes: Outcome[] = [];
+    let opsDone = 0;
+    const t0 = performance.now();
+    try {
+      this.root.transactionSync(() => {
+        this.runOps(ops, outcomes);
+        opsDone = performance.now();
+      });
+    } catch (err) {
+      this.restore(before);
+      this.failAll(ops, err);
+      this.writing = false;
+      this.kick();
+      return;
+    }
+    this.noteInlineDisk(performance.now() - (opsDone || t0));
+    this.commits++;
+    this.durableSeq = Math.max(this.durableSeq, this.state.lastSeq);
+    this.writing = false;
+    this.settle(ops, outcomes);
+    this.kick();
+  }
+
+  private noteInlineDisk(ms: number): void {
+    if (this.options.noSync || (this.options.commitMode ?? 'auto') !== 'auto') return;
+    this.inlineDiskMs[this.inlineSamples++ % INLINE_WINDOW] = ms;
+    // Judged every 16 commits once the window is full (the first commits of a cold file are not typical).
+    if (this.inlineSamples < INLINE_WINDOW || this.inlineSamples % 16 !== 0) return;
+    const recent = this.inlineDiskMs.slice().sort();
+    if (recent[recent.length >> 1]! > INLINE_DISK_BUDGET_MS) {
+      this.backgroundUntil = Date.now() + (this.options.backgroundHoldMs ?? BACKGROUND_HOLD_MS);
+      this.fallbacks++;
+      this.inlineSamples = 0;
+    }
+  }
+
+  /**
+   * One group commit in LMDB's write thread: every op queued so far, plus a chunk of trimming, in one
+   * transaction; its ops resolve only once it is flushed. (With lmdb-js 3.5 the transaction promise itself settles after the fdatasync,
    * even with overlappingSync: checked with `strace -e inject=fdatasync:delay_exit=...`; `flushed` is
    * awaited as well so that this stays true whatever a later lmdb-js does.)
    */
-  private async writeRound(): Promise<void> {
+  private async backgroundRound(): Promise<void> {
     let ops: Op[] = [];
     let taken = false;
     const before = this.snapshot();
-    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
-    let appended = false;
+    const outcomes: Outcome[] = [];
     try {
       await this.root.transaction(() => {
         // The ops are taken when LMDB runs this callback (a later turn of the event loop, once the write
@@ -398,21 +515,7 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
         ops = this.pending;
         this.pending = [];
         taken = true;
-        const now = Date.now();
-        this.trimStep();
-        for (const op of ops) {
-          try {
-            const value = op.run(now);
-            outcomes.push({ ok: true, value });
-            appended ||= isIngestResult(value);
-          } catch (error) {
-            // A planned refusal (queue full, bad ack) throws before the op wrote anything: only it fails.
-            if (!isSluiceError(error)) throw error;
-            outcomes.push({ ok: false, error });
-          }
-        }
-        this.trimStep(); // what this round's acks freed, so stats are exact when the acks resolve
-        this.meta.putSync(STATE_KEY, this.state);
+        this.runOps(ops, outcomes);
       });
     } catch (err) {
       if (!taken) {
@@ -442,13 +545,38 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
     }
     this.flushing--;
     this.durableSeq = Math.max(this.durableSeq, committedSeq);
+    this.settle(ops, outcomes);
+    this.kick();
+  }
+
+  /** The body of every round, inside its write transaction. */
+  private runOps(ops: readonly Op[], outcomes: Outcome[]): void {
+    const now = Date.now();
+    this.trimStep();
+    for (const op of ops) {
+      try {
+        outcomes.push({ ok: true, value: op.run(now) });
+      } catch (error) {
+        // A planned refusal (queue full, bad ack) throws before the op wrote anything: only it fails.
+        if (!isSluiceError(error)) throw error;
+        outcomes.push({ ok: false, error });
+      }
+    }
+    this.trimStep(); // what this round's acks freed, so stats are exact when the acks resolve
+    this.meta.putSync(STATE_KEY, this.state);
+  }
+
+  /** Resolves a durable round's ops, then tells readers (sinks) that there is more to read. */
+  private settle(ops: readonly Op[], outcomes: readonly Outcome[]): void {
+    let appended = false;
     ops.forEach((op, i) => {
       const o = outcomes[i];
-      if (o?.ok) op.resolve(o.value);
-      else op.reject(o?.error);
+      if (o?.ok) {
+        appended ||= isIngestResult(o.value);
+        op.resolve(o.value);
+      } else op.reject(o?.error);
     });
     if (appended) this.emit('append', this.durableSeq);
-    this.kick();
   }
 
   private failAll(ops: readonly Op[], err: unknown): void {

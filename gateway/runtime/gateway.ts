@@ -4,7 +4,14 @@
 // replaced under the same name (so a sink resumes from its own cursor).
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { ComponentDeps, ComponentHealth, Sink, Source, SourceContext } from '../components.js';
+import type {
+  AppendOptions,
+  ComponentDeps,
+  ComponentHealth,
+  Sink,
+  Source,
+  SourceContext,
+} from '../components.js';
 import { PIPELINE_KEYS, canonicalJson } from '../config/bootstrap.js';
 import type { Config, SinkConfig, SourceConfig } from '../config/schema.js';
 import { SluiceError, errorMessage, toSluiceError } from '../errors.js';
@@ -76,6 +83,7 @@ export class Gateway {
       dir: join(config.gateway.data_dir, 'queue'),
       maxBytes: config.queue.max_bytes,
       onFull: config.queue.on_full,
+      commitMode: config.queue.commit_mode,
       noSync: options.unsafeNoSync === true,
       firstSeq: newQueueFirstSeq(),
     });
@@ -144,7 +152,11 @@ export class Gateway {
         firstError ??= err;
       }
     };
-    this.queue.setLimits({ maxBytes: next.queue.max_bytes, onFull: next.queue.on_full });
+    this.queue.setLimits({
+      maxBytes: next.queue.max_bytes,
+      onFull: next.queue.on_full,
+      commitMode: next.queue.commit_mode,
+    });
     this.log.level = next.log.level;
     this.current = next;
 
@@ -207,8 +219,8 @@ export class Gateway {
       gatewayId: this.current.gateway.id,
       log,
       metrics,
-      ingest: async (readings: readonly Reading[]) => {
-        const result = await this.queue.append(readings);
+      ingest: async (readings: readonly Reading[], options?: AppendOptions) => {
+        const result = await this.queue.append(readings, options);
         metrics.sent(readings.length, result.bytes);
         return result;
       },

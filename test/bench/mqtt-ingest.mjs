@@ -51,7 +51,11 @@ async function serve(kind, port, dir) {
       },
     },
   });
-  await Gateway.start(config, { log: silentLogger });
+  const gw = await Gateway.start(config, { log: silentLogger });
+  // How the queue committed, for the report (auto can move commits off the event loop on a slow disk).
+  process.on('message', (m) => {
+    if (m === 'stats') process.send?.({ stats: gw.queue.stats() });
+  });
   process.send?.('ready');
 }
 
@@ -108,6 +112,19 @@ async function startServer(kind) {
   await waitForPort(port);
   return {
     port,
+    /** The Sluice child's queue stats (commit mode, commits), or undefined for the peers. */
+    queueStats() {
+      if (kind !== 'sluice') return Promise.resolve(undefined);
+      return new Promise((resolve) => {
+        const onMessage = (m) => {
+          if (typeof m !== 'object' || m === null || !('stats' in m)) return; // e.g. a late 'ready'
+          child.off('message', onMessage);
+          resolve(m.stats);
+        };
+        child.on('message', onMessage);
+        child.send('stats');
+      });
+    },
     async stop() {
       await new Promise((resolve) => {
         child.once('exit', resolve);
@@ -188,7 +205,12 @@ async function main() {
     ].filter(([kind]) => opts.targets.split(',').includes(kind))) {
       const server = await startServer(kind);
       try {
-        rows.push({ kind, label, ...(await load(server.port, publishers, windowSize, warmupMs, measureMs)) });
+        const result = await load(server.port, publishers, windowSize, warmupMs, measureMs);
+        const q = await server.queueStats();
+        const note = q
+          ? ` (${q.commits} commits, now ${q.commitMode}, ${q.commitModeFallbacks} fallbacks)`
+          : '';
+        rows.push({ kind, label, note, ...result });
       } finally {
         await server.stop();
       }
@@ -196,7 +218,9 @@ async function main() {
     console.log(
       `${'target'.padEnd(46)}${'msgs/s'.padStart(10)}${'p50 ms'.padStart(10)}${'p99 ms'.padStart(10)}`,
     );
-    for (const r of rows) console.log(`${r.label.padEnd(46)}${fmt(r.rate)}${fmt(r.p50, 2)}${fmt(r.p99, 2)}`);
+    for (const r of rows) {
+      console.log(`${r.label.padEnd(46)}${fmt(r.rate)}${fmt(r.p50, 2)}${fmt(r.p99, 2)}${r.note}`);
+    }
     const by = Object.fromEntries(rows.map((r) => [r.kind, r]));
     if (by.sluice && by.aedes && by.mosquitto) {
       summary.push({

@@ -18,7 +18,7 @@ function problems(text: string): string {
 describe('valid configs', () => {
   test('defaults come from the schema and the result is frozen', () => {
     const c = parseConfig(minimal);
-    expect(c.queue).toEqual({ max_bytes: 1024 ** 3, on_full: 'drop_oldest' });
+    expect(c.queue).toEqual({ max_bytes: 1024 ** 3, on_full: 'drop_oldest', commit_mode: 'auto' });
     expect(c.gateway.data_dir).toBe('./data');
     expect(Object.isFrozen(c)).toBe(true);
     expect(Object.isFrozen(c.queue)).toBe(true);

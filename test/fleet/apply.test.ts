@@ -39,7 +39,7 @@ describe('Gateway.apply', () => {
     const next = mergePipeline(
       local,
       {
-        queue: { max_bytes: '64MiB', on_full: 'reject_new' },
+        queue: { max_bytes: '64MiB', on_full: 'reject_new', commit_mode: 'background' },
         sources: { sim: sim() },
         sinks: { out: fileSink(join(dir, 'out'), { batch: { max_count: 7 } }), b: fileSink(join(dir, 'b')) },
       },
@@ -53,7 +53,12 @@ describe('Gateway.apply', () => {
       unchanged: ['source sim'],
     });
     expect(gw.queue).toBe(queue);
-    expect(queue.options).toMatchObject({ maxBytes: 64 * 1024 * 1024, onFull: 'reject_new' });
+    expect(queue.options).toMatchObject({
+      maxBytes: 64 * 1024 * 1024,
+      onFull: 'reject_new',
+      commitMode: 'background',
+    });
+    expect(queue.stats().commitMode).toBe('background');
     expect(queue.cursorNames().sort()).toEqual(['b', 'out']);
     const removed = await gw.apply(mergePipeline(local, { sinks: { b: fileSink(join(dir, 'b')) } }, 't'));
     expect(removed).toMatchObject({ stopped: ['sink out'], unchanged: ['sink b', 'source sim'] });

@@ -10,7 +10,11 @@ const ROUNDS = 25;
 
 function runAndKill(dir: string, round: number, killAfterMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [child, dir, String(round)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    // Alternate rounds commit on the event loop and in LMDB's write thread: both must keep the promise.
+    const mode = round % 2 === 0 ? 'inline' : 'background';
+    const p = spawn(process.execPath, [child, dir, String(round), mode], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     p.stdout.setEncoding('utf8');
     p.stdout.on('data', (d: string) => {
