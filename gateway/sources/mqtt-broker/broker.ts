@@ -179,7 +179,9 @@ export class MqttBrokerSource implements Source {
     await this.listeners?.close();
     const broker = this.broker;
     if (broker) await new Promise<void>((resolve) => broker.close(resolve));
-    // Ingests already started still commit (their clients got no PUBACK and will re-send: at least once).
+    // Ingests already started still commit (their clients got no PUBACK and will re-send: at least once),
+    // including a batch still gathering for the end of this turn.
+    this.flushBatch();
     while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
     this.status = { state: 'stopped' };
   }
@@ -319,17 +321,17 @@ export class MqttBrokerSource implements Source {
   }
 
   /**
-   * Queues readings for the durable append. Every message handled in the same tick (aedes handles a whole
-   * socket chunk of every readable connection synchronously) goes into one `ctx.ingest` call: one queue
-   * operation and one promise per batch instead of per message. `settled` gets undefined once the
-   * readings are on disk, or the error.
+   * Queues readings for the durable append. Every message handled in the same turn of the event loop (the
+   * socket chunks of every readable connection) goes into one `ctx.ingest` call at the end of the turn: one
+   * queue operation and one promise per turn instead of per message or per chunk, committed right away
+   * (`gathered`). `settled` gets undefined once the readings are on disk, or the error.
    */
   private ingest(readings: Reading[], bytes: number, clientId: string, settled: Settle): void {
     let batch = this.batch;
     if (batch === undefined) {
       batch = { readings: [], bytes: 0, parts: [] };
       this.batch = batch;
-      queueMicrotask(() => this.flushBatch());
+      setImmediate(() => this.flushBatch());
     }
     for (const r of readings) batch.readings.push(r);
     batch.bytes += bytes;
@@ -343,7 +345,7 @@ export class MqttBrokerSource implements Source {
     const ctx = this.context();
     // In: what arrived from devices. Out (to the queue) is counted by ctx.ingest itself.
     ctx.metrics.received(batch.readings.length, batch.bytes);
-    const p = ctx.ingest(batch.readings).then(
+    const p = ctx.ingest(batch.readings, { gathered: true }).then(
       () => {
         this.succeeded();
         for (const part of batch.parts) part.settled(undefined);
