@@ -5,6 +5,7 @@ import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { hashPassword } from '../../gateway/sources/mqtt-broker/auth.js';
 import type { MqttBrokerSource } from '../../gateway/sources/mqtt-broker/index.js';
+import { ConnectionGate } from '../../gateway/sources/mqtt-broker/listeners.js';
 import { connectClient, eventually, portOf, startBroker, type Harness } from './mqtt-harness.js';
 
 const clients: MqttClient[] = [];
@@ -102,14 +103,18 @@ describe('authentication and ACL', () => {
 });
 
 /** Opens raw TCP connections and reports which the broker closed at once (before any MQTT byte). */
-async function openSockets(port: number, n: number): Promise<{ closed: number; open: () => void }> {
+async function openSockets(
+  port: number,
+  n: number,
+  localAddress = '127.0.0.1',
+): Promise<{ closed: number; open: () => void }> {
   const socks = await Promise.all(
     Array.from(
       { length: n },
       () =>
         new Promise<{ closed: () => boolean; destroy: () => void }>((resolve, reject) => {
           let closed = false;
-          const s = connect(port, '127.0.0.1');
+          const s = connect({ port, host: '127.0.0.1', localAddress });
           s.on('error', reject);
           s.on('close', () => (closed = true));
           s.once('connect', () => resolve({ closed: () => closed, destroy: () => s.destroy() }));
@@ -138,6 +143,42 @@ describe('connection limits', () => {
     } finally {
       await h.close();
     }
+  });
+
+  test('connections over max_connections_per_ip from one address are closed; other addresses still get in', async () => {
+    const h = await startBroker({
+      listeners: [{ type: 'tcp', host: '127.0.0.1', port: 0, allow_anonymous: true }],
+      max_connections_per_ip: 3,
+      connect_rate_per_s: 0,
+    });
+    try {
+      // Two hosts on the loopback network: 127.0.0.1 and 127.0.0.2 (any 127/8 address is local on Linux).
+      const one = await openSockets(portOf(h, 'tcp'), 5);
+      const two = await openSockets(portOf(h, 'tcp'), 3, '127.0.0.2');
+      expect(one.closed).toBe(2);
+      expect(two.closed).toBe(0);
+      expect(h.errors.filter((e) => e.kind === 'max_connections_per_ip')).toHaveLength(2);
+      // Closing connections frees the address's slots.
+      one.open();
+      await new Promise((r) => setTimeout(r, 200));
+      const again = await openSockets(portOf(h, 'tcp'), 3);
+      expect(again.closed).toBe(0);
+      again.open();
+      two.open();
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('an IPv4 address seen through a dual-stack socket counts as the same host', () => {
+    const gate = new ConnectionGate({ maxConnections: 0, maxConnectionsPerIp: 2, ratePerS: 0, burst: 1 });
+    expect(gate.admit('10.0.0.7')).toBe('ok');
+    expect(gate.admit('::ffff:10.0.0.7')).toBe('ok');
+    expect(gate.admit('10.0.0.7')).toBe('max_connections_per_ip');
+    expect(gate.admit('fd00::7')).toBe('ok');
+    gate.release('::ffff:10.0.0.7');
+    expect(gate.admit('10.0.0.7')).toBe('ok');
+    expect(gate.connections).toBe(3);
   });
 
   test('connections over connect_rate_per_s (after the burst) are closed at once', async () => {

@@ -69,6 +69,7 @@ export class MqttBrokerSource implements Source {
   ) {
     this.gate = new ConnectionGate({
       maxConnections: config.max_connections,
+      maxConnectionsPerIp: config.max_connections_per_ip,
       ratePerS: config.connect_rate_per_s,
       burst: config.connect_burst,
     });

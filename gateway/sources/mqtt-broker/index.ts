@@ -48,6 +48,14 @@ export const schema = z
       .min(0)
       .default(1000)
       .describe('Most simultaneous connections over all listeners (0: no cap); more are closed at once.'),
+    max_connections_per_ip: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe(
+        'Most simultaneous connections from one IP address (0: no cap), so that one host cannot take all of max_connections; more are closed at once. Local apps on the gateway share 127.0.0.1.',
+      ),
     connect_rate_per_s: z
       .number()
       .min(0)

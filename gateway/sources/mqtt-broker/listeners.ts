@@ -83,15 +83,21 @@ export interface ListenerInfo {
 
 export interface GateOptions {
   readonly maxConnections: number;
+  /** Most simultaneous connections from one remote address (0: no cap). */
+  readonly maxConnectionsPerIp: number;
   readonly ratePerS: number;
   readonly burst: number;
 }
 
-export type GateVerdict = 'ok' | 'max_connections' | 'rate_limited';
+export type GateVerdict = 'ok' | 'max_connections' | 'max_connections_per_ip' | 'rate_limited';
 
-/** Connection cap plus a token bucket of new connections per second (0 disables either). */
+/**
+ * Connection cap, per-address cap and a token bucket of new connections per second (0 disables each).
+ * The per-address counts live only while that address has connections: bounded by the cap, not by history.
+ */
 export class ConnectionGate {
   private open = 0;
+  private readonly perIp = new Map<string, number>();
   private tokens: number;
   private refilledAt = Date.now();
 
@@ -103,9 +109,13 @@ export class ConnectionGate {
     return this.open;
   }
 
-  /** Admits a new socket (and counts it until `release`), or says why not. */
-  admit(now = Date.now()): GateVerdict {
+  /** Admits a new socket from `remote` (and counts it until `release(remote)`), or says why not. */
+  admit(remote: string | undefined, now = Date.now()): GateVerdict {
     if (this.o.maxConnections > 0 && this.open >= this.o.maxConnections) return 'max_connections';
+    const ip = remoteKey(remote);
+    const fromIp = this.perIp.get(ip) ?? 0;
+    if (this.o.maxConnectionsPerIp > 0 && fromIp >= this.o.maxConnectionsPerIp)
+      return 'max_connections_per_ip';
     if (this.o.ratePerS > 0) {
       this.tokens = Math.min(this.o.burst, this.tokens + ((now - this.refilledAt) / 1000) * this.o.ratePerS);
       this.refilledAt = now;
@@ -113,12 +123,23 @@ export class ConnectionGate {
       this.tokens -= 1;
     }
     this.open++;
+    this.perIp.set(ip, fromIp + 1);
     return 'ok';
   }
 
-  release(): void {
+  release(remote: string | undefined): void {
     this.open--;
+    const ip = remoteKey(remote);
+    const left = (this.perIp.get(ip) ?? 1) - 1;
+    if (left > 0) this.perIp.set(ip, left);
+    else this.perIp.delete(ip);
   }
+}
+
+/** One key per host: an IPv4 address arriving on a dual-stack socket (`::ffff:10.0.0.7`) counts as itself. */
+function remoteKey(remote: string | undefined): string {
+  if (remote === undefined) return '-';
+  return remote.startsWith('::ffff:') && remote.includes('.') ? remote.slice(7) : remote;
 }
 
 export type ConnectionHandler = (conn: Duplex, listener: ListenerInfo, req?: IncomingMessage) => void;
@@ -177,16 +198,18 @@ export class Listeners {
     }
     // Gate raw sockets first: a flood costs an accept and a close, not a TLS handshake or an MQTT parse.
     server.on('connection', (sock: Socket) => {
-      const verdict = this.gate.admit();
+      // Read now: a socket that is already gone by close has no remoteAddress left.
+      const remote = sock.remoteAddress;
+      const verdict = this.gate.admit(remote);
       if (verdict !== 'ok') {
-        this.onRefused(verdict, c, sock.remoteAddress);
+        this.onRefused(verdict, c, remote);
         sock.destroy();
         return;
       }
       this.sockets.add(sock);
       sock.once('close', () => {
         this.sockets.delete(sock);
-        this.gate.release();
+        this.gate.release(remote);
       });
     });
     await new Promise<void>((resolve, reject) => {
