@@ -1,4 +1,4 @@
-// Messages handled in the same tick share one queue append; one bad message must not spoil the others.
+// Messages handled in the same turn share one queue append; one bad message must not spoil the others.
 import { afterEach, expect, test } from 'vitest';
 import type { MqttBrokerSource } from '../../gateway/sources/mqtt-broker/index.js';
 import { connectClient, portOf, startBroker, type Harness } from './mqtt-harness.js';
@@ -20,9 +20,9 @@ test('a message too large for the queue, in a burst with good ones: only it is r
   const appends: number[] = [];
   const queue = h.queue;
   const append = queue.append.bind(queue);
-  queue.append = (readings) => {
+  queue.append = (readings, options) => {
     appends.push(readings.length);
-    return append(readings);
+    return append(readings, options);
   };
   const dev = await connectClient(`mqtt://127.0.0.1:${portOf(h, 'tcp')}`, { clientId: 'dev-burst' });
   try {
@@ -42,5 +42,58 @@ test('a message too large for the queue, in a burst with good ones: only it is r
     expect(appends[0]).toBeGreaterThan(1);
   } finally {
     await dev.endAsync();
+  }
+});
+
+test('reject_new, a burst only part of which fits: what fits is stored and acknowledged, in order', async () => {
+  h = await startBroker(
+    {
+      listeners: [{ type: 'tcp', host: '127.0.0.1', port: 0, allow_anonymous: true }],
+      topics: [{ topic: 'text/{device}/{metric}', decoder: 'string' }],
+    },
+    { onFull: 'reject_new' },
+  );
+  const queue = h.queue;
+  await queue.openCursor('sink', 'oldest');
+  const appends: number[] = [];
+  const append = queue.append.bind(queue);
+  queue.append = (readings, options) => {
+    appends.push(readings.length);
+    return append(readings, options);
+  };
+  const dev = await connectClient(`mqtt://127.0.0.1:${portOf(h, 'tcp')}`, {
+    clientId: 'dev-part',
+    reconnectPeriod: 0,
+  });
+  try {
+    for (let i = 0; i < 10; i++) await dev.publishAsync('text/dev-part/t', `a${i}`, { qos: 1 });
+    const one = queue.stats().bytes / 10;
+    // Room for three more readings of the same size. The burst of ten fits max_bytes (so it is not refused
+    // as too large) but not the room left: the queue refuses it as full.
+    queue.setLimits({ maxBytes: Math.floor(one * 13.5), onFull: 'reject_new' });
+    appends.length = 0;
+    const closed = new Promise<void>((resolve) => dev.once('close', () => resolve()));
+    const sent = Array.from({ length: 10 }, (_, i) =>
+      dev.publishAsync('text/dev-part/t', `b${i}`, { qos: 1 }).then(
+        () => 'acked',
+        () => 'not acked',
+      ),
+    );
+    // The connection is dropped at the first message that does not fit (back-pressure): no PUBACK for it
+    // or for what came after it (ending the client fails what still waits).
+    await closed;
+    dev.end(true);
+    const outcomes = await Promise.all(sent);
+    expect(outcomes).toEqual([...Array(3).fill('acked'), ...Array(7).fill('not acked')]);
+    expect(
+      h
+        .readings()
+        .filter((r) => r.device === 'dev-part')
+        .map((r) => r.value),
+    ).toEqual([...Array.from({ length: 10 }, (_, i) => `a${i}`), 'b0', 'b1', 'b2']);
+    expect(appends[0]).toBe(10); // the burst was one append first, refused as a whole: the queue was full
+    expect(h.errors.filter((e) => e.kind === 'SLUICE_QUEUE_FULL').length).toBeGreaterThan(0);
+  } finally {
+    dev.end(true);
   }
 });

@@ -304,8 +304,10 @@ export class MqttBrokerSource implements Source {
           return done(null);
         }
         // Queue full (reject_new) or a disk error: withhold the acknowledgement. aedes drops the connection;
-        // the client re-sends the message (DUP) when it reconnects.
-        done(err);
+        // the client re-sends the message (DUP) when it reconnects. A turn later, so that the PUBACKs of
+        // this client's messages that were stored (mqtt-packet writes them corked until the next tick) are
+        // on the socket before aedes destroys it.
+        setImmediate(() => done(err));
       });
     };
     if (packet.qos === 2) {
@@ -353,9 +355,10 @@ export class MqttBrokerSource implements Source {
       },
       (cause: unknown) => {
         const err = asIngestError(cause);
-        if (batch.parts.length > 1 && !err.retriable) {
-          // One message spoiled the batch (e.g. larger than the queue): append each alone, so that only it
-          // is refused.
+        if (batch.parts.length > 1 && (!err.retriable || err.code === 'SLUICE_QUEUE_FULL')) {
+          // One message spoiled the batch (e.g. larger than the queue), or the batch as a whole does not
+          // fit a full queue under reject_new: append each alone (in arrival order, in one commit), so that
+          // only what does not fit is refused and only its clients are dropped.
           return Promise.all(batch.parts.map((part) => this.appendAlone(part)));
         }
         this.failed(err, batch.parts[0]?.clientId ?? '-', batch.readings.length);
