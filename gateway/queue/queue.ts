@@ -450,9 +450,9 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
   }
 
   /**
-   * One group commit on the event loop: it runs a turn after the first op was queued (so that everything the
-   * sockets delivered in this turn joins it), and `transactionSync` returns only after LMDB's fdatasync and
-   * its O_DSYNC meta-page write (checked with `strace -e inject=fdatasync:delay_exit=...`): durable.
+   * One group commit on the event loop, with every op queued by the time it runs (see `scheduleInline`).
+   * `transactionSync` returns only after LMDB's fdatasync and its O_DSYNC meta-page write (checked with
+   * `strace -e inject=fdatasync:delay_exit=...`): what it resolves is durable.
    */
   private inlineRound(): void {
     this.inlineScheduled = undefined;
@@ -498,9 +498,10 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
 
   /**
    * One group commit in LMDB's write thread: every op queued so far, plus a chunk of trimming, in one
-   * transaction; its ops resolve only once it is flushed. (With lmdb-js 3.5 the transaction promise itself settles after the fdatasync,
-   * even with overlappingSync: checked with `strace -e inject=fdatasync:delay_exit=...`; `flushed` is
-   * awaited as well so that this stays true whatever a later lmdb-js does.)
+   * transaction; its ops resolve only once it is flushed. (With lmdb-js 3.5 the transaction promise itself
+   * settles after the fdatasync, even with overlappingSync: checked with `strace -e
+   * inject=fdatasync:delay_exit=...`; `flushed` is awaited as well so that this stays true whatever a later
+   * lmdb-js does.)
    */
   private async backgroundRound(): Promise<void> {
     let ops: Op[] = [];
