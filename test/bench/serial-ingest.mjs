@@ -3,7 +3,7 @@
 // file as the floor (the least any reader can spend). Both read a socat pty pair fed by `cat FILE > sim`, so
 // the writer and socat cost the same in both cases and are not counted; the figure that matters is the CPU
 // ratio. cat's CPU comes from /proc/<pid>/stat (utime + stime, in clock ticks), Sluice's from process.cpuUsage().
-// Run: npm run build && node test/bench/serial-ingest.mjs [lines=200000] [rounds=3]
+// Run: npm run build && node test/bench/serial-ingest.mjs [lines=200000] [rounds=3] [commit_mode=auto]
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +14,7 @@ import { Gateway } from '../../dist/gateway/runtime/gateway.js';
 
 const LINES = Number(process.argv[2] ?? 200_000);
 const ROUNDS = Number(process.argv[3] ?? 3);
+const COMMIT_MODE = process.argv[4] ?? 'auto';
 const TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -95,6 +96,7 @@ async function sluice(file, expectedReadings) {
   const pair = await ptyPair(dir);
   const config = validateConfig({
     gateway: { id: 'bench', data_dir: join(dir, 'data') },
+    queue: { commit_mode: COMMIT_MODE },
     sources: {
       sensor: {
         type: 'serial',
@@ -165,7 +167,7 @@ const row = (name, m) =>
 console.log(row('cat (floor)', bestCat));
 console.log(row('sluice serial -> queue', bestSluice));
 console.log(
-  `queue commits: ${bestSluice.commits} (${Math.round(LINES / bestSluice.commits)} lines per fsync'd commit); readings dropped at max_pending_readings: ${bestSluice.dropped}`,
+  `queue commits (commit_mode ${COMMIT_MODE}): ${bestSluice.commits} (${Math.round(LINES / bestSluice.commits)} lines per fsync'd commit); readings dropped at max_pending_readings: ${bestSluice.dropped}`,
 );
 console.log(
   `CPU ratio sluice / cat: ${(bestSluice.cpu / Math.max(bestCat.cpu, 1 / TICKS)).toFixed(1)}x (cat CPU resolution: ${1000 / TICKS} ms)`,
