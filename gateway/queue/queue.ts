@@ -206,7 +206,7 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
    * Appends readings and resolves once they are committed and flushed to disk, with the sequence numbers
    * assigned (contiguous, in order). Appends from many callers in the same moment share one commit.
    */
-  append(readings: readonly Reading[], options: AppendOptions = {}): Promise<IngestResult> {
+  append(readings: readonly Reading[], options?: AppendOptions): Promise<IngestResult> {
     if (readings.length === 0) {
       return Promise.reject(new SluiceError('SLUICE_READING_INVALID', 'append() needs at least one reading'));
     }
@@ -214,7 +214,7 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
     const bufs = readings.map((r) => encodeEntry(r, now));
     let size = 0;
     for (const b of bufs) size += b.length;
-    return this.enqueue<IngestResult>(() => this.applyAppend(bufs, size), options.gathered === true);
+    return this.enqueue<IngestResult>(() => this.applyAppend(bufs, size), options?.gathered === true);
   }
 
   /**

@@ -154,14 +154,8 @@ export class TopicMapper {
           reason: 'no_device',
           detail: `topic ${topic} names no device`,
         };
-      if (payload.length > this.config.max_payload_bytes) {
-        return {
-          kind: 'rejected',
-          device,
-          reason: 'too_large',
-          detail: `${payload.length} bytes > max_payload_bytes ${this.config.max_payload_bytes}`,
-        };
-      }
+      const tooLarge = this.tooLarge(payload, device);
+      if (tooLarge) return tooLarge;
       const metric = vars.get('metric') ?? rule.metric;
       if (metric === '')
         return {
@@ -190,15 +184,21 @@ export class TopicMapper {
     }
     if (this.config.unmatched === 'pass') return { kind: 'unmatched' };
     const device = clientId ?? 'unknown';
-    if (payload.length > this.config.max_payload_bytes) {
-      return {
-        kind: 'rejected',
-        device,
-        reason: 'too_large',
-        detail: `${payload.length} bytes > max_payload_bytes ${this.config.max_payload_bytes}`,
-      };
-    }
+    const tooLarge = this.tooLarge(payload, device);
+    if (tooLarge) return tooLarge;
     return { kind: 'readings', device, readings: [raw(topic, payload, device, this.source, now)] };
+  }
+
+  /** The rejection of a payload over max_payload_bytes, matched or stored raw. */
+  private tooLarge(payload: Uint8Array, device: string): MapResult | undefined {
+    const max = this.config.max_payload_bytes;
+    if (payload.length <= max) return undefined;
+    return {
+      kind: 'rejected',
+      device,
+      reason: 'too_large',
+      detail: `${payload.length} bytes > max_payload_bytes ${max}`,
+    };
   }
 }
 
