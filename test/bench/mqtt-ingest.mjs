@@ -2,7 +2,9 @@
 // (b) plain aedes storing nothing, (c) mosquitto with default settings, under one load generator: MQTT.js
 // clients, each keeping a window of unacknowledged messages. Every server runs in its own process.
 // Run: npm run build && node test/bench/mqtt-ingest.mjs [--shapes 8x32,32x32,256x4] [--seconds 5]
-//      [--targets sluice,aedes,mosquitto]
+//      [--targets sluice,aedes,mosquitto[,sluice-nosync]]
+// sluice-nosync (not run by default) is Sluice with the queue's fsyncs switched off: never for real data,
+// it shows how much of the gap to plain aedes is the disk (what a durable commit costs) and how much is code.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
@@ -51,7 +53,7 @@ async function serve(kind, port, dir) {
       },
     },
   });
-  const gw = await Gateway.start(config, { log: silentLogger });
+  const gw = await Gateway.start(config, { log: silentLogger, unsafeNoSync: kind === 'sluice-nosync' });
   // How the queue committed, for the report (auto can move commits off the event loop on a slow disk).
   process.on('message', (m) => {
     if (m === 'stats') process.send?.({ stats: gw.queue.stats() });
@@ -114,7 +116,7 @@ async function startServer(kind) {
     port,
     /** The Sluice child's queue stats (commit mode, commits), or undefined for the peers. */
     queueStats() {
-      if (kind !== 'sluice') return Promise.resolve(undefined);
+      if (!kind.startsWith('sluice')) return Promise.resolve(undefined);
       return new Promise((resolve) => {
         const onMessage = (m) => {
           if (typeof m !== 'object' || m === null || !('stats' in m)) return; // e.g. a late 'ready'
@@ -202,6 +204,7 @@ async function main() {
       ['sluice', 'sluice mqtt_broker -> durable queue (fsync)'],
       ['aedes', 'plain aedes, no storage'],
       ['mosquitto', 'mosquitto, default settings'],
+      ['sluice-nosync', 'sluice, queue without fsync (not durable)'],
     ].filter(([kind]) => opts.targets.split(',').includes(kind))) {
       const server = await startServer(kind);
       try {
@@ -227,16 +230,20 @@ async function main() {
         shape: `${publishers}x${windowSize}`,
         aedes: by.sluice.rate / by.aedes.rate,
         mosquitto: by.sluice.rate / by.mosquitto.rate,
+        nosync: by['sluice-nosync'] ? by['sluice-nosync'].rate / by.aedes.rate : undefined,
       });
     }
   }
   if (summary.length === 0) return;
+  const withNoSync = summary.some((r) => r.nosync !== undefined);
   console.log(
-    `\n${'publishers x in flight'.padEnd(24)}${'sluice/aedes'.padStart(14)}${'sluice/mosquitto'.padStart(18)}`,
+    `\n${'publishers x in flight'.padEnd(24)}${'sluice/aedes'.padStart(14)}${'sluice/mosquitto'.padStart(18)}` +
+      (withNoSync ? 'no-fsync sluice/aedes'.padStart(23) : ''),
   );
   for (const r of summary) {
+    const nosync = r.nosync === undefined ? '' : `${r.nosync.toFixed(2).padStart(22)}x`;
     console.log(
-      `${r.shape.padEnd(24)}${r.aedes.toFixed(2).padStart(13)}x${r.mosquitto.toFixed(2).padStart(17)}x`,
+      `${r.shape.padEnd(24)}${r.aedes.toFixed(2).padStart(13)}x${r.mosquitto.toFixed(2).padStart(17)}x${nosync}`,
     );
   }
   console.log('goals: sluice >= 0.9x plain aedes and >= 1.0x mosquitto');
