@@ -119,31 +119,34 @@ const stored = (device: string): unknown[] =>
     .map((r) => [r.metric, r.value]);
 
 describe('mosquitto clients', () => {
-  test.each(['mqttv31', 'mqttv311'])(
-    'mosquitto_pub -V %s at QoS 1: exits only once the reading is stored',
-    async (version) => {
-      const id = `mp-${version}`;
-      const r = await runTool('mosquitto_pub', [
-        '-h',
-        '127.0.0.1',
-        '-p',
-        String(tcp),
-        '-V',
-        version,
-        '-q',
-        '1',
-        '-i',
-        id,
-        '-t',
-        `sensors/${id}/temp`,
-        '-m',
-        '21.5',
-      ]);
-      expect(r.code, r.stderr).toBe(0);
-      // mosquitto_pub exits after the PUBACK; the PUBACK follows the flush, so the reading is already there.
-      expect(stored(id)).toEqual([['temp', 21.5]]);
-    },
-  );
+  test.each([
+    ['mqttv31', '1'],
+    ['mqttv31', '2'],
+    ['mqttv311', '1'],
+    ['mqttv311', '2'],
+  ])('mosquitto_pub -V %s at QoS %s: exits only once the reading is stored', async (version, qos) => {
+    const id = `mp-${version}-q${qos}`;
+    const r = await runTool('mosquitto_pub', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(tcp),
+      '-V',
+      version,
+      '-q',
+      qos,
+      '-i',
+      id,
+      '-t',
+      `sensors/${id}/temp`,
+      '-m',
+      '21.5',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    // mosquitto_pub exits after the PUBACK (QoS 2: the PUBCOMP); the PUBACK or PUBREC follows the flush,
+    // so the reading is already there.
+    expect(stored(id)).toEqual([['temp', 21.5]]);
+  });
 
   test('an MQTT 5 client is refused with CONNACK "unacceptable protocol version"', async () => {
     const r = await runTool('mosquitto_pub', [
