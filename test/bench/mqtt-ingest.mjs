@@ -5,8 +5,10 @@
 //      [--targets sluice,aedes,mosquitto[,sluice-nosync]]
 // sluice-nosync (not run by default) is Sluice with the queue's fsyncs switched off: never for real data,
 // it shows how much of the gap to plain aedes is the disk (what a durable commit costs) and how much is code.
+// cpu µs/msg: the server process's CPU time (user + system, all threads) over the measurement, per message;
+// what decides throughput when the load generator and the server saturate the machine together.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -114,6 +116,7 @@ async function startServer(kind) {
   await waitForPort(port);
   return {
     port,
+    pid: child.pid,
     /** The Sluice child's queue stats (commit mode, commits), or undefined for the peers. */
     queueStats() {
       if (!kind.startsWith('sluice')) return Promise.resolve(undefined);
@@ -137,8 +140,23 @@ async function startServer(kind) {
   };
 }
 
-/** N publishers, each with `window` QoS 1 messages in flight; latency = publish() to its PUBACK callback. */
-async function load(port, publishers, windowSize, warmupMs, measureMs) {
+/** CPU time (user + system, all threads) a process has used, in ms; NaN where /proc is not there. */
+function cpuMs(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields[0] is field 3 (state)
+    cpuMs.tick ??= Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / cpuMs.tick; // utime + stime, in clock ticks
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * N publishers, each with `window` QoS 1 messages in flight; latency = publish() to its PUBACK callback.
+ * `serverPid`: the server's CPU time over the measurement, per message acknowledged.
+ */
+async function load(port, serverPid, publishers, windowSize, warmupMs, measureMs) {
   const clients = await Promise.all(
     Array.from({ length: publishers }, (_, i) =>
       mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { clientId: `bench-${i}`, reconnectPeriod: 0 }),
@@ -177,8 +195,10 @@ async function load(port, publishers, windowSize, warmupMs, measureMs) {
   await new Promise((r) => setTimeout(r, warmupMs));
   measuring = true;
   const t0 = process.hrtime.bigint();
+  const cpu0 = cpuMs(serverPid);
   await new Promise((r) => setTimeout(r, measureMs));
   measuring = false;
+  const cpu = cpuMs(serverPid) - cpu0;
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   running = false;
   await Promise.all(pumps);
@@ -186,7 +206,7 @@ async function load(port, publishers, windowSize, warmupMs, measureMs) {
   latencies.sort((a, b) => a - b);
   const pct = (p) =>
     latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
-  return { rate: acked / seconds, p50: pct(50), p99: pct(99), n: acked };
+  return { rate: acked / seconds, p50: pct(50), p99: pct(99), n: acked, cpuUs: (cpu * 1000) / acked };
 }
 
 async function main() {
@@ -208,7 +228,7 @@ async function main() {
     ].filter(([kind]) => opts.targets.split(',').includes(kind))) {
       const server = await startServer(kind);
       try {
-        const result = await load(server.port, publishers, windowSize, warmupMs, measureMs);
+        const result = await load(server.port, server.pid, publishers, windowSize, warmupMs, measureMs);
         const q = await server.queueStats();
         const note = q
           ? ` (${q.commits} commits, now ${q.commitMode}, ${q.commitModeFallbacks} fallbacks)`
@@ -219,10 +239,12 @@ async function main() {
       }
     }
     console.log(
-      `${'target'.padEnd(46)}${'msgs/s'.padStart(10)}${'p50 ms'.padStart(10)}${'p99 ms'.padStart(10)}`,
+      `${'target'.padEnd(46)}${'msgs/s'.padStart(10)}${'p50 ms'.padStart(10)}${'p99 ms'.padStart(10)}${'cpu µs/msg'.padStart(12)}`,
     );
     for (const r of rows) {
-      console.log(`${r.label.padEnd(46)}${fmt(r.rate)}${fmt(r.p50, 2)}${fmt(r.p99, 2)}${r.note}`);
+      console.log(
+        `${r.label.padEnd(46)}${fmt(r.rate)}${fmt(r.p50, 2)}${fmt(r.p99, 2)}${r.cpuUs.toFixed(1).padStart(12)}${r.note}`,
+      );
     }
     const by = Object.fromEntries(rows.map((r) => [r.kind, r]));
     if (by.sluice && by.aedes && by.mosquitto) {
