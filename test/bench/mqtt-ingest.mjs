@@ -8,12 +8,13 @@
 // cpu µs/msg: the server process's CPU time (user + system, all threads) over the measurement, per message;
 // what decides throughput when the load generator and the server saturate the machine together.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import mqtt from 'mqtt';
+import { procCpuSeconds } from './proc-cpu.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -143,10 +144,7 @@ async function startServer(kind) {
 /** CPU time (user + system, all threads) a process has used, in ms; NaN where /proc is not there. */
 function cpuMs(pid) {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields[0] is field 3 (state)
-    cpuMs.tick ??= Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / cpuMs.tick; // utime + stime, in clock ticks
+    return procCpuSeconds(pid) * 1000;
   } catch {
     return NaN;
   }

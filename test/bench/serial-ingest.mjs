@@ -4,18 +4,18 @@
 // the writer and socat cost the same in both cases and are not counted; the figure that matters is the CPU
 // ratio. cat's CPU comes from /proc/<pid>/stat (utime + stime, in clock ticks), Sluice's from process.cpuUsage().
 // Run: npm run build && node test/bench/serial-ingest.mjs [lines=200000] [rounds=3] [commit_mode=auto]
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validateConfig } from '../../dist/gateway/config/load.js';
 import { silentLogger } from '../../dist/gateway/observe/log.js';
 import { Gateway } from '../../dist/gateway/runtime/gateway.js';
+import { TICKS, procCpuSeconds } from './proc-cpu.mjs';
 
 const LINES = Number(process.argv[2] ?? 200_000);
 const ROUNDS = Number(process.argv[3] ?? 3);
 const COMMIT_MODE = process.argv[4] ?? 'auto';
-const TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // socat outlives this process if not killed: stop every child on the way out, failure included.
@@ -58,13 +58,6 @@ function writer(file, sim) {
   return new Promise((resolve, reject) =>
     child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`writer exit ${code}`)))),
   );
-}
-
-function procCpuSeconds(pid) {
-  // /proc/<pid>/stat: fields 14 and 15 (utime, stime) after the `(comm)` field.
-  const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICKS;
 }
 
 async function floorCat(file, bytes) {

@@ -5,7 +5,15 @@ import type { Packet } from 'mqtt';
 import { afterEach, expect, test } from 'vitest';
 import type { SourceContext } from '../../gateway/components.js';
 import type { MqttBrokerSource } from '../../gateway/sources/mqtt-broker/index.js';
-import { connectClient, eventually, portOf, startBroker, type Harness } from './mqtt-harness.js';
+import {
+  connectClient,
+  eventually,
+  portOf,
+  rawConnect,
+  rawPacket,
+  startBroker,
+  type Harness,
+} from './mqtt-harness.js';
 
 let h: Harness<MqttBrokerSource> | undefined;
 afterEach(async () => {
@@ -92,9 +100,7 @@ class RawClient {
       socket.once('error', reject);
     });
     const c = new RawClient(socket);
-    const id = Buffer.from(clientId);
-    // CONNECT: "MQTT", level 4, clean session, keep-alive 60 s, client id.
-    c.send(0x10, Buffer.concat([Buffer.from([0, 4, 77, 81, 84, 84, 4, 2, 0, 60, 0, id.length]), id]));
+    socket.write(rawConnect(clientId));
     expect(await c.next()).toEqual(Buffer.from([0x20, 2, 0, 0])); // CONNACK accepted
     return c;
   }
@@ -129,13 +135,7 @@ class RawClient {
   }
 
   private send(header: number, body: Buffer): void {
-    const len: number[] = [];
-    let n = body.length;
-    do {
-      len.push((n & 0x7f) | (n > 0x7f ? 0x80 : 0));
-      n >>= 7;
-    } while (n > 0);
-    this.socket.write(Buffer.concat([Buffer.from([header, ...len]), body]));
+    this.socket.write(rawPacket(header, body));
   }
 }
 

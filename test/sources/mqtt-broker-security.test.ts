@@ -6,7 +6,15 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { hashPassword } from '../../gateway/sources/mqtt-broker/auth.js';
 import type { MqttBrokerSource } from '../../gateway/sources/mqtt-broker/index.js';
 import { ConnectionGate } from '../../gateway/sources/mqtt-broker/listeners.js';
-import { connectClient, eventually, portOf, startBroker, type Harness } from './mqtt-harness.js';
+import {
+  connectClient,
+  eventually,
+  portOf,
+  rawConnect,
+  remainingLength,
+  startBroker,
+  type Harness,
+} from './mqtt-harness.js';
 
 const clients: MqttClient[] = [];
 async function client(url: string, options: Parameters<typeof connectClient>[1] = {}): Promise<MqttClient> {
@@ -234,17 +242,6 @@ describe('back-pressure', () => {
 
 describe('packet size', () => {
   /** MQTT's variable-length "remaining length" (MQTT 3.1.1 §2.2.3). */
-  function varint(n: number): number[] {
-    const out: number[] = [];
-    do {
-      let byte = n % 128;
-      n = Math.floor(n / 128);
-      if (n > 0) byte |= 0x80;
-      out.push(byte);
-    } while (n > 0);
-    return out;
-  }
-
   test('a packet over max_packet_bytes closes the connection at its header, before it is buffered', async () => {
     const h = await startBroker({
       listeners: [{ type: 'tcp', host: '127.0.0.1', port: 0, allow_anonymous: true }],
@@ -263,10 +260,8 @@ describe('packet size', () => {
         sock.once('close', () => resolve(Date.now() - t0));
       });
       sock.on('error', () => undefined);
-      const clientId = [...Buffer.from('raw')];
-      const connectBody = [0, 4, ...Buffer.from('MQTT'), 4, 0x02, 0, 60, 0, clientId.length, ...clientId];
-      sock.write(Buffer.from([0x10, ...varint(connectBody.length), ...connectBody]));
-      sock.write(Buffer.from([0x32, ...varint(200 * 1024 * 1024), 0, 1, 0x74]));
+      sock.write(rawConnect('raw'));
+      sock.write(Buffer.from([0x32, ...remainingLength(200 * 1024 * 1024), 0, 1, 0x74]));
       const timer = setInterval(() => sock.write(Buffer.alloc(512, 0x61)), 10);
       try {
         expect(await closed).toBeLessThan(2000);

@@ -131,3 +131,26 @@ export async function eventually(check: () => boolean, what: string, timeoutMs =
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/** MQTT's variable-length integer (the remaining length of a fixed header). */
+export function remainingLength(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let byte = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) byte |= 0x80;
+    out.push(byte);
+  } while (n > 0);
+  return out;
+}
+
+/** One MQTT packet by hand, for tests that need what no client library sends: header byte, length, body. */
+export function rawPacket(header: number, body: Uint8Array): Buffer {
+  return Buffer.concat([Buffer.from([header, ...remainingLength(body.length)]), body]);
+}
+
+/** CONNECT: MQTT 3.1.1, clean session, keep-alive 60 s, no credentials. */
+export function rawConnect(clientId: string): Buffer {
+  const id = Buffer.from(clientId);
+  return rawPacket(0x10, Buffer.from([0, 4, ...Buffer.from('MQTT'), 4, 0x02, 0, 60, 0, id.length, ...id]));
+}
