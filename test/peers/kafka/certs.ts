@@ -1,0 +1,122 @@
+// Certificates for the Kafka peer's TLS listeners, made with openssl: a test CA, one broker certificate
+// that names only `localhost` (so a client that connects to 127.0.0.1 with host name checks on must fail),
+// a client certificate for mutual TLS, and a client certificate from a CA the brokers do not trust.
+import { execFile } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const exec = promisify(execFile);
+
+export interface KafkaCerts {
+  readonly dir: string;
+  /** PEM of the CA that signed the broker and client certificates. */
+  readonly caFile: string;
+  /** Broker key (PKCS#8) followed by its certificate: Kafka's PEM keystore. */
+  readonly brokerKeystore: string;
+  /** Client certificate with CN=sluice-client, and its key. */
+  readonly clientCert: string;
+  readonly clientKey: string;
+  /** A client certificate signed by another CA, which the brokers must refuse. */
+  readonly strangerCert: string;
+  readonly strangerKey: string;
+}
+
+async function openssl(dir: string, args: readonly string[]): Promise<void> {
+  try {
+    await exec('openssl', args, { cwd: dir });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { stderr?: string };
+    if (e.code === 'ENOENT') throw new Error('openssl is missing: apt-get install -y openssl');
+    throw new Error(`openssl ${args.join(' ')} failed: ${e.stderr ?? e.message}`);
+  }
+}
+
+async function ca(dir: string, name: string): Promise<void> {
+  await openssl(dir, [
+    'genpkey',
+    '-algorithm',
+    'RSA',
+    '-pkeyopt',
+    'rsa_keygen_bits:2048',
+    '-out',
+    `${name}.key`,
+  ]);
+  await openssl(dir, [
+    'req',
+    '-x509',
+    '-new',
+    '-key',
+    `${name}.key`,
+    '-out',
+    `${name}.pem`,
+    '-days',
+    '7',
+    '-subj',
+    `/CN=${name}`,
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  ]);
+}
+
+async function leaf(dir: string, name: string, signer: string, cn: string, ext: string): Promise<void> {
+  await openssl(dir, [
+    'genpkey',
+    '-algorithm',
+    'RSA',
+    '-pkeyopt',
+    'rsa_keygen_bits:2048',
+    '-out',
+    `${name}.key`,
+  ]);
+  await openssl(dir, ['req', '-new', '-key', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`]);
+  await writeFile(join(dir, `${name}.ext`), ext);
+  await openssl(dir, [
+    'x509',
+    '-req',
+    '-in',
+    `${name}.csr`,
+    '-CA',
+    `${signer}.pem`,
+    '-CAkey',
+    `${signer}.key`,
+    '-CAcreateserial',
+    '-out',
+    `${name}.pem`,
+    '-days',
+    '7',
+    '-extfile',
+    `${name}.ext`,
+  ]);
+}
+
+/** Makes every certificate in `dir` (about a second: five RSA keys). */
+export async function makeCerts(dir: string): Promise<KafkaCerts> {
+  await ca(dir, 'ca');
+  await ca(dir, 'stranger-ca');
+  await leaf(
+    dir,
+    'broker',
+    'ca',
+    'localhost',
+    'subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n',
+  );
+  await leaf(dir, 'client', 'ca', 'sluice-client', 'extendedKeyUsage=clientAuth\n');
+  await leaf(dir, 'stranger', 'stranger-ca', 'sluice-client', 'extendedKeyUsage=clientAuth\n');
+  const keystore = join(dir, 'broker-keystore.pem');
+  const [key, cert, caPem] = await Promise.all(
+    ['broker.key', 'broker.pem', 'ca.pem'].map((f) => readFile(join(dir, f), 'utf8')),
+  );
+  await writeFile(keystore, `${key}${cert}${caPem}`);
+  return {
+    dir,
+    caFile: join(dir, 'ca.pem'),
+    brokerKeystore: keystore,
+    clientCert: join(dir, 'client.pem'),
+    clientKey: join(dir, 'client.key'),
+    strangerCert: join(dir, 'stranger.pem'),
+    strangerKey: join(dir, 'stranger.key'),
+  };
+}
