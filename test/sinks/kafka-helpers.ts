@@ -1,4 +1,5 @@
-// Shared by the Kafka sink tests: a sink against the mock cluster, and kcat's view of a topic as records.
+// Shared by the Kafka sink tests: a sink against a cluster (the real one or librdkafka's mock), and kcat's
+// view of a topic as records.
 import { statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { KafkaSink } from '../../gateway/sinks/kafka/producer.js';
@@ -6,7 +7,12 @@ import { schema } from '../../gateway/sinks/kafka/index.js';
 import { silentLogger } from '../../gateway/observe/log.js';
 import { noMetrics, type ComponentMetrics } from '../../gateway/observe/metrics.js';
 import type { ReadingRecord } from '../../gateway/reading.js';
-import { kcatConsume, type KcatMessage, type MockCluster } from '../peers/kafka-mock/index.js';
+import { kcatConsume, type KcatMessage } from '../peers/kafka-mock/index.js';
+
+/** Any cluster the tests reach over PLAINTEXT: the real peer (test/peers/kafka/) or librdkafka's mock. */
+export interface Brokers {
+  readonly bootstrap: readonly string[];
+}
 
 export const GATEWAY = 'gw1';
 
@@ -36,9 +42,12 @@ export function assertBuilt(): void {
   }
 }
 
-/** Fast retries so that faults cost the tests milliseconds; not idempotent (the mock names no controller). */
+/**
+ * A sink with fast retries, so that faults cost the tests milliseconds. Not idempotent unless `over` says
+ * so: the mock names no controller; tests on the real cluster pass `idempotent: true` (the default config).
+ */
 export function kafkaSink(
-  cluster: MockCluster,
+  cluster: Brokers,
   over: Record<string, unknown> = {},
   metrics: ComponentMetrics = noMetrics,
 ): KafkaSink {
@@ -66,7 +75,7 @@ export interface Received {
 }
 
 /** Every message of the topics, as kcat reads them (by partition, then offset), with the parsed value. */
-export async function consume(cluster: MockCluster, ...topics: string[]): Promise<Received[]> {
+export async function consume(cluster: Brokers, ...topics: string[]): Promise<Received[]> {
   const out: Received[] = [];
   for (const topic of topics) {
     for (const msg of await kcatConsume({ bootstrap: cluster.bootstrap, topic })) {

@@ -52,7 +52,8 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     project.provide('kafka', null);
     return undefined;
   }
-  const cluster = await startKafkaCluster();
+  // PROXIED listeners for kafka.test.ts's conformance suite, the one file that binds their fault proxies.
+  const cluster = await startKafkaCluster({ proxied: true });
   const info: KafkaClusterInfo = {
     version: cluster.version,
     clusterId: cluster.clusterId,

@@ -4,6 +4,7 @@
 // test can lose exactly the response it wants: a Produce response after the broker has written the records,
 // which is the case idempotent producers exist for.
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import type { KafkaClusterInfo } from './info.js';
 
 const PRODUCE = 0;
 
@@ -28,12 +29,25 @@ export class KafkaFaultProxy {
   produceRequests = 0;
   droppedProduceResponses = 0;
   private dropNext = 0;
+  private refusing = false;
   private readonly sockets = new Set<Socket>();
 
   private constructor(
     private readonly server: Server,
     readonly port: number,
   ) {}
+
+  /** One proxy per node of the cluster's PROXIED listeners (started with `proxied: true`). */
+  static async forCluster(info: Pick<KafkaClusterInfo, 'proxied'>): Promise<KafkaFaultProxy[]> {
+    if (info.proxied.length === 0)
+      throw new Error('this Kafka cluster was started without proxied listeners');
+    return Promise.all(info.proxied.map((p) => KafkaFaultProxy.start(p.advertised, p.target)));
+  }
+
+  /** The PROXIED listeners' addresses, for a client's bootstrap list. */
+  static bootstrap(info: Pick<KafkaClusterInfo, 'proxied'>): string[] {
+    return info.proxied.map((p) => `127.0.0.1:${p.advertised}`);
+  }
 
   /** Listens on 127.0.0.1:listenPort and forwards every connection to 127.0.0.1:targetPort. */
   static start(listenPort: number, targetPort: number): Promise<KafkaFaultProxy> {
@@ -46,12 +60,26 @@ export class KafkaFaultProxy {
     });
   }
 
+  /** A network outage: every connection is cut and new ones are closed at once, until up(). */
+  down(): void {
+    this.refusing = true;
+    for (const s of this.sockets) s.destroy();
+  }
+
+  up(): void {
+    this.refusing = false;
+  }
+
   /** The next `n` Produce responses never reach the client: the connection is cut when each arrives. */
   dropProduceResponses(n: number): void {
     this.dropNext += n;
   }
 
   private pipe(client: Socket, targetPort: number): void {
+    if (this.refusing) {
+      client.destroy();
+      return;
+    }
     const upstream = createConnection({ host: '127.0.0.1', port: targetPort });
     this.sockets.add(client);
     this.sockets.add(upstream);
