@@ -177,6 +177,13 @@ function nodeProps(
     // Notice a killed node within a few seconds, so leader moves in the fault tests take seconds, not ten.
     'broker.heartbeat.interval.ms': '500',
     'broker.session.timeout.ms': '4000',
+    // Test readings carry fixed timestamps from 2023, and Kafka takes the message timestamp (CreateTime,
+    // the reading's time) for retention and segment rolls: with the defaults it rolls a segment per batch
+    // (segment.ms = 7 days, counted from the first message's timestamp) and its retention task deletes
+    // every rolled one 30 s after start (retention.ms = 7 days). A gateway's backlog older than the
+    // topic's retention meets the same fate in the field (README, Kafka sink); here both are off.
+    'log.retention.ms': '-1',
+    'log.roll.ms': '9223372036854775807',
     'num.network.threads': '2',
     'num.io.threads': '2',
     'num.replica.fetchers': '1',

@@ -3,6 +3,7 @@
 // needs SCRAM: Debian 12's librdkafka 2.0.2 cannot authenticate with SCRAM against Kafka 4.x (it repeats
 // the client nonce in its final message, which Kafka 4 rejects as RFC 5802 says; fixed in librdkafka 2.6.1,
 // confluentinc/librdkafka#4895), so kcat reads over PLAINTEXT and TLS only.
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -240,4 +241,45 @@ export function scramProps(
     'ssl.truststore.type': 'PEM',
     'ssl.truststore.location': info.certs.caFile,
   };
+}
+
+/**
+ * Every message value of the topic as raw bytes, in partition then offset order, read by kcat with a
+ * length prefix per value (`-f '%R%s'`), so binary values (CBOR) arrive unmangled. Null values are absent.
+ */
+export function kcatReadValues(
+  info: Pick<KafkaClusterInfo, 'bootstrap'>,
+  topic: string,
+  timeoutMs = 30_000,
+): Promise<Buffer[]> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      'kcat',
+      ['-C', '-e', '-q', '-b', info.bootstrap.join(','), '-t', topic, '-f', '%R%s'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    const chunks: Buffer[] = [];
+    let err = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.stdout.on('data', (d: Buffer) => chunks.push(d));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.once('error', reject);
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code !== 0) {
+        reject(new Error(`kcat read of ${topic} exited ${code ?? signal}:\n${err}`));
+        return;
+      }
+      const all = Buffer.concat(chunks);
+      const values: Buffer[] = [];
+      for (let at = 0; at + 4 <= all.length;) {
+        const size = all.readUInt32BE(at);
+        values.push(all.subarray(at + 4, at + 4 + size));
+        at += 4 + size;
+      }
+      resolve(values);
+    });
+  });
 }
