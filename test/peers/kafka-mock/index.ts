@@ -1,14 +1,11 @@
-// Kafka test peer: builds and drives librdkafka's mock cluster (mock-cluster.c), a real
+// Kafka test peer: drives librdkafka's mock cluster (mock-cluster.c, built by test/setup/gcc.mjs), a real
 // Kafka-protocol cluster on loopback with fault injection, so sinks are tested against the wire protocol.
 import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-
-import { KAFKA_PEER_INSTALL, run } from './process.js';
 
 export { KAFKA_PEER_INSTALL } from './process.js';
 export { kcatConsume, kcatProduce } from './kcat.js';
@@ -16,7 +13,7 @@ export type { KcatConsumeOptions, KcatMessage, KcatProduceOptions } from './kcat
 
 const here = dirname(fileURLToPath(import.meta.url));
 const SOURCE = join(here, 'mock-cluster.c');
-// test/.peers/ is gitignored: build outputs never land in the tree the lead commits.
+// Where test/setup/gcc.mjs (HELPERS) puts it; test/.peers/ is git-ignored.
 const BINARY = join(here, '..', '..', '.peers', 'kafka-mock-cluster');
 
 /** Kafka ApiKeys the C peer knows by name; any other key can be passed as a number. */
@@ -92,45 +89,31 @@ export interface MockCluster {
   close(): Promise<void>;
 }
 
-let building: Promise<string> | undefined;
+/** What to run when the binary is missing or stale: the setup that `npm test` runs first builds it. */
+export const MOCK_CLUSTER_SETUP = 'run node test/setup/index.mjs (npm test runs it first)';
 
 /**
- * Compiles mock-cluster.c into test/.peers/ unless the binary is newer than the source, and returns
- * its path. Test workers may race here: each compiles to its own temp name and renames, which is
- * atomic, so a reader never sees half a binary.
+ * The path of the mock cluster binary, which test/setup/gcc.mjs builds from mock-cluster.c (tests never
+ * compile: several workers building at once cost more than the tests). Rejects with what to run when the
+ * binary is missing or older than its source, rather than testing yesterday's code.
  */
-export function buildMockCluster(): Promise<string> {
-  building ??= compile().catch((err: unknown) => {
-    building = undefined; // let a later call retry, e.g. after apt-get install
+export async function mockClusterBinary(): Promise<string> {
+  const source = await stat(SOURCE);
+  const binary = await stat(BINARY).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
     throw err;
   });
-  return building;
-}
-
-async function compile(): Promise<string> {
-  const source = await stat(SOURCE);
-  const binary = await stat(BINARY).catch(() => undefined);
-  if (binary && binary.mtimeMs >= source.mtimeMs) return BINARY;
-
-  const flags = await run('pkg-config', ['--cflags', '--libs', 'rdkafka']).then(
-    (r) => (r.code === 0 ? r.stdout.trim().split(/\s+/) : ['-lrdkafka']),
-    // No pkg-config is fine: Debian's librdkafka lives in the default search paths.
-    () => ['-lrdkafka'],
-  );
-  await mkdir(dirname(BINARY), { recursive: true });
-  const temp = `${BINARY}.${process.pid}.${randomUUID()}.tmp`;
-  try {
-    const result = await run('gcc', ['-O2', '-Wall', '-o', temp, SOURCE, ...flags]);
-    if (result.code !== 0) {
-      if (/librdkafka\/rdkafka|-lrdkafka/.test(result.stderr)) throw new Error(KAFKA_PEER_INSTALL);
-      throw new Error(`gcc failed to build the Kafka mock cluster:\n${result.stderr}`);
-    }
-    await rename(temp, BINARY);
-  } finally {
-    await rm(temp, { force: true });
+  if (binary === undefined) {
+    throw new Error(`the Kafka mock cluster is not built (${BINARY}): ${MOCK_CLUSTER_SETUP}`);
+  }
+  if (binary.mtimeMs < source.mtimeMs) {
+    throw new Error(`the Kafka mock cluster ${BINARY} is older than mock-cluster.c: ${MOCK_CLUSTER_SETUP}`);
   }
   return BINARY;
 }
+
+/** @deprecated The setup builds the binary now; this only checks it, like mockClusterBinary. */
+export const buildMockCluster = mockClusterBinary;
 
 const TOPIC_NAME = /^[A-Za-z0-9._-]{1,249}$/; // Kafka's own rule, which also keeps commands one token
 
@@ -151,9 +134,9 @@ interface Pending {
   reject: (err: Error) => void;
 }
 
-/** Builds if needed, starts a cluster on fresh ephemeral loopback ports and waits until it listens. */
+/** Starts a cluster on fresh ephemeral loopback ports and waits until it listens. */
 export async function startMockCluster(options: MockClusterOptions = {}): Promise<MockCluster> {
-  const binary = await buildMockCluster();
+  const binary = await mockClusterBinary();
   const brokers = options.brokers ?? 3;
   const topicArgs = (options.topics ?? []).map(
     (t) => `${checkTopic(t.name)}:${t.partitions}:${t.replication ?? 1}`,
@@ -195,7 +178,7 @@ class Session {
       this.stderrTail = (this.stderrTail + chunk).slice(-4000);
     });
     child.on('error', (err: NodeJS.ErrnoException) => {
-      this.fail(err.code === 'ENOENT' ? new Error(KAFKA_PEER_INSTALL) : err);
+      this.fail(err.code === 'ENOENT' ? new Error(`${BINARY} is gone: ${MOCK_CLUSTER_SETUP}`) : err);
     });
     // EPIPE means the child died; 'close' follows and reports why, so keep this as context only.
     child.stdin.on('error', (err) => {

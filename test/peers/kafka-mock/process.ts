@@ -1,10 +1,11 @@
-// Runs the Kafka peer's command-line tools (gcc, pkg-config, kcat) and collects their output.
+// Runs the Kafka peer's command-line tools (kcat, and whatever else a test needs) and collects their output.
 import { spawn } from 'node:child_process';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
-/** What to run when the peer's tools are missing; thrown verbatim so a reader can paste it. */
-export const KAFKA_PEER_INSTALL = 'apt-get install -y gcc librdkafka-dev kcat';
+/** What to do when the peer's tools are missing: the setup `npm test` runs first installs and builds them. */
+export const KAFKA_PEER_INSTALL =
+  'run node test/setup/index.mjs (npm test runs it first; it installs kcat and librdkafka-dev and builds the mock cluster)';
 
 export interface RunResult {
   code: number | null;
@@ -19,7 +20,7 @@ export interface RunOptions {
   timeoutMs?: number;
 }
 
-/** Resolves with the exit status whatever it is; rejects with KAFKA_PEER_INSTALL when the tool is absent. */
+/** Resolves with the exit status whatever it is; rejects naming the tool and KAFKA_PEER_INSTALL when it is absent. */
 export function run(command: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -42,7 +43,7 @@ export function run(command: string, args: readonly string[], options: RunOption
       clearTimeout(timer);
       if (settled) return;
       settled = true;
-      reject(err.code === 'ENOENT' ? new Error(KAFKA_PEER_INSTALL) : err);
+      reject(err.code === 'ENOENT' ? new Error(`${command} not found: ${KAFKA_PEER_INSTALL}`) : err);
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
