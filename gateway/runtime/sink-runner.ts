@@ -128,21 +128,27 @@ export class SinkRunner {
         this.metrics.received(batch.length, read.bytes);
         const progress = await this.sink.write(batch);
         this.position = lastSeq(batch);
-        await this.commit(progress);
-        this.failures = 0;
-        this.lastError = undefined;
+        // A pipelining sink (Kafka) returns before this batch is confirmed: only an ack of the upstream
+        // ends a run of failures, else every resend would reset the backoff and the failure count.
+        if (await this.commit(progress)) {
+          this.failures = 0;
+          this.lastError = undefined;
+        }
       } catch (err) {
         await this.recover(err);
       }
     }
   }
 
-  /** Acks the cursor up to what the sink committed, parking dead letters in the same transaction. */
-  private async commit(progress: SinkProgress): Promise<void> {
+  /**
+   * Acks the cursor up to what the sink committed, parking dead letters in the same transaction; true when
+   * the upstream confirmed anything new.
+   */
+  private async commit(progress: SinkProgress): Promise<boolean> {
     const through = progress.committedThrough;
     const dead = progress.deadLetters ?? [];
     const acked = this.queue.cursorPosition(this.sink.name);
-    if ((through === undefined || through <= acked) && dead.length === 0) return;
+    if ((through === undefined || through <= acked) && dead.length === 0) return false;
     const upTo = Math.max(acked, through ?? acked);
     await this.queue.ack(
       this.sink.name,
@@ -159,6 +165,7 @@ export class SinkRunner {
     const events = upTo - acked - dead.length;
     if (events > 0) this.metrics.sent(events, 0);
     this.lastAckAt = Date.now();
+    return true;
   }
 
   private async recover(err: unknown): Promise<void> {

@@ -103,6 +103,41 @@ test('a failing upstream is retried with backoff and nothing is skipped or acked
   await q.close();
 });
 
+/** Pipelines like the Kafka sink: write() starts a send and reports the previous one, which always fails. */
+class PipelinedFailingSink extends ScriptedSink {
+  private inflight = false;
+  override write(batch: readonly QueuedReading[]): Promise<SinkProgress> {
+    this.batches.push(batch.map((r) => r.seq));
+    const previous = this.inflight;
+    this.inflight = true;
+    if (!previous) return Promise.resolve({}); // nothing settled yet: no progress to report
+    this.inflight = false;
+    this.failures++;
+    return Promise.reject(new SluiceError('SLUICE_SINK_WRITE', 'NOT_ENOUGH_REPLICAS', { retriable: true }));
+  }
+  override flush = (): Promise<SinkProgress> => this.write([]);
+}
+
+test('a pipelining sink whose sends all fail: failures accumulate and back off, nothing is acked', async () => {
+  const q = Queue.open({ dir: tempDir(), maxBytes: 1 << 30, onFull: 'reject_new' });
+  const sink = new PipelinedFailingSink();
+  const runner = new SinkRunner(
+    sink,
+    q,
+    { startFrom: 'oldest', batch: { max_count: 10, max_bytes: 1 << 20, linger_ms: 0 }, retry },
+    silentLogger,
+    noMetrics,
+  );
+  await q.append(readings(100));
+  await runner.start();
+  // A write that only started a send (and returned no progress) must not end the run of failures.
+  await until(() => runner.status().consecutiveFailures >= 5);
+  await runner.stop();
+  expect(q.cursorPosition('scripted')).toBe(0);
+  expect(runner.status().lastError?.message).toMatch(/NOT_ENOUGH_REPLICAS/);
+  await q.close();
+});
+
 test('readings the upstream refuses for good become dead letters and do not block the queue', async () => {
   const q = Queue.open({ dir: tempDir(), maxBytes: 1 << 30, onFull: 'reject_new' });
   const sink = new ScriptedSink();

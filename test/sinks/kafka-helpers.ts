@@ -127,10 +127,11 @@ export async function until(
   cond: () => boolean | Promise<boolean>,
   ms = 20_000,
   what = 'condition',
+  state?: () => string,
 ): Promise<void> {
   const end = Date.now() + ms;
   while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`${what} not met within ${ms} ms`);
+    if (Date.now() > end) throw new Error(`${what} not met within ${ms} ms${state ? `: ${state()}` : ''}`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }

@@ -1,0 +1,230 @@
+// The Kafka sink through the faults a real Apache Kafka cluster has in the field, on a 3-node cluster of
+// this file's own (it kills and restarts nodes): a produce response lost after the broker wrote (the case
+// the idempotent producer exists for), the partition leader SIGKILLed mid-drain, min.insync.replicas not
+// met, and every broker down for a minute while ingest goes on.
+import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
+import { validateConfig } from '../../gateway/config/load.js';
+import { silentLogger } from '../../gateway/observe/log.js';
+import { noMetrics } from '../../gateway/observe/metrics.js';
+import { Queue } from '../../gateway/queue/queue.js';
+import { Gateway } from '../../gateway/runtime/gateway.js';
+import { SinkRunner } from '../../gateway/runtime/sink-runner.js';
+import { readings } from '../helpers/readings.js';
+import { tempDir } from '../helpers/tmp.js';
+import {
+  KafkaFaultProxy,
+  createTopic,
+  isrOf,
+  leaderOf,
+  startKafkaCluster,
+  uniqueTopic,
+  type KafkaCluster,
+} from '../peers/kafka/index.js';
+import { assertBuilt, consume, dedupProblems, kafkaSink, until, type Brokers } from './kafka-helpers.js';
+
+let cluster: KafkaCluster;
+let proxies: KafkaFaultProxy[] = [];
+beforeAll(async () => {
+  assertBuilt();
+  cluster = await startKafkaCluster({ proxied: true });
+  proxies = await KafkaFaultProxy.forCluster(cluster);
+}, 120_000);
+afterAll(async () => {
+  await Promise.all(proxies.map((p) => p.close()));
+  await cluster?.close();
+});
+// Every test starts on a whole cluster, whatever the one before left down.
+afterEach(async () => {
+  await Promise.all(cluster.nodeIds.map((id) => cluster.start(id)));
+}, 120_000);
+
+const range = (n: number, first = 1): number[] => Array.from({ length: n }, (_, i) => first + i);
+const retry = { initial_ms: 20, max_ms: 200, multiplier: 2 };
+
+function pipeline(brokers: Brokers, over: Record<string, unknown>): { queue: Queue; runner: SinkRunner } {
+  const queue = Queue.open({ dir: tempDir(), maxBytes: 1 << 30, onFull: 'reject_new' });
+  const runner = new SinkRunner(
+    kafkaSink(brokers, { retry, ...over }),
+    queue,
+    { startFrom: 'oldest', batch: { max_count: 100, max_bytes: 1 << 20, linger_ms: 0 }, retry },
+    silentLogger,
+    noMetrics,
+  );
+  return { queue, runner };
+}
+
+test.each([
+  [true, 'no duplicate: the broker recognises the retried batch by producer id and sequence'],
+  [false, 'a duplicate of every record of the lost response (what idempotence prevents)'],
+])(
+  'a Produce response lost after the broker wrote, idempotent %s: %s',
+  async (idempotent) => {
+    const topic = uniqueTopic(`lost-response-${idempotent}`);
+    await createTopic(cluster, topic);
+    const leader = await leaderOf(cluster, topic);
+    const proxy = proxies[cluster.nodeIds.indexOf(leader)]!;
+    const { queue, runner } = pipeline(
+      { bootstrap: KafkaFaultProxy.bootstrap(cluster) },
+      { topic, idempotent, request_timeout_ms: 3_000 },
+    );
+    await runner.start();
+    await queue.append(readings(50));
+    await until(() => queue.cursorPosition('kafka') === 50, 30_000, 'first batch');
+    const dropped = proxy.droppedProduceResponses;
+    proxy.dropProduceResponses(1);
+    await queue.append(readings(50, 50));
+    await until(() => queue.cursorPosition('kafka') === 100, 30_000, 'second batch after the lost response');
+    await runner.stop();
+    await queue.close();
+    expect(proxy.droppedProduceResponses - dropped).toBe(1); // the fault really happened
+    const got = await consume(cluster, topic);
+    expect(dedupProblems(got, range(100))).toEqual([]);
+    const duplicates = got.length - new Set(got.map((g) => g.rec.id)).size;
+    console.info(
+      `lost produce response, idempotent ${idempotent}: ${got.length} messages, ${duplicates} duplicates`,
+    );
+    if (idempotent) expect(duplicates).toBe(0);
+    else expect(duplicates).toBeGreaterThan(0);
+  },
+  60_000,
+);
+
+test('the partition leader SIGKILLed mid-drain: nothing acked before Kafka has it, nothing lost, no duplicate', async () => {
+  const topic = uniqueTopic('leader-kill');
+  await createTopic(cluster, topic);
+  const { queue, runner } = pipeline(cluster, { topic, idempotent: true, request_timeout_ms: 5_000 });
+  await runner.start();
+  const TOTAL = 20_000;
+  const appending = (async () => {
+    for (let i = 0; i < TOTAL; i += 500) {
+      await queue.append(readings(500, i));
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  await until(() => queue.cursorPosition('kafka') > 2_000, 30_000, 'first deliveries');
+  const leader = await leaderOf(cluster, topic);
+  await cluster.kill(leader);
+  const killedAt = Date.now();
+  const ackedAtKill = queue.cursorPosition('kafka');
+  // While the leader moves: everything the cursor has acked is already in Kafka (read the ack first).
+  let checks = 0;
+  while (Date.now() - killedAt < 8_000) {
+    const acked = queue.cursorPosition('kafka');
+    const inKafka = new Set((await consume(cluster, topic)).map((g) => g.rec.seq));
+    expect(range(acked).filter((s) => !inKafka.has(s))).toEqual([]);
+    checks++;
+  }
+  await appending;
+  await until(() => queue.cursorPosition('kafka') === TOTAL, 60_000, 'drained on the new leader');
+  const newLeader = await leaderOf(cluster, topic);
+  await runner.stop();
+  await queue.close();
+  const got = await consume(cluster, topic);
+  const duplicates = got.length - new Set(got.map((g) => g.rec.id)).size;
+  console.info(
+    `leader ${leader} killed at ack ${ackedAtKill}: new leader ${newLeader}, ${checks} consistency checks, ` +
+      `${got.length} messages, ${duplicates} duplicates`,
+  );
+  expect(newLeader).not.toBe(leader);
+  expect(checks).toBeGreaterThan(0);
+  expect(dedupProblems(got, range(TOTAL))).toEqual([]);
+  expect(duplicates).toBe(0);
+}, 120_000);
+
+test('min.insync.replicas not met: the sink retries and acks nothing until the replica is back, then drains', async () => {
+  const topic = uniqueTopic('min-isr');
+  // All three replicas must be in sync: one node down is enough, and the quorum of controllers stays.
+  await createTopic(cluster, topic, { config: { 'min.insync.replicas': '3' } });
+  const leader = await leaderOf(cluster, topic);
+  const follower = cluster.nodeIds.find((id) => id !== leader)!;
+  const { queue, runner } = pipeline(cluster, { topic, idempotent: true, request_timeout_ms: 3_000 });
+  await runner.start();
+  await queue.append(readings(100));
+  await until(() => queue.cursorPosition('kafka') === 100, 30_000, 'first batch');
+  await cluster.kill(follower);
+  await until(async () => (await isrOf(cluster, topic)).length === 2, 30_000, 'the ISR shrinks');
+  await queue.append(readings(100, 100));
+  await until(
+    () => runner.status().consecutiveFailures >= 3,
+    30_000,
+    'failed attempts',
+    () => `cursor ${queue.cursorPosition('kafka')}, status ${JSON.stringify(runner.status())}`,
+  );
+  const failing = runner.status();
+  await new Promise((r) => setTimeout(r, 3_000));
+  expect(queue.cursorPosition('kafka')).toBe(100); // never acked while the ISR is short
+  expect(failing.lastError?.message).toMatch(/NOT_ENOUGH_REPLICAS|not enough replicas|in-sync/i);
+  expect((await consume(cluster, topic)).map((g) => g.rec.seq)).toEqual(range(100));
+  await cluster.start(follower);
+  await until(() => queue.cursorPosition('kafka') === 200, 60_000, 'drained once the replica is back');
+  await runner.stop();
+  await queue.close();
+  const got = await consume(cluster, topic);
+  expect(dedupProblems(got, range(200))).toEqual([]);
+  console.info(
+    `min.insync.replicas 3 with node ${follower} down: ${failing.consecutiveFailures}+ failed attempts (${failing.lastError?.message}); drained after it came back`,
+  );
+}, 120_000);
+
+// 60 s as the issue asks; SLUICE_KAFKA_OUTAGE_MS shortens it while working on this file.
+const OUTAGE_MS = Number(process.env.SLUICE_KAFKA_OUTAGE_MS ?? 60_000);
+const METRICS = ['temperature', 'humidity', 'pressure']; // the simulator's defaults
+
+test(
+  `every broker down for ${OUTAGE_MS / 1000} s while ingest goes on: first ack within 5 s of the brokers, the backlog drains, nothing lost`,
+  async () => {
+    const prefix = uniqueTopic('outage');
+    for (const m of METRICS) await createTopic(cluster, `${prefix}.${m}`, { partitions: 3 });
+    // 9 readings per 20 ms tick, for longer than the outage lasts.
+    const count = 9 * Math.ceil((OUTAGE_MS + 30_000) / 20);
+    const gw = await Gateway.start(
+      validateConfig({
+        gateway: { id: 'gw-outage', data_dir: tempDir() },
+        log: { level: 'silent' },
+        sources: { sim: { type: 'simulator', devices: 3, interval_ms: 20, count } },
+        // Retry settings left at the Kafka sink's defaults: the test measures what an operator gets.
+        sinks: {
+          kafka: {
+            type: 'kafka',
+            brokers: cluster.bootstrap,
+            topic: `${prefix}.{metric}`,
+            start_from: 'oldest',
+          },
+        },
+      }),
+    );
+    const origin = gw.queue.origin;
+    const lag = (): number => gw.queue.cursorStats('kafka').lag;
+    try {
+      await until(() => gw.queue.cursorPosition('kafka') > origin + 500, 30_000, 'first deliveries');
+      await Promise.all(cluster.nodeIds.map((id) => cluster.kill(id)));
+      const downAt = Date.now();
+      const seqAtDown = gw.queue.lastSeq;
+      await new Promise((r) => setTimeout(r, OUTAGE_MS));
+      const ingested = gw.queue.lastSeq - seqAtDown;
+      const backlog = lag();
+      const failures = gw.status().sinks[0]?.consecutiveFailures ?? 0;
+      const restartAt = Date.now();
+      await Promise.all(cluster.nodeIds.map((id) => cluster.start(id)));
+      const upAt = Date.now(); // every broker serves metadata again
+      await until(() => (gw.status().sinks[0]?.lastAckAt ?? 0) > upAt, 30_000, 'first ack after the outage');
+      const reconnectMs = (gw.status().sinks[0]?.lastAckAt ?? 0) - upAt;
+      console.info(
+        `kafka outage ${Math.round((restartAt - downAt) / 1000)} s: ${ingested} readings ingested meanwhile, ` +
+          `backlog ${backlog}, ${failures} failed attempts; brokers back in ${upAt - restartAt} ms, first ack ` +
+          `${reconnectMs} ms after that`,
+      );
+      expect(ingested).toBeGreaterThan(1_000); // ingest went on
+      expect(backlog).toBeGreaterThanOrEqual(ingested); // and piled up in the queue
+      expect(failures).toBeGreaterThan(2);
+      expect(reconnectMs).toBeLessThan(5_000);
+      await until(() => gw.queue.lastSeq === origin + count - 1 && lag() === 0, 90_000, 'backlog drained');
+      expect(gw.status().sinks[0]?.health.state).toBe('healthy');
+    } finally {
+      await gw.stop();
+    }
+    const got = await consume(cluster, ...METRICS.map((m) => `${prefix}.${m}`));
+    expect(dedupProblems(got, range(count, origin))).toEqual([]);
+  },
+  180_000 + OUTAGE_MS * 2,
+);
