@@ -4,11 +4,8 @@
 // met, and every broker down for a minute while ingest goes on.
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
 import { validateConfig } from '../../gateway/config/load.js';
-import { silentLogger } from '../../gateway/observe/log.js';
-import { noMetrics } from '../../gateway/observe/metrics.js';
-import { Queue } from '../../gateway/queue/queue.js';
+
 import { Gateway } from '../../gateway/runtime/gateway.js';
-import { SinkRunner } from '../../gateway/runtime/sink-runner.js';
 import { readings } from '../helpers/readings.js';
 import { tempDir } from '../helpers/tmp.js';
 import {
@@ -20,7 +17,16 @@ import {
   uniqueTopic,
   type KafkaCluster,
 } from '../peers/kafka/index.js';
-import { assertBuilt, consume, dedupProblems, kafkaSink, until, type Brokers } from './kafka-helpers.js';
+import {
+  FAST_RETRY,
+  assertBuilt,
+  consume,
+  dedupProblems,
+  kafkaPipeline,
+  kafkaSink,
+  until,
+  type Brokers,
+} from './kafka-helpers.js';
 
 let cluster: KafkaCluster;
 let proxies: KafkaFaultProxy[] = [];
@@ -39,19 +45,9 @@ afterEach(async () => {
 }, 120_000);
 
 const range = (n: number, first = 1): number[] => Array.from({ length: n }, (_, i) => first + i);
-const retry = { initial_ms: 20, max_ms: 200, multiplier: 2 };
 
-function pipeline(brokers: Brokers, over: Record<string, unknown>): { queue: Queue; runner: SinkRunner } {
-  const queue = Queue.open({ dir: tempDir(), maxBytes: 1 << 30, onFull: 'reject_new' });
-  const runner = new SinkRunner(
-    kafkaSink(brokers, { retry, ...over }),
-    queue,
-    { startFrom: 'oldest', batch: { max_count: 100, max_bytes: 1 << 20, linger_ms: 0 }, retry },
-    silentLogger,
-    noMetrics,
-  );
-  return { queue, runner };
-}
+const pipeline = (brokers: Brokers, over: Record<string, unknown>) =>
+  kafkaPipeline(kafkaSink(brokers, { retry: FAST_RETRY, ...over }));
 
 test.each([
   [true, 'no duplicate: the broker recognises the retried batch by producer id and sequence'],

@@ -6,7 +6,10 @@ import { KafkaSink } from '../../gateway/sinks/kafka/producer.js';
 import { schema } from '../../gateway/sinks/kafka/index.js';
 import { silentLogger } from '../../gateway/observe/log.js';
 import { noMetrics, type ComponentMetrics } from '../../gateway/observe/metrics.js';
+import { Queue } from '../../gateway/queue/queue.js';
 import type { ReadingRecord } from '../../gateway/reading.js';
+import { SinkRunner } from '../../gateway/runtime/sink-runner.js';
+import { tempDir } from '../helpers/tmp.js';
 import { kcatConsume, type KcatMessage } from '../peers/kafka-mock/index.js';
 
 /** Any cluster the tests reach over PLAINTEXT: the real peer (test/peers/kafka/) or librdkafka's mock. */
@@ -67,6 +70,29 @@ export function kafkaSink(
     log: silentLogger,
     metrics,
   });
+}
+
+/** Fast retries for the sink and its runner alike. */
+export const FAST_RETRY = { initial_ms: 20, max_ms: 200, multiplier: 2 };
+
+/**
+ * A durable queue in a temp dir and a runner feeding `sink` from it (oldest first, batches of `maxCount`,
+ * no linger, fast retries): the path the gateway takes, minus the sources. The caller starts the runner.
+ */
+export function kafkaPipeline(sink: KafkaSink, maxCount = 100): { queue: Queue; runner: SinkRunner } {
+  const queue = Queue.open({ dir: tempDir(), maxBytes: 1 << 30, onFull: 'reject_new' });
+  const runner = new SinkRunner(
+    sink,
+    queue,
+    {
+      startFrom: 'oldest',
+      batch: { max_count: maxCount, max_bytes: 1 << 20, linger_ms: 0 },
+      retry: FAST_RETRY,
+    },
+    silentLogger,
+    noMetrics,
+  );
+  return { queue, runner };
 }
 
 export interface Received {

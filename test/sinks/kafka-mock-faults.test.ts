@@ -3,15 +3,19 @@
 // chosen Produce request, and a partition leader moved between two requests at a chosen moment (the
 // KafkaJS 2.2.4 bug the sink guards against). Everything else runs on the real cluster (kafka.test.ts).
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { silentLogger } from '../../gateway/observe/log.js';
-import { noMetrics } from '../../gateway/observe/metrics.js';
-import { Queue } from '../../gateway/queue/queue.js';
+
 import type { QueuedReading } from '../../gateway/reading.js';
-import { SinkRunner } from '../../gateway/runtime/sink-runner.js';
 import { reading, readings } from '../helpers/readings.js';
-import { tempDir } from '../helpers/tmp.js';
 import { startMockCluster, type MockCluster } from '../peers/kafka-mock/index.js';
-import { assertBuilt, consume, dedupProblems, kafkaSink, until } from './kafka-helpers.js';
+import {
+  FAST_RETRY,
+  assertBuilt,
+  consume,
+  dedupProblems,
+  kafkaPipeline,
+  kafkaSink,
+  until,
+} from './kafka-helpers.js';
 
 let cluster: MockCluster;
 beforeAll(async () => {
@@ -70,16 +74,7 @@ describe('kafka sink: injected Produce errors', () => {
   test('NOT_LEADER_FOR_PARTITION, REQUEST_TIMED_OUT and dropped connections: nothing lost, nothing acked early', async () => {
     await faulty.createTopic('faults', 1, 3);
     await faulty.setLeader('faults', 0, 1);
-    const queue = Queue.open({ dir: tempDir(), maxBytes: 1 << 30, onFull: 'reject_new' });
-    const retry = { initial_ms: 20, max_ms: 200, multiplier: 2 };
-    const sink = kafkaSink(faulty, { topic: 'faults', retry });
-    const runner = new SinkRunner(
-      sink,
-      queue,
-      { startFrom: 'oldest', batch: { max_count: 40, max_bytes: 1 << 20, linger_ms: 0 }, retry },
-      silentLogger,
-      noMetrics,
-    );
+    const { queue, runner } = kafkaPipeline(kafkaSink(faulty, { topic: 'faults', retry: FAST_RETRY }), 40);
     await runner.start();
     await queue.append(readings(5));
     await until(() => queue.cursorPosition('kafka') === 5);

@@ -6,17 +6,13 @@
 import { decode } from 'cbor-x';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { silentLogger } from '../../gateway/observe/log.js';
 import { noMetrics, type ComponentMetrics } from '../../gateway/observe/metrics.js';
-import { Queue } from '../../gateway/queue/queue.js';
 import { toRecord, type QueuedReading } from '../../gateway/reading.js';
-import { SinkRunner } from '../../gateway/runtime/sink-runner.js';
 import { encodeValue } from '../../gateway/sinks/kafka/encode.js';
 import { schema } from '../../gateway/sinks/kafka/index.js';
 import type { ProducerThread } from '../../gateway/sinks/kafka/thread.js';
 import { topicProblem } from '../../gateway/sinks/kafka/topics.js';
 import { reading, readings } from '../helpers/readings.js';
-import { tempDir } from '../helpers/tmp.js';
 import { KafkaFaultProxy, createTopic, sharedKafka, uniqueTopic } from '../peers/kafka/index.js';
 import { sinkConformance, type Delivered } from './conformance.js';
 import {
@@ -24,6 +20,7 @@ import {
   assertBuilt,
   consume,
   dedupProblems,
+  kafkaPipeline,
   kafkaSink as anySink,
   until,
 } from './kafka-helpers.js';
@@ -162,19 +159,9 @@ describe('kafka sink: dead letters', () => {
     const dl = uniqueTopic('dl');
     await createTopic(cluster, `${dl}.temperature`, { partitions: 2 });
     const dlq = await freshTopic(1, 'dead');
-    const queue = Queue.open({ dir: tempDir(), maxBytes: 1 << 30, onFull: 'reject_new' });
-    const sink = kafkaSink({
-      topic: `${dl}.{metric}`,
-      max_message_bytes: 2_000,
-      dead_letter_topic: dlq,
-    });
-    const retry = { initial_ms: 20, max_ms: 200, multiplier: 2 };
-    const runner = new SinkRunner(
-      sink,
-      queue,
-      { startFrom: 'oldest', batch: { max_count: 50, max_bytes: 1 << 20, linger_ms: 0 }, retry },
-      silentLogger,
-      noMetrics,
+    const { queue, runner } = kafkaPipeline(
+      kafkaSink({ topic: `${dl}.{metric}`, max_message_bytes: 2_000, dead_letter_topic: dlq }),
+      50,
     );
     await runner.start();
     const input = readings(100).map((r, i) => {

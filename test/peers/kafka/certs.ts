@@ -32,8 +32,8 @@ async function openssl(dir: string, args: readonly string[]): Promise<void> {
   }
 }
 
-async function ca(dir: string, name: string): Promise<void> {
-  await openssl(dir, [
+function rsaKey(dir: string, name: string): Promise<void> {
+  return openssl(dir, [
     'genpkey',
     '-algorithm',
     'RSA',
@@ -42,6 +42,10 @@ async function ca(dir: string, name: string): Promise<void> {
     '-out',
     `${name}.key`,
   ]);
+}
+
+async function ca(dir: string, name: string): Promise<void> {
+  await rsaKey(dir, name);
   await openssl(dir, [
     'req',
     '-x509',
@@ -62,15 +66,7 @@ async function ca(dir: string, name: string): Promise<void> {
 }
 
 async function leaf(dir: string, name: string, signer: string, cn: string, ext: string): Promise<void> {
-  await openssl(dir, [
-    'genpkey',
-    '-algorithm',
-    'RSA',
-    '-pkeyopt',
-    'rsa_keygen_bits:2048',
-    '-out',
-    `${name}.key`,
-  ]);
+  await rsaKey(dir, name);
   await openssl(dir, ['req', '-new', '-key', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`]);
   await writeFile(join(dir, `${name}.ext`), ext);
   await openssl(dir, [
