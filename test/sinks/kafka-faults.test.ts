@@ -85,6 +85,39 @@ test.each([
   60_000,
 );
 
+test("three Produce responses lost in a row (past KafkaJS's own retries), then a rewound batch that grew: the idempotent producer starts over instead of sticking on OUT_OF_ORDER_SEQUENCE_NUMBER", async () => {
+  const topic = uniqueTopic('grown');
+  await createTopic(cluster, topic);
+  const proxy = proxies[cluster.nodeIds.indexOf(await leaderOf(cluster, topic))]!;
+  const { queue, runner } = pipeline(
+    { bootstrap: KafkaFaultProxy.bootstrap(cluster) },
+    { topic, idempotent: true, request_timeout_ms: 3_000 },
+  );
+  await runner.start();
+  await queue.append(readings(10));
+  await until(() => queue.cursorPosition('kafka') === 10, 30_000, 'first batch');
+  proxy.dropProduceResponses(3);
+  const before = proxy.produceRequests;
+  await queue.append(readings(5, 10));
+  await until(() => proxy.produceRequests > before, 10_000, 'the 5 sent');
+  await queue.append(readings(20, 15)); // the resend after the rewind carries 35 - 10 readings, not 5
+  try {
+    await until(
+      () => queue.cursorPosition('kafka') === 35,
+      20_000,
+      'all 35',
+      () => JSON.stringify(runner.status()),
+    );
+  } finally {
+    await runner.stop();
+    await queue.close();
+  }
+  expect(proxy.droppedProduceResponses).toBeGreaterThanOrEqual(3);
+  const got = await consume(cluster, topic);
+  // At least once across the new producer id: duplicates only of what the broker had, with the same ids.
+  expect(dedupProblems(got, range(35))).toEqual([]);
+}, 90_000);
+
 test('the partition leader SIGKILLed mid-drain: nothing acked before Kafka has it, nothing lost, no duplicate', async () => {
   const topic = uniqueTopic('leader-kill');
   await createTopic(cluster, topic);

@@ -2,7 +2,7 @@
 // so that each device's readings stay in order on one partition. The schema is here; the work is in producer.ts.
 import { z } from 'zod';
 import type { ComponentDefinition, Sink } from '../../components.js';
-import { backoffSchema, byteSize, durationMs, sinkCommon } from '../../config/common.js';
+import { backoffSchema, byteSize, configFile, durationMs, sinkCommon } from '../../config/common.js';
 import { KafkaSink } from './producer.js';
 import { templateProblems } from './topics.js';
 
@@ -12,17 +12,14 @@ const hostPort = z
 
 const tlsSchema = z
   .strictObject({
-    ca_file: z
-      .string()
-      .min(1)
-      .optional()
-      .describe("PEM file of the CA(s) that signed the brokers' certificates; the system CAs when omitted."),
-    cert_file: z
-      .string()
-      .min(1)
-      .optional()
-      .describe('PEM client certificate, for brokers that require mutual TLS.'),
-    key_file: z.string().min(1).optional().describe('PEM private key of cert_file.'),
+    ca_file: configFile(
+      "PEM file of the CA(s) that signed the brokers' certificates; the system CAs when omitted.",
+      { what: 'TLS CA file' },
+    ).optional(),
+    cert_file: configFile('PEM client certificate, for brokers that require mutual TLS.', {
+      what: 'TLS certificate',
+    }).optional(),
+    key_file: configFile('PEM private key of cert_file.', { what: 'TLS key' }).optional(),
     verify_hostname: z
       .boolean()
       .default(true)
@@ -43,11 +40,10 @@ const saslSchema = z
       .describe('SASL mechanism; use PLAIN only over TLS.'),
     username: z.string().min(1),
     password: z.string().min(1).optional().describe('The password, inline; prefer password_file.'),
-    password_file: z
-      .string()
-      .min(1)
-      .optional()
-      .describe('File holding the password (trailing newline ignored).'),
+    password_file: configFile('File holding the password (trailing newline ignored).', {
+      what: 'SASL password file',
+      missingHint: 'write the password into it (mode 0640, owner root, group of the sluice user)',
+    }).optional(),
   })
   .refine((s) => (s.password === undefined) !== (s.password_file === undefined), {
     message: 'give exactly one of password and password_file',
@@ -95,8 +91,9 @@ export const schema = z
       .boolean()
       .default(true)
       .describe(
-        'Idempotent producer (broker drops retried duplicates). Needs acks: all and the IdempotentWrite ACL; ' +
-          'turn off for clusters whose metadata names no controller (librdkafka mock).',
+        'Idempotent producer (broker drops retried duplicates). Needs acks: all and Write on a topic (Kafka >= 3.0; ' +
+          'older brokers: the IdempotentWrite cluster ACL); without it connecting fails with SLUICE_AUTH. Turn off ' +
+          'only for clusters whose metadata names no controller (librdkafka mock).',
       ),
     max_message_bytes: byteSize
       .default(1_000_000)

@@ -266,7 +266,7 @@ export class KafkaSink implements Sink {
     let e: SluiceError;
     if (c.disposition === 'setup') {
       e = new SluiceError('SLUICE_AUTH', what, {
-        hint: 'check the brokers, TLS files, SASL credentials and ACLs (Write on the topics, IdempotentWrite when idempotent)',
+        hint: 'check the brokers, TLS files, SASL credentials and ACLs (Write on the topics; on Kafka < 3.0 also IdempotentWrite when idempotent)',
         cause: err,
       });
     } else if (c.disposition === 'reject') {

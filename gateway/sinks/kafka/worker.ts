@@ -4,6 +4,7 @@
 import { inspect } from 'node:util';
 import { parentPort, workerData } from 'node:worker_threads';
 import { CompressionTypes, type Message, type Producer } from 'kafkajs';
+import { classify } from './classify.js';
 import { createKafka, type LogSink } from './client.js';
 import { fastDefaultPartitioner } from './partitioner.js';
 import {
@@ -42,7 +43,7 @@ const log: LogSink = (level, fields, message) => {
 const routed = new Map<string, Set<number>>();
 let producer: Producer | undefined;
 
-async function connect(): Promise<void> {
+async function connect(): Promise<Producer> {
   if (producer === undefined) {
     const kafka = await createKafka(config, log);
     const partitioner = fastDefaultPartitioner;
@@ -63,6 +64,36 @@ async function connect(): Promise<void> {
     });
   }
   await producer.connect();
+  return producer;
+}
+
+/**
+ * Whether an idempotent producer must start over (a new producer id, sequences from 0) after a failed send.
+ * KafkaJS rolls back the sequence numbers of every partition of a failed Produce request, also those the
+ * broker wrote (sendMessages.js). Resent in the same shape, the broker recognises the batch (no duplicate);
+ * in another shape, it answers OUT_OF_ORDER_SEQUENCE_NUMBER, for good. Two failures lead there: a request
+ * the broker refused only in part (the per-message isolation of refused records follows), and any resend
+ * after which the broker already says so (a rewound batch that grew). After a reset what the broker wrote
+ * before may be written again, with the same ids (at least once).
+ */
+function mustReset(err: unknown, partitions: number): boolean {
+  const c = classify(err);
+  return (c.disposition === 'reject' && partitions > 1) || c.kind === 'OUT_OF_ORDER_SEQUENCE_NUMBER';
+}
+
+async function afterFailure(err: unknown, partitions: number): Promise<void> {
+  const p = producer;
+  if (!config.idempotent || p === undefined || !mustReset(err, partitions)) return;
+  producer = undefined; // the next send connects a new one
+  try {
+    await p.disconnect();
+  } catch (e) {
+    log(
+      'debug',
+      { error: e instanceof Error ? e.message : String(e) },
+      'disconnecting the old producer failed',
+    );
+  }
 }
 
 /** Structured clone turns a Buffer into a plain Uint8Array, which KafkaJS would write as String(value). */
@@ -74,15 +105,24 @@ function asBuffer(v: Message['value']): Message['value'] {
 }
 
 async function send({ topicMessages }: SendRequest): Promise<SendResult> {
-  if (producer === undefined) throw new Error('the Kafka producer is not connected');
+  // Undefined after a reset (afterFailure): the new producer connects here, with the request it serves.
+  const current = producer ?? (await connect());
   for (const { messages } of topicMessages) for (const m of messages) m.value = asBuffer(m.value);
   routed.clear();
-  const acked = await producer.sendBatch({
-    topicMessages,
-    acks: config.acks === 'all' ? -1 : 1,
-    timeout: config.request_timeout_ms,
-    compression: config.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
-  });
+  let acked: Awaited<ReturnType<Producer['sendBatch']>>;
+  try {
+    acked = await current.sendBatch({
+      topicMessages,
+      acks: config.acks === 'all' ? -1 : 1,
+      timeout: config.request_timeout_ms,
+      compression: config.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
+    });
+  } catch (err) {
+    let partitions = 0;
+    for (const parts of routed.values()) partitions += parts.size;
+    await afterFailure(err, partitions);
+    throw err;
+  }
   const picked: string[] = [];
   for (const [topic, parts] of routed) for (const p of parts) picked.push(partitionKey(topic, p));
   return { acked: acked.map((m) => partitionKey(m.topicName, m.partition)), routed: picked };

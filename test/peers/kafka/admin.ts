@@ -78,9 +78,25 @@ export async function createTopic(
     replicationFactor: options.replication ?? Math.min(3, info.nodeIds.length),
     configEntries: Object.entries(options.config ?? {}).map(([name, value]) => ({ name, value })),
   };
-  await withAdmin(info, async (a) => {
-    await a.createTopics({ topics: [spec], waitForLeaders: true });
-  });
+  try {
+    await withAdmin(info, async (a) => {
+      await a.createTopics({ topics: [spec], waitForLeaders: true });
+    });
+  } catch (err) {
+    // KafkaJS's waitForLeaders gives up when the broker it asks has not yet replayed the new topic from the
+    // KRaft log (UNKNOWN_TOPIC_OR_PARTITION, seen on a loaded machine): the topic exists, so wait here.
+    if (!(err instanceof Error && /does not host this topic-partition/.test(err.message))) throw err;
+    const end = Date.now() + 15_000;
+    for (;;) {
+      const leaders = await Promise.all(
+        Array.from({ length: spec.numPartitions ?? 1 }, (_, p) => leaderOf(info, topic, p).catch(() => -1)),
+      );
+      if (leaders.every((l) => l > 0)) return;
+      if (Date.now() > end)
+        throw new Error(`topic ${topic}: partitions without a leader after 15 s`, { cause: err });
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
 }
 
 export async function setTopicConfig(

@@ -10,8 +10,9 @@ const exec = promisify(execFile);
 
 export interface KafkaCerts {
   readonly dir: string;
-  /** PEM of the CA that signed the broker and client certificates. */
+  /** PEM of the CA that signed the broker and client certificates, and its key (see clientCert). */
   readonly caFile: string;
+  readonly caKey: string;
   /** Broker key (PKCS#8) followed by its certificate: Kafka's PEM keystore. */
   readonly brokerKeystore: string;
   /** Client certificate with CN=sluice-client, and its key. */
@@ -109,10 +110,47 @@ export async function makeCerts(dir: string): Promise<KafkaCerts> {
   return {
     dir,
     caFile: join(dir, 'ca.pem'),
+    caKey: join(dir, 'ca.key'),
     brokerKeystore: keystore,
     clientCert: join(dir, 'client.pem'),
     clientKey: join(dir, 'client.key'),
     strangerCert: join(dir, 'stranger.pem'),
     strangerKey: join(dir, 'stranger.key'),
   };
+}
+
+let issued = 0;
+
+/**
+ * A client certificate from the cluster's CA for a principal of its own (User:<cn>, by the brokers' mapping
+ * rule), written into `dir`: for tests that need a principal no ACL names yet.
+ */
+export async function clientCert(
+  certs: Pick<KafkaCerts, 'caFile' | 'caKey'>,
+  dir: string,
+  cn: string,
+): Promise<{ cert_file: string; key_file: string }> {
+  const name = `client-${process.pid}-${++issued}`;
+  await rsaKey(dir, name);
+  await openssl(dir, ['req', '-new', '-key', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`]);
+  await writeFile(join(dir, `${name}.ext`), 'extendedKeyUsage=clientAuth\n');
+  await openssl(dir, [
+    'x509',
+    '-req',
+    '-in',
+    `${name}.csr`,
+    '-CA',
+    certs.caFile,
+    '-CAkey',
+    certs.caKey,
+    '-set_serial',
+    String(Date.now() * 1000 + issued),
+    '-days',
+    '1',
+    '-extfile',
+    `${name}.ext`,
+    '-out',
+    `${name}.pem`,
+  ]);
+  return { cert_file: join(dir, `${name}.pem`), key_file: join(dir, `${name}.key`) };
 }

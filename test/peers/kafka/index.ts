@@ -11,6 +11,7 @@ export * from './readback.js';
 export { KafkaFaultProxy } from './proxy.js';
 export { user } from './info.js';
 export type { KafkaClusterInfo, ScramUser } from './info.js';
+export { clientCert } from './certs.js';
 export type { KafkaCerts } from './certs.js';
 
 /**
