@@ -2,8 +2,14 @@
 // takes the slave's answer. One request in flight on the bus at a time (Modbus over Serial Line V1.02 §2.1).
 // `now` must come from a monotonic clock (performance.now()): every deadline and silence is computed from it.
 import type { DriverError, DriverOutput, DriverReading, DriverStep } from '../driver.js';
-import { MAX_FRAME_BYTES, decodeReadResponse, encodeReadRequest, responseFrameLength } from './codec.js';
-import type { ReadResponse } from './codec.js';
+import {
+  MAX_FRAME_BYTES,
+  decodeReadResponse,
+  encodeReadRequest,
+  expectedByteCount,
+  responseFrameLength,
+} from './codec.js';
+import type { ReadRequest, ReadResponse } from './codec.js';
 import type { Poll } from './plan.js';
 import { decodeRegisters, wordCount } from './values.js';
 
@@ -15,11 +21,17 @@ export interface MasterTiming {
 
 interface InFlight {
   readonly poll: number;
-  /** When the request's last byte leaves the wire: nothing received before it can be its answer. */
-  readonly txEnd: number;
+  /** Response time-out, counted from the estimated end of the request's wire time. */
   readonly deadline: number;
   readonly rx: Uint8Array;
   rxLen: number;
+}
+
+/** A request that timed out: its slave may still answer it (RTU frames carry no transaction id). */
+interface TimedOut {
+  readonly request: ReadRequest;
+  /** Until then a request its late answer would fit is not sent. */
+  readonly quietUntil: number;
 }
 
 interface Out {
@@ -31,6 +43,7 @@ interface Out {
 export class ModbusMaster {
   private readonly due: number[];
   private inFlight: InFlight | undefined;
+  private timedOut: TimedOut | undefined;
   /** When the last byte was on the bus, sent or received: the 3.5 character silence counts from it. */
   private lastByteAt = -Infinity;
   private started = false;
@@ -55,21 +68,27 @@ export class ModbusMaster {
       const got = flight.rxLen === 0 ? 'no answer' : `${flight.rxLen} bytes of an answer`;
       this.fail(out, flight.poll, 'timeout', `${got} within ${this.timing.responseTimeoutMs} ms`);
       this.inFlight = undefined;
+      const request = this.polls[flight.poll]?.request;
+      if (request !== undefined) {
+        const quietUntil = flight.deadline + this.timing.responseTimeoutMs;
+        this.timedOut = { request, quietUntil };
+      }
     }
     const next = this.nextPoll();
     if (next === undefined) return out;
     const poll = this.polls[next];
     const due = this.due[next] ?? now;
     // Modbus over Serial Line V1.02 §2.5.1.1 (3.5 char silent interval): no frame before the line is quiet.
-    const sendAt = Math.max(due, this.lastByteAt + this.timing.interFrameMs);
+    const sendAt = Math.max(due, this.lastByteAt + this.timing.interFrameMs, this.lateAnswerGuard(poll));
     if (poll === undefined || sendAt > now) return { ...out, wakeInMs: sendAt - now };
 
     const frame = encodeReadRequest(poll.request);
+    // Only an estimate: a pty, a USB CDC-ACM device or a serial-to-TCP gateway takes the request at once
+    // and may answer before this, so it paces the bus and starts the time-out but gates no answer.
     const txEnd = now + frame.length * this.timing.charMs;
     this.lastByteAt = txEnd;
     this.inFlight = {
       poll: next,
-      txEnd,
       deadline: txEnd + this.timing.responseTimeoutMs,
       rx: new Uint8Array(MAX_FRAME_BYTES),
       rxLen: 0,
@@ -84,9 +103,10 @@ export class ModbusMaster {
     if (chunk.length === 0) return out;
     this.lastByteAt = Math.max(this.lastByteAt, now);
     const flight = this.inFlight;
-    if (flight === undefined || now < flight.txEnd) {
-      // Half duplex: bytes read before the request has even left the wire are not its answer, e.g. a late
-      // answer to a request that already timed out (RTU frames carry no transaction id to tell them apart).
+    // Bytes read after the request was written may be its answer, however soon: on a virtual port the
+    // answer can be back before the request's estimated wire time has passed.
+    if (flight === undefined) {
+      // Noise, or a late answer to a request that already timed out.
       const detail = `${chunk.length} bytes with no request awaiting them`;
       out.errors.push({ reason: 'unexpected_data', detail });
       return out;
@@ -113,7 +133,26 @@ export class ModbusMaster {
 
   reset(): void {
     this.inFlight = undefined;
+    this.timedOut = undefined;
     this.lastByteAt = -Infinity;
+  }
+
+  /**
+   * After a time-out, the late answer of the request that timed out is told apart from the answer of the
+   * next request only when the two frames differ (slave, function or byte count: Modbus over Serial Line
+   * V1.02 §2.4.1 gives no other means). A next request whose answer would look the same waits one more
+   * response time-out, so that a late answer arrives with nothing in flight and is counted, not taken for
+   * the new one (libmodbus's error recovery likewise sleeps one response time-out, then flushes).
+   */
+  private lateAnswerGuard(poll: Poll | undefined): number {
+    const late = this.timedOut;
+    if (late === undefined || poll === undefined) return -Infinity;
+    const next = poll.request;
+    const sameFrame =
+      next.slave === late.request.slave &&
+      next.fc === late.request.fc &&
+      expectedByteCount(next) === expectedByteCount(late.request);
+    return sameFrame ? late.quietUntil : -Infinity;
   }
 
   /** Looks for the answer at the start of the receive buffer; returns how many leading bytes it dropped. */

@@ -1,5 +1,6 @@
 // Typed access to the comma-separated fields of one NMEA 0183 sentence. An empty field is a missing value
-// (normal before a fix); a malformed one marks the whole sentence bad, without exceptions.
+// (normal before a fix); a malformed one is a missing value too, listed in `bad` so that it is counted,
+// while the sentence's other fields still count (a no-fix placeholder must not cost the satellite count).
 
 const LAT = /^(\d{2})(\d{2}(?:\.\d+)?)$/;
 const LON = /^(\d{3})(\d{2}(?:\.\d+)?)$/;
@@ -8,8 +9,9 @@ const DATE = /^(\d{2})(\d{2})(\d{2})$/;
 const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)$/;
 
 export class Fields {
-  /** First malformed field, e.g. `field 6: "x"`; undefined while every field read so far is well-formed. */
-  bad: string | undefined;
+  /** Malformed fields read so far, e.g. `field 6: "x"`, each once. */
+  readonly bad: string[] = [];
+  private readonly badAt = new Set<number>();
 
   constructor(private readonly values: readonly string[]) {}
 
@@ -84,7 +86,10 @@ export class Fields {
   }
 
   private invalid(i: number): undefined {
-    this.bad ??= `field ${i}: "${this.str(i)}"`;
+    if (!this.badAt.has(i)) {
+      this.badAt.add(i);
+      this.bad.push(`field ${i}: "${this.str(i).slice(0, 32)}"`);
+    }
     return undefined;
   }
 }

@@ -13,8 +13,10 @@ export const schema = z.strictObject({
     .min(1)
     .default([...SENTENCES]),
   /**
-   * Longest sentence, `$` to checksum. NMEA 0183 caps a sentence at 82 characters with CRLF; the default
-   * leaves room for receivers that exceed it.
+   * Longest sentence read, `$` to checksum (the memory bound). NMEA 0183 caps a sentence at 82 characters
+   * with CRLF; the default leaves room for receivers that exceed it. Sentences not read (proprietary ones
+   * such as $PGLOR or $PMTKCHN, GSV, TXT) are checksum-verified without buffering, at any length
+   * up to 16 KiB.
    */
   max_sentence_bytes: z.number().int().min(16).max(4096).default(128),
   /** Also emit position, speed and DOPs from sentences that flag the fix as invalid. */

@@ -207,15 +207,67 @@ describe('modbus-rtu master against simulated slaves', () => {
     const driver = create(OPTIONS);
     const slave = meter();
     const request = driver.step!(0).write!;
-    const timedOut = driver.step!(300);
+    const deadline = 8 * CHAR_MS_9600 + 200;
+    const timedOut = driver.step!(deadline);
     expect(reasons(timedOut)).toEqual(['timeout', 'timeout']);
-    expect(timedOut.write).toBeDefined(); // the next poll went out at once
-    // Same slave, function and length: only timing tells it apart (it arrived before the new request was out).
-    const late = driver.push(slave.answer(request)!, 301);
+    // The next poll (holding 10+2) would get an answer of the same slave, function and length: only timing
+    // tells them apart, so it waits one more response time-out for the late answer to come and go.
+    expect(timedOut.write).toBeUndefined();
+    expect(timedOut.wakeInMs).toBeCloseTo(200, 6);
+    const late = driver.push(slave.answer(request)!, deadline + 150);
     expect(late.readings).toEqual([]);
     expect(reasons(late)).toEqual(['unexpected_data']);
-    const answer = slave.answer(timedOut.write!)!;
-    expect(driver.push(answer, 330).readings.map((r) => r.metric)).toEqual(['energy']);
+    expect(driver.step!(deadline + 199.9).write).toBeUndefined();
+    const next = driver.step!(deadline + 200).write!;
+    expect(codec.decodeReadRequest(next)).toMatchObject({ value: { slave: 1, fc: 3, address: 10 } });
+    const answer = slave.answer(next)!;
+    expect(driver.push(answer, deadline + 201).readings.map((r) => r.metric)).toEqual(['energy']);
+  });
+
+  it('sends a request whose answer differs from the timed-out one at once', () => {
+    const options: Input = {
+      ...OPTIONS,
+      slaves: [
+        {
+          ...OPTIONS.slaves[0]!,
+          // holding 0+2, then holding 10+1: another byte count tells a late answer apart.
+          registers: [
+            { metric: 'a', address: 0, data_type: 'uint32' },
+            { metric: 'b', address: 10 },
+          ],
+        },
+      ],
+    };
+    const driver = create(options);
+    driver.step!(0);
+    const timedOut = driver.step!(8 * CHAR_MS_9600 + 200);
+    expect(reasons(timedOut)).toEqual(['timeout']);
+    expect(codec.decodeReadRequest(timedOut.write!)).toMatchObject({ value: { address: 10, quantity: 1 } });
+  });
+
+  for (const baud of [9600, 115_200]) {
+    for (const turnaroundMs of [0, 0.5]) {
+      it(`reads answers back before the request's wire time (virtual port, ${baud} baud, +${turnaroundMs} ms)`, () => {
+        const charMs = 11_000 / baud;
+        const driver = create({ ...OPTIONS, baud_rate: baud });
+        const log = runBus(driver, [meter(), io()], 2999, { charMs, virtual: true, turnaroundMs });
+        expect(log.errors).toEqual([]);
+        expect(strip(log.readings)).toEqual([...EXPECTED, ...EXPECTED, ...EXPECTED]);
+        expect(log.frames).toBe(15);
+      });
+    }
+  }
+
+  it('recovers at once from a lost answer on a virtual port (the late-answer wait does not chain)', () => {
+    const flaky = meter();
+    let n = 0;
+    flaky.fault = () => (n++ === 0 ? 'silent' : undefined);
+    const log = runBus(create(OPTIONS), [flaky, io()], 1999, { charMs: CHAR_MS_9600, virtual: true });
+    expect(log.errors.map((e) => [e.reason, e.detail.split(' ')[0]])).toEqual([
+      ['timeout', 'supply_temp'],
+      ['timeout', 'delta'],
+    ]);
+    expect(strip(log.readings)).toEqual([...EXPECTED.slice(2), ...EXPECTED]);
   });
 
   it('forgets the request in flight on reset', () => {

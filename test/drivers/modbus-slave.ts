@@ -71,10 +71,16 @@ export class SimSlave {
 export interface BusOptions {
   /** ms per character on the wire (11 bits at 9600 baud: 1.1458 ms). */
   readonly charMs: number;
-  /** Slave's processing time between the end of the request and its first answer byte. */
+  /** Slave's processing time between the end of the request and its first answer byte (0 allowed). */
   readonly turnaroundMs?: number;
   /** Deliver answers one byte per push at each byte's wire time (else one chunk at the last byte). */
   readonly bytewise?: boolean;
+  /**
+   * A virtual port (a pty, USB CDC-ACM, a serial-to-TCP gateway): the request reaches the slave the moment
+   * it is written and the answer comes back whole, so it can arrive before the request's wire time at the
+   * configured baud rate has passed.
+   */
+  readonly virtual?: boolean;
 }
 
 export interface BusLog {
@@ -112,6 +118,12 @@ export function runBus(
     for (const slave of slaves) {
       const answer = slave.answer(out.write);
       if (answer === undefined) continue;
+      if (opts.virtual) {
+        const at = now + (opts.turnaroundMs ?? 0);
+        log.answers.push({ at, bytes: answer.length });
+        deliveries.push({ at, bytes: answer });
+        continue;
+      }
       const start = requestEnd + (opts.turnaroundMs ?? 2);
       log.answers.push({ at: start + answer.length * opts.charMs, bytes: answer.length });
       if (opts.bytewise) {

@@ -33,6 +33,32 @@ const UBLOX = [
   '$GPGLL,4717.11364,N,00833.91565,E,092321.00,A,A*60',
 ].join('\r\n');
 
+// From receivers' logs in the field, each with its own checksum.
+// ST Teseo: every sentence starts with `$$`.
+const TESEO = [
+  '$$GPGGA,092751.000,4537.3346,N,00908.4453,E,1,09,0.9,193.6,M,47.8,M,,*52',
+  '$$GPRMC,092751.000,A,4537.3346,N,00908.4453,E,0.02,31.66,280511,,,A*59',
+].join('\r\n');
+// MediaTek before a fix: the placeholder latitude 89°60' (minutes 60) in GGA and RMC.
+const MTK_NO_FIX = [
+  '$GPGGA,235942.800,8960.0000,N,00000.0000,E,0,0,,137.0,M,13.0,M,,*40',
+  '$GPRMC,235942.800,V,8960.0000,N,00000.0000,E,0.00,0.00,060180,,,N*7D',
+].join('\r\n');
+// One epoch of a multi-constellation receiver: VTG prints km/h with one digit, knots with two.
+const EPOCH_RMC = '$GNRMC,101530.00,A,5231.12345,N,01323.54321,E,0.24,,011226,,,A*5E';
+const EPOCH_VTG = '$GNVTG,,T,,M,0.24,N,0.4,K,A*0F';
+// A receiver in simulation mode: GGA fix quality 8, RMC mode indicator S.
+const SIM_GGA = '$GPGGA,120000.000,3723.2475,N,12158.3416,W,8,07,1.0,9.0,M,,M,,*5B';
+const SIM_RMC = '$GPRMC,120000.000,A,3723.2475,N,12158.3416,W,0.13,309.62,120598,,,S*68';
+// Proprietary sentences longer than the default 128 bytes: MediaTek channel status, Broadcom status.
+const PMTKCHN =
+  '$PMTKCHN,03402,06362,09292,12412,17332,19221,22382,25302,31001,32181,01000,02000,04001,05000,07000,' +
+  '08000,10000,11000,13000,14000,15000,16000,18000,20000,21000,23000,24000,26000,27000,28000,29000,30000*4A';
+const PGLOR =
+  '$PGLOR,2,PFM,HAL,-,0,0,0,0,RF,-,-180,0.0,0,RTC,,P,STO,P,LTO,F,SVR,0,0,NET,0,PWR,1,SLP,0,DTMS,1000,' +
+  'CFG,0x12,LNA,1,AGC,43,BB,0,TCXO,26.000000,OFS,-12.3*22';
+const EPOCH_GGA = '$GNGGA,101530.00,5231.12345,N,01323.54321,E,1,12,0.80,34.5,M,44.9,M,,*72';
+
 describe('nmea: sentences', () => {
   it('GGA gives position, altitude, fix quality, satellites and hdop', () => {
     const out = run(GGA);
@@ -57,10 +83,10 @@ describe('nmea: sentences', () => {
     expect(v.position).toEqual({ lat: 48 + 7.038 / 60, lon: 11 + 31 / 60 });
   });
 
-  it('VTG gives course and speed in the configured unit', () => {
-    expect(byMetric(run(VTG).readings)).toEqual({ course: 54.7, speed: 10.2 });
+  it('VTG gives course and speed in the configured unit, from its knots field', () => {
+    expect(byMetric(run(VTG).readings)).toEqual({ course: 54.7, speed: 5.5 * 1.852 });
     expect(byMetric(run(VTG, { speed_unit: 'knots' }).readings).speed).toBe(5.5);
-    expect(byMetric(run(VTG, { speed_unit: 'm/s' }).readings).speed).toBeCloseTo(10.2 / 3.6, 9);
+    expect(byMetric(run(VTG, { speed_unit: 'm/s' }).readings).speed).toBeCloseTo((5.5 * 1.852) / 3.6, 9);
   });
 
   it('GSA gives fix type and the dilutions of precision', () => {
@@ -89,6 +115,12 @@ describe('nmea: sentences', () => {
     });
     const gll = out.readings.find((r) => r.tags?.sentence === 'GLL');
     expect(gll).toMatchObject({ metric: 'position', ts: Date.UTC(2002, 11, 9, 9, 23, 21) });
+  });
+
+  it('dates GGA from RMC even when RMC gives no readings', () => {
+    const out = run(UBLOX + '\r\n', { sentences: ['GGA'] });
+    expect(out.readings.map((r) => r.tags?.sentence)).toEqual(['GGA', 'GGA', 'GGA', 'GGA', 'GGA']);
+    expect(out.readings[0]?.ts).toBe(Date.UTC(2002, 11, 9, 9, 27, 25));
   });
 
   it('moves a GGA just past midnight to the next day', () => {
@@ -126,6 +158,93 @@ describe('nmea: sentences', () => {
   });
 });
 
+describe("nmea: receivers' quirks", () => {
+  it("takes VTG speed from knots, so that it agrees with the same epoch's RMC", () => {
+    for (const speed_unit of ['km/h', 'm/s', 'knots'] as const) {
+      const out = run(`${EPOCH_RMC}\r\n${EPOCH_VTG}\r\n`, { speed_unit });
+      expect(out.errors).toEqual([]);
+      const [rmc, vtg] = out.readings.filter((r) => r.metric === 'speed');
+      expect(vtg).toMatchObject({ unit: speed_unit, tags: { sentence: 'VTG' } });
+      expect(vtg?.value).toBe(rmc?.value);
+    }
+    expect(byMetric(run(EPOCH_VTG + '\r\n').readings).speed).toBeCloseTo(0.24 * 1.852, 12); // not 0.4
+    // No knots: the km/h field it is.
+    expect(byMetric(run(encodeSentence('GNVTG,,T,,M,,N,0.4,K,A')).readings).speed).toBe(0.4);
+  });
+
+  it('marks GGA fix quality 8 (simulation) as simulated, not as a fix', () => {
+    const out = run(SIM_GGA + '\r\n');
+    expect(out.errors).toEqual([]);
+    expect(byMetric(out.readings)).toEqual({ fix_quality: 8, satellites: 7, hdop: 1 });
+    expect(out.readings.every((r) => r.tags?.simulated === 'true')).toBe(true);
+    const all = run(SIM_GGA + '\r\n', { emit_invalid_fix: true }).readings;
+    expect(all.find((r) => r.metric === 'position')).toMatchObject({
+      value: { lat: 37 + 23.2475 / 60, lon: -(121 + 58.3416 / 60) },
+      tags: { talker: 'GP', sentence: 'GGA', simulated: 'true' },
+    });
+    // A real fix carries no such tag.
+    expect(run(GGA).readings.some((r) => r.tags?.simulated !== undefined)).toBe(false);
+  });
+
+  it('marks RMC mode S (simulator) as simulated, not as a fix', () => {
+    expect(run(SIM_RMC + '\r\n')).toEqual({ readings: [], errors: [], frames: 1 });
+    const all = run(SIM_RMC + '\r\n', { emit_invalid_fix: true }).readings;
+    expect(all.map((r) => r.metric)).toEqual(['position', 'speed', 'course']);
+    expect(all.every((r) => r.tags?.simulated === 'true')).toBe(true);
+  });
+
+  it('reads the doubled `$$` start of ST Teseo receivers without counting truncation', () => {
+    const out = run(TESEO + '\r\n');
+    expect(out.errors).toEqual([]);
+    expect(out.frames).toBe(2);
+    expect(byMetric(out.readings)).toMatchObject({ fix_quality: 1, satellites: 9, speed: 0.02 * 1.852 });
+    // A `$` after the start of a sentence still cuts it short.
+    expect(reasons(run('$GPGGA,09$' + GGA))).toEqual(['truncated']);
+  });
+
+  it('drops only the bad field of a MediaTek no-fix placeholder latitude, and counts it', () => {
+    const out = run(MTK_NO_FIX + '\r\n');
+    expect(out.frames).toBe(2);
+    expect(out.errors).toEqual([
+      { reason: 'bad_field', detail: 'GPGGA field 2: "8960.0000"' },
+      { reason: 'bad_field', detail: 'GPRMC field 3: "8960.0000"' },
+    ]);
+    // The fix quality and satellite count survive; no fix, so no position either way.
+    expect(byMetric(out.readings)).toEqual({ fix_quality: 0, satellites: 0 });
+    // With a fix, a bad field costs its own reading only: here the altitude.
+    const fix = run(encodeSentence('GPGGA,092751.000,4537.3346,N,00908.4453,E,1,09,0.9,19x.6,M,47.8,M,,'));
+    expect(reasons(fix)).toEqual(['bad_field']);
+    expect(Object.keys(byMetric(fix.readings))).toEqual(['fix_quality', 'satellites', 'hdop', 'position']);
+  });
+
+  it('skips proprietary sentences longer than max_sentence_bytes as valid frames', () => {
+    expect(PMTKCHN.length).toBeGreaterThan(128);
+    expect(PGLOR.length).toBeGreaterThan(128);
+    const out = run([PMTKCHN, PGLOR, EPOCH_GGA, ''].join('\r\n'));
+    expect(out.errors).toEqual([]);
+    expect(out.frames).toBe(3);
+    expect(byMetric(out.readings)).toMatchObject({ fix_quality: 1, satellites: 12 });
+    // Still checksum-verified, on the fly.
+    const damaged = run(PGLOR.replace('AGC,43', 'AGC,44') + '\r\n' + PMTKCHN.slice(0, -3) + '\r\n');
+    expect(reasons(damaged)).toEqual(['bad_checksum', 'missing_checksum']);
+    // Any talker sentence that is not read may be long too (GSV here is not read at all).
+    const gsv = encodeSentence(
+      'GPGSV,1,1,40,' + Array.from({ length: 40 }, (_, i) => `${i + 1},45,180,40`).join(','),
+    );
+    expect(run(gsv)).toEqual({ readings: [], errors: [], frames: 1 });
+  });
+
+  it('still counts a run without an end of line as line_too_long, in bounded memory', () => {
+    const runaway = '$PGLOR,0,' + 'A'.repeat(40_000);
+    const out = run(runaway + '\r\n' + EPOCH_GGA + '\r\n');
+    expect(reasons(out)).toEqual(['line_too_long']);
+    expect(out.errors[0]?.detail).toBe('sentence over 16384 bytes');
+    expect(out.frames).toBe(1);
+    // A sentence cut short by the next `$` is truncated, long or not.
+    expect(reasons(run(PGLOR.slice(0, 140) + EPOCH_GGA + '\r\n'))).toEqual(['truncated']);
+  });
+});
+
 describe('nmea: damaged input', () => {
   it('counts a bad checksum and a malformed checksum field', () => {
     const out = run(GGA.replace('545.4', '545.5') + GGA.replace('*47', '*4') + GGA);
@@ -136,7 +255,10 @@ describe('nmea: damaged input', () => {
   it('handles sentences without checksum per require_checksum', () => {
     const bare = '$GPVTG,054.7,T,034.4,M,005.5,N,010.2,K\r\n';
     expect(reasons(run(bare))).toEqual(['missing_checksum']);
-    expect(byMetric(run(bare, { require_checksum: false }).readings)).toEqual({ course: 54.7, speed: 10.2 });
+    expect(byMetric(run(bare, { require_checksum: false }).readings)).toEqual({
+      course: 54.7,
+      speed: 5.5 * 1.852,
+    });
   });
 
   it('resyncs at $ after garbage, a truncated sentence and line noise', () => {
@@ -156,8 +278,8 @@ describe('nmea: damaged input', () => {
     expect(reasons(out)).toEqual(['bad_field', 'bad_sentence', 'bad_field', 'bad_sentence']);
   });
 
-  it('drops an over-long sentence without buffering it', () => {
-    const out = run('$GPTXT,' + 'A'.repeat(10_000) + '\r\n' + GGA, { max_sentence_bytes: 82 });
+  it('drops an over-long sentence it reads without buffering it', () => {
+    const out = run('$GPGGA,' + '1'.repeat(10_000) + '\r\n' + GGA, { max_sentence_bytes: 82 });
     expect(reasons(out)).toEqual(['line_too_long']);
     expect(out.frames).toBe(1);
   });
@@ -184,7 +306,7 @@ describe('nmea: properties', () => {
         lat,
         lon,
         fc.integer({ min: -400, max: 9000 }),
-        fc.integer({ min: 1, max: 8 }),
+        fc.integer({ min: 1, max: 7 }), // 8 is simulation, not a fix
         (la, lo, alt, q) => {
           const body = `GNGGA,120000.00,${angle(la, 2, 'N', 'S')},${angle(lo, 3, 'E', 'W')},${q},12,0.7,${(alt + 0.25).toFixed(2)},M,,M,,`;
           const v = byMetric(run(encodeSentence(body)).readings);
@@ -212,7 +334,7 @@ describe('nmea: properties', () => {
 
   it('gives the same result however the stream is chunked, garbage included', () => {
     const piece = fc.oneof(
-      fc.constantFrom(GGA, RMC, VTG, GSA, UBLOX, '$GPGGA,12', '\r\n', '$$'),
+      fc.constantFrom(GGA, RMC, VTG, GSA, UBLOX, TESEO, PGLOR, PMTKCHN, '$GPGGA,12', '\r\n', '$$'),
       fc.string({ maxLength: 20 }),
       fc.uint8Array({ maxLength: 20 }).map((b) => String.fromCharCode(...b)),
     );
@@ -225,9 +347,11 @@ describe('nmea: properties', () => {
   it('reads the fixtures identically one byte at a time', () => {
     const out = assertBytewiseSameAsWhole(
       () => create({ type: 'nmea' }),
-      ascii('xx' + RMC + GGA + VTG + GSA + UBLOX + '\n'),
+      ascii(
+        'xx' + RMC + GGA + VTG + GSA + UBLOX + '\n' + [TESEO, PMTKCHN, PGLOR, MTK_NO_FIX, ''].join('\r\n'),
+      ),
     );
-    expect(out.frames).toBe(7);
+    expect(out.frames).toBe(13);
     expect(checksum('GPVTG,054.7,T,034.4,M,005.5,N,010.2,K')).toBe(0x48);
   });
 });

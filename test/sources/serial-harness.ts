@@ -170,12 +170,14 @@ export class SimDevice {
 
 /**
  * A Modbus RTU slave bus on the sim end: read requests are 8 bytes (Modbus over Serial Line V1.02 §2.5.1,
- * functions 1-4), answered by the simulated slaves after the request's wire time plus a turnaround.
+ * functions 1-4), answered by the simulated slaves `delayMs` after the request was read: by default its
+ * wire time plus a 3 ms turnaround, 0 for a slave that answers at once (USB CDC-ACM, a serial-to-TCP gateway).
  */
 export async function modbusBus(
   path: string,
   slaves: readonly SimSlave[],
   charMs: number,
+  delayMs = 8 * charMs + 3,
 ): Promise<SimDevice> {
   let buf = Buffer.alloc(0);
   return SimDevice.open(path, (chunk, dev) => {
@@ -190,7 +192,10 @@ export async function modbusBus(
       for (const slave of slaves) {
         const answer = slave.answer(frame);
         if (answer === undefined) continue;
-        setTimeout(() => void dev.write(answer), 8 * charMs + 3);
+        // A write failing as the pty goes away at the end of a test is kept in dev.errors, not unhandled.
+        const write = (): void => void dev.write(answer).catch((err: Error) => dev.errors.push(err));
+        if (delayMs === 0) write();
+        else setTimeout(write, delayMs);
       }
     }
   });
