@@ -1,23 +1,36 @@
 // `sluice check FILE` (validate and explain) and `sluice config schema` (JSON Schema for editors).
-import { loadConfigFile } from '../config/load.js';
+import { checkHost } from '../config/host-checks.js';
+import { loadConfigDocument } from '../config/load.js';
 import { jsonSchema } from '../config/schema.js';
+import { currentUser } from '../config/files.js';
 import { SluiceError } from '../errors.js';
 import { parse } from './args.js';
 import type { Command } from './commands.js';
 
 export const checkCommand: Command = {
   name: 'check',
-  usage: 'FILE [--json]',
+  usage: 'FILE [--json] [--schema-only]',
   summary: 'Validate a config file and explain what it sets up.',
-  help: 'Exit code 0 when valid, 2 with every problem (file:line: path: message) when not.\n  --json   print the config with all defaults applied, as JSON',
+  help: [
+    'Exit code 0 when valid, 2 with every problem (file:line: path: message) when not.',
+    'Also checks this host as the current user, as `sluice run` does before it starts: the files the config',
+    'names are readable, data_dir and file sink directories writable, the queue fits its filesystem.',
+    '  --json          print the config with all defaults applied, as JSON',
+    '  --schema-only   check the file alone (CI, or a config meant for another machine)',
+  ].join('\n'),
   run(args) {
-    const { values, positionals } = parse(args, { json: { type: 'boolean' } }, 'sluice check FILE [--json]');
+    const { values, positionals } = parse(
+      args,
+      { json: { type: 'boolean' }, 'schema-only': { type: 'boolean' } },
+      'sluice check FILE [--json] [--schema-only]',
+    );
     const file = positionals[0];
     if (!file)
       throw new SluiceError('SLUICE_USAGE', 'check needs a config file', {
         hint: 'sluice check deploy/config/demo.yaml',
       });
-    const config = loadConfigFile(file);
+    const { config, locate } = loadConfigDocument(file);
+    const host = values['schema-only'] ? undefined : checkHost(config, file, locate);
     if (values.json) {
       process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
       return Promise.resolve(0);
@@ -34,6 +47,12 @@ export const checkCommand: Command = {
     ];
     if (Object.keys(config.sinks).length === 0)
       lines.push('  warning: no sinks: readings will stay in the queue until max_bytes');
+    for (const w of host?.warnings ?? []) lines.push(`  warning: ${w}`);
+    lines.push(
+      host
+        ? `  host: files readable and directories writable as ${currentUser()}${process.getuid?.() === 0 ? '; root reads everything: `sudo -u sluice sluice check FILE` checks as the service user' : ''}`
+        : '  host: not checked (--schema-only)',
+    );
     process.stdout.write(`${lines.join('\n')}\n`);
     return Promise.resolve(0);
   },

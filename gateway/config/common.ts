@@ -1,31 +1,69 @@
 // Schema pieces shared by the top-level config and by component schemas: sizes, durations, names, batching.
 import { z } from 'zod';
 
+// Decimal and binary units, as `df -H` and `df -h` print them; matched case-insensitively.
 const UNITS: Record<string, number> = {
   B: 1,
   KB: 1e3,
   MB: 1e6,
   GB: 1e9,
-  KIB: 1024,
-  MIB: 1024 ** 2,
-  GIB: 1024 ** 3,
+  TB: 1e12,
+  PB: 1e15,
+  KiB: 1024,
+  MiB: 1024 ** 2,
+  GiB: 1024 ** 3,
+  TiB: 1024 ** 4,
+  PiB: 1024 ** 5,
 };
+const UNIT_BY_NAME = new Map(Object.entries(UNITS).map(([u, n]) => [u.toUpperCase(), n]));
+const SIZE_RE = /^\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*$/i;
 
-/** A byte count: a whole number, or a string with a unit (`512MiB`, `2GB`). */
+/** A byte count: a whole number, or a string with a unit (`512MiB`, `2GB`, `1TiB`). */
 export const byteSize = z
   .union([
     z.number().int().positive(),
-    z
-      .string()
-      .regex(/^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|KiB|MiB|GiB)\s*$/i, 'a size such as 1048576, "512MiB" or "2GB"'),
+    z.string().superRefine((v, ctx) => {
+      const m = SIZE_RE.exec(v);
+      const unit = m?.[2]?.toUpperCase();
+      if (m && unit !== undefined && UNIT_BY_NAME.has(unit)) return;
+      ctx.addIssue({
+        code: 'custom',
+        message: m
+          ? `unknown unit "${m[2] ?? ''}"; units: ${Object.keys(UNITS).join(', ')}`
+          : `a size such as 1048576, "512MiB" or "2GB" (units: ${Object.keys(UNITS).join(', ')})`,
+      });
+    }),
   ])
-  .transform((v) => {
+  .transform((v, ctx) => {
     if (typeof v === 'number') return v;
-    const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*$/i.exec(v);
-    return Math.round(Number(m?.[1]) * (UNITS[(m?.[2] ?? 'B').toUpperCase()] ?? 1));
+    const m = SIZE_RE.exec(v);
+    const bytes = Math.round(Number(m?.[1]) * (UNIT_BY_NAME.get((m?.[2] ?? 'B').toUpperCase()) ?? 1));
+    if (bytes < 1 || !Number.isSafeInteger(bytes)) {
+      ctx.addIssue({ code: 'custom', message: `"${v}" is not a usable byte count (1 B to 8 PiB)` });
+      return z.NEVER;
+    }
+    return bytes;
   });
 
 export const durationMs = z.number().int().nonnegative();
+
+/** What `sluice check` and `run` say about a file option before anything starts (see host-checks.ts). */
+export interface ConfigFileInfo {
+  /** Names the file for the operator: `TLS certificate`, `password file`... */
+  readonly what: string;
+  /** What to do when the file does not exist (`create it with sluice passwd ...`). */
+  readonly missingHint?: string;
+}
+
+/** Every option that names a file Sluice reads; host-checks.ts finds them by walking the schema. */
+export const configFiles = z.registry<ConfigFileInfo>();
+
+/** An option naming a file Sluice reads at start (certificate, key, password or token file). */
+export function configFile(description: string, info: ConfigFileInfo): z.ZodString {
+  const schema = z.string().min(1).describe(description);
+  configFiles.add(schema, info);
+  return schema;
+}
 
 /** Component and gateway ids: safe in file names, metric labels, MQTT topics and Kafka headers. */
 export const componentName = z
@@ -37,6 +75,10 @@ export const backoffSchema = z
     initial_ms: durationMs.min(1).default(200).describe('First retry delay.'),
     max_ms: durationMs.min(1).default(30_000).describe('Longest retry delay.'),
     multiplier: z.number().min(1).default(2),
+  })
+  .refine((b) => b.initial_ms <= b.max_ms, {
+    message: 'cannot exceed max_ms (the longest delay)',
+    path: ['initial_ms'],
   })
   .describe('Jittered exponential backoff between retries.');
 

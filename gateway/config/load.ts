@@ -1,8 +1,19 @@
 // Reads a YAML config file, validates it against the schema and freezes it. Every error names the file,
 // the line, the path inside the file and what was expected, with a suggestion for misspelt keys.
-import { LineCounter, parseDocument, isMap, isPair, isScalar, type Document } from 'yaml';
+import {
+  LineCounter,
+  parseDocument,
+  isMap,
+  isNode,
+  isPair,
+  isScalar,
+  isSeq,
+  visit,
+  type Document,
+} from 'yaml';
 import { z } from 'zod';
 import { SluiceError } from '../errors.js';
+import { crossProblems } from './cross-checks.js';
 import { readConfigText } from './files.js';
 import { sinks } from '../sinks/index.js';
 import { sources } from '../sources/index.js';
@@ -29,16 +40,39 @@ export class ConfigError extends SluiceError {
 }
 
 export function loadConfigFile(file: string): Config {
+  return loadConfigDocument(file).config;
+}
+
+/** The config with a way to find the line of a path in it (for checks made after validation). */
+export interface LoadedConfig {
+  readonly config: Config;
+  readonly locate: Locate;
+}
+
+/** The line of a path in the config file, when it is there. */
+export type Locate = (path: readonly PropertyKey[]) => number | undefined;
+
+export function loadConfigDocument(file: string): LoadedConfig {
   const text = readConfigText(
     file,
     'config file',
     'pass an existing file with -c; deploy/config/ has examples',
   );
-  return parseConfig(text, file);
+  return parseConfigDocument(text, file);
 }
 
 /** Parses and validates config text; `file` is only used in messages. */
 export function parseConfig(text: string, file = '<config>'): Config {
+  return parseConfigDocument(text, file).config;
+}
+
+/**
+ * How many alias expansions a config may make: the yaml library's own default (100), passed explicitly so
+ * that it cannot silently change. A hand-written config uses a few; a "billion laughs" bomb needs millions.
+ */
+export const MAX_ALIAS_COUNT = 100;
+
+export function parseConfigDocument(text: string, file = '<config>'): LoadedConfig {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -51,26 +85,58 @@ export function parseConfig(text: string, file = '<config>'): Config {
       })),
     );
   }
-  return validateConfig(doc.toJS() as unknown, file, (path) => lineOf(doc, lineCounter, path));
+  const locate: Locate = (path) => lineOf(doc, lineCounter, path);
+  return { config: validateConfig(toJS(doc, lineCounter, file), file, locate), locate };
+}
+
+/** The document as plain values; an alias bomb is a config error like any other YAML error. */
+function toJS(doc: Document, lc: LineCounter, file: string): unknown {
+  try {
+    return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (err) {
+    // yaml throws a ReferenceError ("Excessive alias count indicates a resource exhaustion attack"), with no
+    // position: the first alias is where the expansion starts.
+    if (!(err instanceof ReferenceError)) throw err;
+    let line: number | undefined;
+    visit(doc, {
+      Alias(_key, node) {
+        if (node.range) line = lc.linePos(node.range[0]).line;
+        return visit.BREAK;
+      },
+    });
+    throw new ConfigError(file, [
+      {
+        path: '',
+        line,
+        message: `YAML: aliases expand too much (over the yaml library's limit, maxAliasCount ${MAX_ALIAS_COUNT}): an alias bomb? Write the values out, or alias smaller nodes`,
+      },
+    ]);
+  }
 }
 
 /** Validates an already-parsed config object (remote pushes arrive as JSON) and freezes it. */
-export function validateConfig(
-  input: unknown,
-  file = '<config>',
-  locate: (path: PropertyKey[]) => number | undefined = () => undefined,
-): Config {
+export function validateConfig(input: unknown, file = '<config>', locate: Locate = () => undefined): Config {
   const result = configSchema.safeParse(input ?? {});
-  if (result.success) return deepFreeze(result.data);
-  const problems = result.error.issues.flatMap((issue) => describe(issue, input, locate));
-  throw new ConfigError(file, problems);
+  if (!result.success) {
+    const problems = result.error.issues.flatMap((issue) => describe(issue, input, locate));
+    throw new ConfigError(file, problems);
+  }
+  // What no single option can say: names shared by a source and a sink, sinks writing the same files.
+  const conflicts = crossProblems(result.data);
+  if (conflicts.length > 0) {
+    throw new ConfigError(
+      file,
+      conflicts.map((c) => ({
+        path: c.path.map(String).join('.'),
+        line: locate(c.path),
+        message: c.message,
+      })),
+    );
+  }
+  return deepFreeze(result.data);
 }
 
-function describe(
-  issue: z.core.$ZodIssue,
-  input: unknown,
-  locate: (path: PropertyKey[]) => number | undefined,
-): ConfigProblem[] {
+function describe(issue: z.core.$ZodIssue, input: unknown, locate: Locate): ConfigProblem[] {
   let path = issue.path;
   const at = (p: PropertyKey[]): string => p.map(String).join('.');
   if (issue.code === 'unrecognized_keys') {
@@ -158,10 +224,19 @@ function typeAt(input: unknown, path: PropertyKey[]): unknown {
   return typeof cur === 'object' && cur !== null ? (cur as Record<string, unknown>).type : undefined;
 }
 
-function lineOf(doc: Document, lc: LineCounter, path: PropertyKey[]): number | undefined {
+function lineOf(doc: Document, lc: LineCounter, path: readonly PropertyKey[]): number | undefined {
   let node: unknown = doc.contents;
   let line: number | undefined;
   for (const key of path) {
+    if (isSeq(node)) {
+      // A list item: its line is where the item starts (`- type: tls`).
+      const item: unknown = node.items[Number(key)];
+      const range = isNode(item) ? item.range : undefined;
+      if (!range) break;
+      line = lc.linePos(range[0]).line;
+      node = item;
+      continue;
+    }
     if (!isMap(node)) break;
     const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(key));
     if (!pair) break;

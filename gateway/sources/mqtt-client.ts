@@ -10,7 +10,7 @@ import type {
   SourceContext,
 } from '../components.js';
 import { failedHealth } from '../components.js';
-import { backoffSchema } from '../config/common.js';
+import { backoffSchema, configFile } from '../config/common.js';
 import { readConfigFile } from '../config/files.js';
 import { SluiceError, errorMessage, isSluiceError } from '../errors.js';
 import { RateLimitedLog } from '../observe/log.js';
@@ -36,18 +36,15 @@ export const schema = z
         'MQTT client id; it names the persistent session, so it must be stable and unique. Default: `sl-<gateway id>-<source name>` cut to 23 characters.',
       ),
     username: z.string().min(1).optional(),
-    password_file: z
-      .string()
-      .min(1)
-      .optional()
-      .describe('File whose first line is the password (kept out of the config).'),
-    ca_file: z.string().min(1).optional().describe('PEM CA bundle to verify an mqtts/wss broker.'),
-    cert_file: z
-      .string()
-      .min(1)
-      .optional()
-      .describe('PEM client certificate, for brokers that authenticate by certificate.'),
-    key_file: z.string().min(1).optional().describe('PEM key of cert_file.'),
+    password_file: configFile('File whose first line is the password (kept out of the config).', {
+      what: 'password file',
+      missingHint: 'write the password on its first line (mode 0640, group of the sluice user)',
+    }).optional(),
+    ca_file: configFile('PEM CA bundle to verify an mqtts/wss broker.', { what: 'TLS CA file' }).optional(),
+    cert_file: configFile('PEM client certificate, for brokers that authenticate by certificate.', {
+      what: 'TLS certificate',
+    }).optional(),
+    key_file: configFile('PEM key of cert_file.', { what: 'TLS key' }).optional(),
     subscriptions: z
       .array(z.string().min(1))
       .min(1)

@@ -2,7 +2,14 @@
 // directories, exactly once. The schema is here; the sink is in sink.ts, the commit protocol in commit.ts.
 import { z } from 'zod';
 import type { ComponentDefinition, Sink } from '../../components.js';
-import { backoffSchema, batchSchema, byteSize, durationMs, sinkCommon } from '../../config/common.js';
+import {
+  backoffSchema,
+  batchSchema,
+  byteSize,
+  configFile,
+  durationMs,
+  sinkCommon,
+} from '../../config/common.js';
 import { templateProblems } from './paths.js';
 import { HdfsSink } from './sink.js';
 
@@ -19,13 +26,13 @@ const authSchema = z
     z.strictObject({
       type: z.literal('delegation_token'),
       token: z.string().min(1).optional().describe('The token (URL-safe string), inline; prefer token_file.'),
-      token_file: z
-        .string()
-        .min(1)
-        .optional()
-        .describe(
-          'File holding the token (as `hdfs fetchdt` + a cron writes it); re-read on every reconnect.',
-        ),
+      token_file: configFile(
+        'File holding the token (as `hdfs fetchdt` + a cron writes it); re-read on every reconnect.',
+        {
+          what: 'delegation token file',
+          missingHint: 'fetch a token into it: hdfs fetchdt --renewer ... FILE',
+        },
+      ).optional(),
       user: z
         .string()
         .min(1)
@@ -103,11 +110,9 @@ export const schema = z
     auth: authSchema,
     tls: z
       .strictObject({
-        ca_file: z
-          .string()
-          .min(1)
-          .optional()
-          .describe('PEM CA(s) of the namenode and datanode certificates.'),
+        ca_file: configFile('PEM CA(s) of the namenode and datanode certificates.', {
+          what: 'TLS CA file',
+        }).optional(),
         verify_hostname: z.boolean().default(true).describe('Check the certificates name the hosts.'),
       })
       .optional()

@@ -12,6 +12,7 @@ import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { z } from 'zod';
+import { configFile } from '../../config/common.js';
 import { readConfigFile } from '../../config/files.js';
 import { SluiceError } from '../../errors.js';
 
@@ -31,9 +32,9 @@ const allowAnonymous = z
 const wsPath = z.string().startsWith('/').default('/mqtt').describe('HTTP path of the WebSocket endpoint.');
 const tlsFields = {
   allow_anonymous: allowAnonymous,
-  cert_file: z.string().min(1).describe('PEM server certificate (chain).'),
-  key_file: z.string().min(1).describe('PEM private key of the server certificate.'),
-  ca_file: z.string().min(1).optional().describe('PEM CA bundle that signs client certificates.'),
+  cert_file: configFile('PEM server certificate (chain).', { what: 'TLS certificate' }),
+  key_file: configFile('PEM private key of the server certificate.', { what: 'TLS key' }),
+  ca_file: configFile('PEM CA bundle that signs client certificates.', { what: 'TLS CA file' }).optional(),
   client_certs: z
     .enum(['none', 'optional', 'required'])
     .default('none')

@@ -59,6 +59,13 @@ export const schema = z
       ),
   })
   .superRefine((c, ctx) => {
+    if (c.reopen_initial_ms > c.reopen_max_ms) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['reopen_initial_ms'],
+        message: 'cannot exceed reopen_max_ms (the longest delay)',
+      });
+    }
     // The Modbus master derives its 3.5 character silence and timeouts from the line settings; they must be
     // the port's, and writing them once on each side keeps a config readable without magic copying.
     if (c.driver.type !== 'modbus-rtu') return;
