@@ -1,6 +1,8 @@
 // `sluice run -c FILE`: runs the gateway until SIGTERM/SIGINT (graceful), a second signal exits at once.
 // SIGHUP, or a change of FILE, re-applies its pipeline in place (health-gated, reverted if worse).
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
+import { checkHost } from '../config/host-checks.js';
+import { loadConfigDocument } from '../config/load.js';
 import { errorMessage } from '../errors.js';
 import { ManagedGateway } from '../fleet/managed.js';
 import { startObservability } from '../observe/attach.js';
@@ -16,8 +18,13 @@ export const runCommand: Command = {
     const usage = 'sluice run -c FILE';
     const { values } = parse(args, { config: { type: 'string', short: 'c' } }, usage);
     const file = values.config ?? 'sluice.yaml';
+    // What `sluice check` checks, before the queue or any directory is created: a config that cannot run
+    // fails here with its lines, and leaves nothing behind.
+    const { config, locate } = loadConfigDocument(file);
+    const host = checkHost(config, file, locate);
     const managed = await ManagedGateway.start(file);
     const gateway = managed.gateway;
+    for (const warning of host.warnings) gateway.log.warn({ file }, warning);
     const observe = await startObservability(gateway); // HTTP endpoints, systemd READY/watchdog
     const reload = (why: string): void => {
       gateway.log.info({ why, file }, 'reloading the config file');
@@ -58,7 +65,16 @@ export const runCommand: Command = {
           .stop()
           .then(() => observe.close())
           .then(
-            () => resolve(0),
+            () => {
+              // A component abandoned in a call that never returns (a hung mount) keeps a request open in
+              // libuv, and with it the process: exit once everything else is done.
+              setTimeout(() => {
+                gateway.log.warn('a stopped component still holds the process; exiting');
+                gateway.log.flush();
+                process.exit();
+              }, 1000).unref();
+              resolve(0);
+            },
             (err: unknown) => {
               gateway.log.error({ err: errorMessage(err) }, 'shutdown failed');
               resolve(1);

@@ -42,7 +42,10 @@ export async function fetchStatus(url: string, timeoutMs = 5000): Promise<Status
   if (!res.ok)
     throw new SluiceError('SLUICE_UPSTREAM_UNREACHABLE', `${url}/api/status answered ${res.status}`, {
       retriable: true,
-      hint: 'is that a Sluice gateway? its status API is at /api/status',
+      hint:
+        res.status === 421
+          ? `the gateway does not know itself as ${new URL(url).host}: add that name to its observe.http.allowed_hosts, or use its IP address`
+          : 'is that a Sluice gateway? its status API is at /api/status',
     });
   return (await res.json()) as StatusSnapshot;
 }
@@ -62,6 +65,7 @@ export function formatStatus(s: StatusSnapshot, url: string): string[] {
     lines.push(
       `disk    ${formatBytes(s.health.disk.freeBytes)} free of ${formatBytes(s.health.disk.totalBytes)} (${s.health.disk.freePercent}%) in ${s.health.disk.path}`,
     );
+  lines.push(...controlLines(s));
   lines.push('sources');
   for (const src of s.sources) {
     const rejected = Object.values(src.rejected).reduce((a, b) => a + b, 0);
@@ -86,6 +90,30 @@ export function formatStatus(s: StatusSnapshot, url: string): string[] {
         `  ${formatAge(s.now - e.at)} ago  ${e.componentKind} ${e.componentId}  ${e.errorType} at ${e.stage}`,
       );
   }
+  return lines;
+}
+
+/** The fleet channels and the last reload of the local file (absent from gateways before 0.2). */
+export function controlLines(s: Pick<StatusSnapshot, 'control' | 'now'>): string[] {
+  const c = s.control ?? null;
+  if (!c) return [];
+  const lines: string[] = [];
+  for (const ch of c.channels) {
+    const state =
+      ch.state === 'connected'
+        ? `connected${ch.connectedAt === null ? '' : ` for ${formatAge(s.now - ch.connectedAt)}`}`
+        : `${ch.attempts === 0 ? 'CONNECTING' : `UNREACHABLE, ${ch.attempts} failed attempts`}${ch.nextRetryAt === null ? '' : `, next try in ${formatAge(ch.nextRetryAt - s.now)}`}`;
+    const err =
+      ch.lastError && ch.state !== 'connected'
+        ? `  last error ${formatAge(s.now - ch.lastError.at)} ago: ${ch.lastError.message}`
+        : '';
+    lines.push(`fleet   ${ch.channel} ${ch.url}  ${state}${err}`);
+  }
+  const r = c.reload;
+  if (r)
+    lines.push(
+      `reload  ${r.result === 'ok' ? 'ok' : `FAILED (${r.outcome}${r.reason ? `: ${r.reason}` : ''})`} ${formatAge(s.now - r.at)} ago${r.error ? `: ${r.error.replace(/:\s*\n\s*/, ': ').replace(/\s*\n\s*/g, '; ')}` : ''}`,
+    );
   return lines;
 }
 

@@ -2,16 +2,15 @@
 // gate. Part of configSchema (optional), so `sluice check` and `sluice config schema` cover it; a bundle can
 // never change it (see bootstrap.ts).
 import { z } from 'zod';
-import { componentName, durationMs } from './common.js';
-
-const file = z.string().min(1);
+import { byteSize, componentName, configFile, durationMs } from './common.js';
 
 const trustedKeySchema = z
   .strictObject({
     id: componentName.describe('Key id; a bundle names the key that signed it in `key_id`.'),
-    public_key_file: file
-      .optional()
-      .describe('PEM (SPKI) Ed25519 public key written by `sluice fleet keygen`.'),
+    public_key_file: configFile('PEM (SPKI) Ed25519 public key written by `sluice fleet keygen`.', {
+      what: 'operator public key',
+      missingHint: 'copy the .pub file that `sluice fleet keygen` wrote on the operator machine',
+    }).optional(),
     public_key: z
       .string()
       .min(1)
@@ -31,10 +30,13 @@ export const fleetMqttSchema = z
       .describe('The fleet broker.'),
     client_id: z.string().min(1).optional().describe('MQTT client id. Default: `sluice-fleet-<gateway id>`.'),
     username: z.string().min(1).optional(),
-    password_file: file.optional().describe('File whose first line is the password.'),
-    ca_file: file.optional().describe('PEM CA bundle to verify an mqtts/wss broker.'),
-    cert_file: file.optional().describe('PEM client certificate.'),
-    key_file: file.optional().describe('PEM key of cert_file.'),
+    password_file: configFile('File whose first line is the password.', {
+      what: 'fleet password file',
+      missingHint: 'write the password on its first line (mode 0640, group of the sluice user)',
+    }).optional(),
+    ca_file: configFile('PEM CA bundle to verify an mqtts/wss broker.', { what: 'TLS CA file' }).optional(),
+    cert_file: configFile('PEM client certificate.', { what: 'TLS certificate' }).optional(),
+    key_file: configFile('PEM key of cert_file.', { what: 'TLS key' }).optional(),
     topic_prefix: z
       .string()
       .regex(/^[^#+]+$/, 'a topic without wildcards')
@@ -58,7 +60,10 @@ export const fleetHttpSchema = z
       .default(60_000)
       .describe('Time between polls (with If-None-Match).'),
     timeout_ms: durationMs.min(100).default(10_000).describe('How long one poll may take.'),
-    token_file: file.optional().describe('File whose first line is sent as `Authorization: Bearer <token>`.'),
+    token_file: configFile('File whose first line is sent as `Authorization: Bearer <token>`.', {
+      what: 'fleet token file',
+      missingHint: 'write the bearer token on its first line (mode 0640, group of the sluice user)',
+    }).optional(),
   })
   .describe('Pull bundles over HTTP(S), for sites where only HTTPS leaves.');
 
@@ -80,6 +85,11 @@ export const fleetSchema = z
       .min(1)
       .default(3)
       .describe('Starts with an uncommitted config before falling back to the last known good one.'),
+    max_bundle_bytes: byteSize
+      .default(1024 * 1024)
+      .describe(
+        'Largest bundle accepted, checked while it is read from MQTT or HTTP, before it is decoded or verified.',
+      ),
     max_clock_skew_ms: durationMs
       .default(300_000)
       .describe(

@@ -51,6 +51,7 @@ export type BundlePayloadInput = z.input<typeof payloadSchema>;
 /** Every reason a bundle is refused, reported as is in the gateway's status. */
 export type RejectReason =
   | 'malformed'
+  | 'too_large'
   | 'unknown_key'
   | 'bad_signature'
   | 'expired'
@@ -71,6 +72,8 @@ export class BundleRejected extends SluiceError {
 
 const HINTS: Record<RejectReason, string> = {
   malformed: 'push a bundle made by `sluice fleet sign`',
+  too_large:
+    'split the pipeline or shrink it; fleet.max_bundle_bytes in the local file raises the limit if it must',
   unknown_key: "add the operator's public key to fleet.trusted_keys in the gateway's local file",
   bad_signature: 'the bundle was altered or signed with another key; sign it again',
   expired: 'sign it again with a later expiry',

@@ -3,21 +3,23 @@
 // cannot connect or write, except when it is retrying because its upstream is unreachable: a broker that is
 // down is not the new config's fault, and reverting would not bring it back.
 import type { GatewayStatus } from '../runtime/gateway.js';
+import { sinkProblem } from '../runtime/sink-runner.js';
 
 /** Failing components: `source NAME` / `sink NAME` -> why. */
 export type Problems = ReadonlyMap<string, string>;
 
-export function problems(status: GatewayStatus): Problems {
+/**
+ * Judged after the grace period, a sink that is still not connected (its first connect has not returned)
+ * is failing too: a config whose sink never gets healthy must not become the last known good.
+ */
+export function problems(status: GatewayStatus, now = Date.now()): Problems {
   const out = new Map<string, string>();
   for (const s of status.sources) {
     if (s.health.state === 'unhealthy') out.set(`source ${s.name}`, s.health.detail ?? 'unhealthy');
   }
   for (const s of status.sinks) {
-    const e = s.lastError;
-    const upstreamDown = e !== undefined && e.retriable && e.code === 'SLUICE_UPSTREAM_UNREACHABLE';
-    const failing = (!s.connected && s.consecutiveFailures > 0) || s.health.state === 'unhealthy';
-    if (failing && !upstreamDown)
-      out.set(`sink ${s.sink}`, e ? `${e.code}: ${e.message}` : (s.health.detail ?? 'unhealthy'));
+    const why = sinkProblem(s, now, 0);
+    if (why !== undefined) out.set(`sink ${s.sink}`, why);
   }
   return out;
 }

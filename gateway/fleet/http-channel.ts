@@ -5,7 +5,16 @@ import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { FleetHttpConfig } from '../config/bootstrap-schema.js';
 import { SluiceError, errorMessage } from '../errors.js';
+import type { ChannelStatus } from '../runtime/gateway.js';
 import type { FleetAgent } from './agent.js';
+import { ChannelState } from './channel-state.js';
+
+/** A body cut at the size limit: never decoded. */
+class TooLarge extends Error {
+  constructor(readonly bytes: number) {
+    super(`bundle of ${bytes} bytes or more`);
+  }
+}
 
 export class HttpChannel {
   private etag: string | undefined;
@@ -14,12 +23,14 @@ export class HttpChannel {
   private polling: Promise<void> = Promise.resolve();
   private readonly abort = new AbortController();
   private readonly token: string | undefined;
+  private readonly state: ChannelState;
 
   constructor(
     private readonly agent: FleetAgent,
     private readonly config: FleetHttpConfig,
     private readonly log: Logger,
   ) {
+    this.state = new ChannelState('http', config.url, log);
     if (config.token_file !== undefined) {
       try {
         this.token = readFileSync(config.token_file, 'utf8').split('\n')[0] ?? '';
@@ -29,6 +40,10 @@ export class HttpChannel {
         });
       }
     }
+  }
+
+  status(): ChannelStatus {
+    return this.state.status();
   }
 
   start(): void {
@@ -48,23 +63,38 @@ export class HttpChannel {
     if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`;
     let text: string;
     let replay: boolean;
+    const max = this.agent.maxBundleBytes;
     try {
       const res = await fetch(this.config.url, {
         headers,
         signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.config.timeout_ms)]),
       });
-      if (res.status === 304 || res.status === 404) return; // nothing new / nothing published yet
+      if (res.status === 304 || res.status === 404) {
+        this.state.succeeded();
+        await res.body?.cancel();
+        return; // nothing new / nothing published yet
+      }
       if (!res.ok) {
-        this.log.warn({ url: this.config.url, status: res.status }, 'fleet bundle poll failed');
+        await res.body?.cancel();
+        this.state.failed(this.config.poll_interval_ms, `HTTP ${res.status}`);
         return;
       }
-      text = await res.text();
       // The first fetch after a start is history like a retained message: stale is not worth a report.
       replay = this.etag === undefined;
+      this.state.succeeded();
+      try {
+        text = await readCapped(res, max);
+      } catch (err) {
+        if (!(err instanceof TooLarge)) throw err;
+        // Reported once per published bundle: the ETag is kept, so the next poll gets a 304.
+        this.etag = res.headers.get('etag') ?? undefined;
+        await this.agent.rejectOversized(err.bytes, { origin: 'http', replay });
+        return;
+      }
       this.etag = res.headers.get('etag') ?? undefined;
     } catch (err) {
       if (this.stopped) return;
-      this.log.warn({ url: this.config.url, err: errorMessage(err) }, 'fleet bundle poll failed');
+      this.state.failed(this.config.poll_interval_ms, errorMessage(err));
       return;
     }
     try {
@@ -80,4 +110,31 @@ export class HttpChannel {
     this.abort.abort();
     await this.polling;
   }
+}
+
+/**
+ * The body as text, read no further than `max` bytes: a Content-Length above it is refused before the body
+ * is read, a longer chunked body when the limit is crossed (the connection is then dropped).
+ */
+async function readCapped(res: Response, max: number): Promise<string> {
+  const declared = Number(res.headers.get('content-length') ?? NaN);
+  if (declared > max) {
+    await res.body?.cancel();
+    throw new TooLarge(declared);
+  }
+  if (!res.body) return '';
+  const chunks: Uint8Array[] = [];
+  let bytes = 0;
+  const reader: ReadableStreamDefaultReader<Uint8Array> = res.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    bytes += value.byteLength;
+    if (bytes > max) {
+      await reader.cancel();
+      throw new TooLarge(bytes);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }

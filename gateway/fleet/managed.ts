@@ -8,7 +8,7 @@ import { loadLocalConfig, mergePipeline, type LocalConfig } from '../config/boot
 import type { Config } from '../config/schema.js';
 import { SluiceError, errorMessage } from '../errors.js';
 import { createLogger } from '../observe/log.js';
-import { Gateway, type GatewayOptions } from '../runtime/gateway.js';
+import { Gateway, type ChannelStatus, type GatewayOptions } from '../runtime/gateway.js';
 import { FleetAgent } from './agent.js';
 import { loadTrustedKeys } from './bundle.js';
 import { HttpChannel } from './http-channel.js';
@@ -20,6 +20,7 @@ export interface ManagedOptions extends GatewayOptions {
 }
 
 interface Channel {
+  status(): ChannelStatus;
   stop(): Promise<void>;
 }
 
@@ -43,6 +44,7 @@ export class ManagedGateway {
     if (!fleet) {
       const gateway = await Gateway.start(local.config, gatewayOptions);
       const agent = new FleetAgent({ local, gateway, log, softwareVersion });
+      gateway.reportControl(() => ({ channels: [], reload: agent.lastReload() }));
       return new ManagedGateway(gateway, agent, undefined, []);
     }
     const keys = loadTrustedKeys(fleet);
@@ -74,6 +76,10 @@ export class ManagedGateway {
       ch.start();
       channels.push(ch);
     }
+    gateway.reportControl(() => ({
+      channels: channels.map((ch) => ch.status()),
+      reload: agent.lastReload(),
+    }));
     return new ManagedGateway(gateway, agent, store, channels);
   }
 

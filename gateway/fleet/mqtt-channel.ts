@@ -6,7 +6,10 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { FleetMqttConfig } from '../config/bootstrap-schema.js';
 import { SluiceError, errorMessage } from '../errors.js';
+import type { ChannelStatus } from '../runtime/gateway.js';
+import { backoffDelay } from '../runtime/retry.js';
 import type { FleetAgent, FleetStatus } from './agent.js';
+import { ChannelState } from './channel-state.js';
 
 /** The topic layout, shared with the operator CLI. */
 export const fleetTopics = {
@@ -51,6 +54,7 @@ export class MqttChannel {
   private client: MqttClient | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private readonly onStatus = (s: FleetStatus): void => this.publishStatus(s);
+  private readonly state: ChannelState;
 
   constructor(
     private readonly agent: FleetAgent,
@@ -58,7 +62,13 @@ export class MqttChannel {
     private readonly gatewayId: string,
     private readonly labels: readonly string[],
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.state = new ChannelState('mqtt', config.url, log);
+  }
+
+  status(): ChannelStatus {
+    return this.state.status();
+  }
 
   start(): void {
     const c = this.config;
@@ -78,7 +88,22 @@ export class MqttChannel {
       fleetTopics.gatewayConfig(p, this.gatewayId),
       ...this.labels.map((l) => fleetTopics.groupConfig(p, l)),
     ];
+    // Reconnects back off from reconnect_period_ms up to ten times it (a broker down for hours is not
+    // hammered); prepended so that MQTT.js schedules the coming reconnect with the new period.
+    const backoff = {
+      initial_ms: c.reconnect_period_ms,
+      max_ms: c.reconnect_period_ms * 10,
+      multiplier: 2,
+    };
+    client.prependListener('close', () => {
+      if (this.client !== client) return; // stopped
+      const delay = backoffDelay(this.state.failures, backoff);
+      client.options.reconnectPeriod = delay;
+      this.state.failed(delay);
+    });
     client.on('connect', () => {
+      this.state.succeeded();
+      client.options.reconnectPeriod = c.reconnect_period_ms;
       this.log.info({ url: c.url, topics }, 'connected to the fleet broker');
       client.publish(presence, 'online', { qos: 1, retain: true }, (err) => {
         if (err) this.log.warn({ err: err.message }, 'publishing presence failed');
@@ -92,6 +117,15 @@ export class MqttChannel {
     });
     client.on('message', (topic, payload, packet) => {
       if (payload.length === 0) return; // a cleared retained message: nothing to apply
+      if (payload.length > this.agent.maxBundleBytes) {
+        // Refused on its length alone: never turned into text, parsed or verified.
+        this.agent
+          .rejectOversized(payload.length, { origin: 'mqtt', replay: packet.retain })
+          .catch((err: unknown) =>
+            this.log.error({ topic, err: errorMessage(err) }, 'reporting a bundle failed'),
+          );
+        return;
+      }
       // The retain flag is set only on a retained message sent because of a new subscription, never on a live
       // forward [MQTT-3.3.1-8] [MQTT-3.3.1-9]: it tells a replay of history from a push.
       this.agent.submit(payload.toString('utf8'), { origin: 'mqtt', replay: packet.retain }).then(
@@ -99,8 +133,11 @@ export class MqttChannel {
         (err: unknown) => this.log.error({ topic, err: errorMessage(err) }, 'handling a bundle failed'),
       );
     });
-    client.on('error', (err) => this.log.warn({ err: err.message }, 'fleet broker connection error'));
-    client.on('offline', () => this.log.warn({ url: c.url }, 'fleet broker unreachable; retrying'));
+    // Every failed attempt gives an 'error' then a 'close': the state logs them (rate-limited).
+    client.on('error', (err) => {
+      this.state.error(err.message);
+      this.log.debug({ err: err.message }, 'fleet broker connection error');
+    });
     this.agent.on('status', this.onStatus);
     this.heartbeat = setInterval(() => this.publishStatus(this.agent.status()), c.heartbeat_interval_ms);
   }

@@ -7,7 +7,14 @@ import type { Config } from '../config/schema.js';
 import { errorMessage } from '../errors.js';
 import type { Queue } from '../queue/queue.js';
 import type { GatewayStatus } from '../runtime/gateway.js';
+import { sinkProblem } from '../runtime/sink-runner.js';
+import { redact } from './log.js';
 import type { Telemetry } from './metrics.js';
+
+function redactUrl(text: string): string {
+  const out = redact(text);
+  return typeof out === 'string' ? out : text;
+}
 
 /** What the observe layer needs from a running Gateway (kept narrow so it can be tested on its own). */
 export interface ObservedGateway {
@@ -68,7 +75,14 @@ export async function checkHealth(
   for (const sink of status.sinks) {
     const cursor = status.queue.cursors.find((c) => c.name === sink.sink);
     const s = sinkStall(sink, cursor, gw.startedAt, opts.stall_after_ms, now);
-    if (s.lag > 0 && s.reachable && s.stalledMs > 0) {
+    // A sink that cannot start or write because of its own settings is not ready, whatever its lag: no
+    // reading will ever leave through it until someone changes the config.
+    const broken = check === 'ready' ? sinkProblem(sink, now, opts.stall_after_ms) : undefined;
+    if (broken !== undefined) {
+      reasons.push(
+        `sink ${sink.sink}: ${broken}${sink.consecutiveFailures > 0 ? ` (${sink.consecutiveFailures} attempts)` : ''}`,
+      );
+    } else if (s.lag > 0 && s.reachable && s.stalledMs > 0) {
       reasons.push(
         `sink ${sink.sink}: ${s.lag} readings waiting and upstream connected, but nothing acknowledged for ${Math.round(s.stalledMs / 1000)} s (observe.health.stall_after_ms ${opts.stall_after_ms})`,
       );
@@ -77,6 +91,21 @@ export async function checkHealth(
         `sink ${sink.sink}: upstream not available (${sink.health.state}${sink.health.detail ? `: ${sink.health.detail}` : ''}); ${s.lag} readings kept in the queue`,
       );
     }
+  }
+
+  // A fleet channel that cannot get through leaves the gateway running its config, unable to take a new
+  // one: worth a warning, never a failure (readings flow as before).
+  for (const ch of status.control?.channels ?? []) {
+    if (ch.state === 'connected') continue;
+    const retry =
+      ch.nextRetryAt === null
+        ? ''
+        : `; next try in ${Math.max(0, Math.round((ch.nextRetryAt - now) / 1000))} s`;
+    warnings.push(
+      redactUrl(
+        `fleet ${ch.channel} channel ${ch.url}: ${ch.attempts === 0 ? 'connecting' : `not reachable, ${ch.attempts} failed attempts`}${ch.lastError ? `, last error: ${ch.lastError.message}` : ''}${retry}`,
+      ),
+    );
   }
 
   let disk: DiskReport | null = null;

@@ -145,6 +145,22 @@ export function renderStatusPage(d: PageData): string {
     health.status === 'ok'
       ? '<span class="ok">healthy</span>'
       : `<span class="fail">unhealthy</span>: ${health.reasons.map(e).join('; ')}`;
+  const control = st.control ?? null;
+  const channels = (control?.channels ?? []).map((ch) => [
+    e(ch.channel),
+    e(ch.url),
+    `<span class="${ch.state === 'connected' ? 'ok' : 'warn'}">${e(ch.state)}</span>`,
+    `<span class="num">${ch.attempts}</span>`,
+    ch.lastError ? `${formatAge(now - ch.lastError.at)} ago: ${e(ch.lastError.message)}` : '-',
+  ]);
+  const reload = control?.reload ?? null;
+  const reloadLine = reload
+    ? `<p id="reload">last reload of the local file: <span class="${reload.result === 'ok' ? 'ok' : 'fail'}">${reload.result === 'ok' ? 'ok' : `failed (${e(reload.outcome)}${reload.reason ? `: ${e(reload.reason)}` : ''})`}</span> ${formatAge(now - reload.at)} ago${reload.error ? `: ${e(reload.error)}` : ''}</p>`
+    : '';
+  const controlHtml =
+    channels.length > 0 || reloadLine
+      ? `<h2>Config channels</h2>\n${channels.length > 0 ? table(['channel', 'url', 'state', 'failed attempts', 'last error'], channels, '') : ''}${reloadLine}\n`
+      : '';
   const warnings = health.warnings.map((w) => `<li class="warn">${e(w)}</li>`).join('');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -163,7 +179,7 @@ ${depthChart(d.history, now, d.windowMs)}
 ${table(['name', 'type', 'state', 'readings in', 'rejected', 'detail'], sources, 'no sources configured')}
 <h2>Sinks</h2>
 ${table(['name', 'type', 'state', 'lag', 'oldest unacked', 'last ack', 'readings out', 'detail'], sinks, 'no sinks configured')}
-<h2>Last errors</h2>
+${controlHtml}<h2>Last errors</h2>
 ${table(['when', 'component', 'code', 'message'], lastErrors, 'no errors since start')}
 </body></html>
 `;

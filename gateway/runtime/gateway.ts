@@ -40,6 +40,38 @@ export interface GatewayStatus {
     rejected: Record<string, number>;
   }>;
   readonly sinks: readonly SinkRunnerStatus[];
+  /** Null until the fleet layer reports (a gateway started on its own, in tests and benchmarks). */
+  readonly control: ControlStatus | null;
+}
+
+/** One fleet channel, as the fleet layer reports it. */
+export interface ChannelStatus {
+  readonly channel: 'mqtt' | 'http';
+  /** Broker or bundle URL (passwords in it are redacted by the status API). */
+  readonly url: string;
+  /** `connecting`: not through yet, or lost and retrying. */
+  readonly state: 'connected' | 'connecting';
+  /** Failed attempts since the channel last got through. */
+  readonly attempts: number;
+  readonly lastError: { readonly message: string; readonly at: number } | null;
+  readonly nextRetryAt: number | null;
+  readonly connectedAt: number | null;
+}
+
+/** The last reload of the local file (SIGHUP or a changed file). */
+export interface ReloadStatus {
+  readonly result: 'ok' | 'failed';
+  /** `applied`, `rejected` (invalid or needs a restart) or `rolled_back` (worse health). */
+  readonly outcome: string;
+  readonly reason?: string;
+  readonly error?: string;
+  readonly at: number;
+}
+
+/** How this gateway takes changes: its fleet channels and its last local reload. */
+export interface ControlStatus {
+  readonly channels: readonly ChannelStatus[];
+  readonly reload: ReloadStatus | null;
 }
 
 /** What apply() changed, by component name. */
@@ -71,6 +103,7 @@ export class Gateway {
   /** apply() and stop() run one at a time, in call order. */
   private turn: Promise<unknown> = Promise.resolve();
   private stopped: Promise<void> | undefined;
+  private control: (() => ControlStatus) | undefined;
 
   private constructor(
     config: Config,
@@ -261,24 +294,16 @@ export class Gateway {
     this.sinks.set(name, { config: sc, runner });
   }
 
-  /** Stops a runner: the sink commits what it holds; anything not acked is read again by its successor. */
+  /**
+   * Stops a runner: the sink commits what it holds; anything not acked is read again by its successor. A
+   * sink stuck in a call is abandoned after shutdown_timeout_ms (the runner logs it), so that a hung sink
+   * never holds up the next config.
+   */
   private async stopSink(name: string): Promise<void> {
     const running = this.sinks.get(name);
     if (!running) return;
     this.sinks.delete(name);
-    const slow = setTimeout(
-      () =>
-        this.log.warn(
-          { sink: name, timeout_ms: this.current.shutdown_timeout_ms },
-          'a replaced sink is slow to stop; the config switch waits for it',
-        ),
-      this.current.shutdown_timeout_ms,
-    );
-    try {
-      await running.runner.stop();
-    } finally {
-      clearTimeout(slow);
-    }
+    await running.runner.stop(this.current.shutdown_timeout_ms);
   }
 
   private async startSource(name: string, sc: SourceConfig): Promise<void> {
@@ -305,7 +330,26 @@ export class Gateway {
     const running = this.sources.get(name);
     if (!running) return;
     this.sources.delete(name);
-    await running.source.close();
+    await this.closeSource(running.source, this.current.shutdown_timeout_ms);
+  }
+
+  /** Closes a source, waiting at most `ms`: one that does not close in time is left behind, and logged. */
+  private async closeSource(source: Source, ms: number): Promise<void> {
+    const closed = source
+      .close()
+      .catch((err: unknown) =>
+        this.log.error({ err: errorMessage(err), source: source.name }, 'source close failed'),
+      );
+    if (!(await within(closed, ms)))
+      this.log.error(
+        { source: source.name, timeout_ms: ms },
+        'source did not close in time; left behind, its in-flight readings were not acknowledged',
+      );
+  }
+
+  /** Lets the layer that feeds configs (fleet channels, reloads) add its state to status(). */
+  reportControl(report: () => ControlStatus): void {
+    this.control = report;
   }
 
   status(): GatewayStatus {
@@ -320,6 +364,7 @@ export class Gateway {
         rejected: Object.fromEntries(rejections),
       })),
       sinks: [...this.sinks.values()].map((s) => s.runner.status()),
+      control: this.control?.() ?? null,
     };
   }
 
@@ -329,34 +374,21 @@ export class Gateway {
     return this.stopped;
   }
 
+  /** One deadline for the whole stop: sources closing and sinks flushing share shutdown_timeout_ms. */
   private async doStop(): Promise<void> {
     this.log.info('stopping');
-    await Promise.all(
-      [...this.sources.values()].map(({ source }) =>
-        source
-          .close()
-          .catch((err: unknown) =>
-            this.log.error({ err: errorMessage(err), source: source.name }, 'source close failed'),
-          ),
-      ),
-    );
     const timeout = this.current.shutdown_timeout_ms;
-    let timer: NodeJS.Timeout | undefined;
-    const flushed = Promise.all(
+    const deadline = Date.now() + timeout;
+    await Promise.all([...this.sources.values()].map(({ source }) => this.closeSource(source, timeout)));
+    const inTime = await Promise.all(
       [...this.sinks.values()].map(({ runner }) =>
-        runner
-          .stop()
-          .catch((err: unknown) =>
-            this.log.error({ err: errorMessage(err), sink: runner.sink.name }, 'sink stop failed'),
-          ),
+        runner.stop(Math.max(0, deadline - Date.now())).catch((err: unknown) => {
+          this.log.error({ err: errorMessage(err), sink: runner.sink.name }, 'sink stop failed');
+          return true;
+        }),
       ),
     );
-    const late = await Promise.race([
-      flushed.then(() => false),
-      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeout))),
-    ]);
-    clearTimeout(timer);
-    if (late)
+    if (inTime.includes(false))
       this.log.warn(
         { timeout_ms: timeout },
         'sinks did not finish within shutdown_timeout_ms; their readings stay queued',
@@ -364,4 +396,19 @@ export class Gateway {
     await this.queue.close();
     this.log.info('stopped');
   }
+}
+
+/** Whether `p` settles within `ms` (its outcome is the caller's to handle). */
+async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const settled = p.then(
+    () => true,
+    () => true,
+  );
+  const inTime = await Promise.race([
+    settled,
+    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms))),
+  ]);
+  clearTimeout(timer);
+  return inTime;
 }

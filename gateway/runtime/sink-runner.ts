@@ -37,6 +37,29 @@ export interface SinkRunnerStatus {
   readonly lastAckAt: number | undefined;
   /** Sequence the runner has fed to the sink (may be ahead of the durable ack). */
   readonly position: number;
+  /** The call into the sink that has not returned yet, and since when (a hung filesystem, a stuck peer). */
+  readonly pending?: { readonly op: 'connect' | 'write' | 'flush'; readonly since: number } | undefined;
+}
+
+/**
+ * Why a sink counts as failing because of its own config rather than its upstream, or undefined: it cannot
+ * connect or write for a reason other than an unreachable upstream (a broker that is down is what the queue
+ * is for), or its connect has not returned for `connectStuckAfterMs`. Shared by readiness and the fleet
+ * health gate, so that both call the same sink broken.
+ */
+export function sinkProblem(
+  s: SinkRunnerStatus,
+  now: number,
+  connectStuckAfterMs: number,
+): string | undefined {
+  const e = s.lastError;
+  const upstreamDown = e !== undefined && e.retriable && e.code === 'SLUICE_UPSTREAM_UNREACHABLE';
+  if (upstreamDown) return undefined;
+  if ((!s.connected && s.consecutiveFailures > 0) || s.health.state === 'unhealthy')
+    return e ? `${e.code}: ${e.message}` : (s.health.detail ?? 'unhealthy');
+  if (!s.connected && s.pending?.op === 'connect' && now - s.pending.since >= connectStuckAfterMs)
+    return `connect has not returned for ${Math.round((now - s.pending.since) / 1000)} s`;
+  return undefined;
 }
 
 export class SinkRunner {
@@ -48,6 +71,9 @@ export class SinkRunner {
   private failures = 0;
   private lastError: LastSinkError | undefined;
   private lastAckAt: number | undefined;
+  private pending: SinkRunnerStatus['pending'];
+  /** Set when stop() gave up waiting: whatever the sink returns later is never acked by this runner. */
+  private abandoned = false;
   private wake: (() => void) | undefined;
   private readonly onAppend = (): void => this.wake?.();
 
@@ -67,21 +93,61 @@ export class SinkRunner {
     this.loop = this.run();
   }
 
-  /** Stops reading, lets the sink commit what it holds, and closes it. */
-  async stop(): Promise<void> {
+  /**
+   * Stops reading, lets the sink commit what it holds, and closes it. With `timeoutMs`, gives up after that
+   * long and resolves false: a sink stuck in a call that never returns (a hung mount) must not hold up a
+   * shutdown or the next config. The abandoned runner never acks again (its successor reads on from the
+   * durable cursor), and closes its sink if the stuck call ever returns.
+   */
+  async stop(timeoutMs?: number): Promise<boolean> {
     this.abort.abort();
     this.wake?.();
     this.queue.off('append', this.onAppend);
+    const done = this.finish();
+    if (timeoutMs === undefined) {
+      await done;
+      return true;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const inTime = await Promise.race([
+      done.then(() => true),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    if (!inTime) {
+      this.abandoned = true;
+      this.log.error(
+        { timeout_ms: timeoutMs, stuck_in: this.pending?.op },
+        'sink did not stop in time; abandoned, its unacknowledged readings stay queued',
+      );
+      done.catch((err: unknown) =>
+        this.log.warn({ err: errorMessage(err) }, 'closing an abandoned sink failed'),
+      );
+    }
+    return inTime;
+  }
+
+  private async finish(): Promise<void> {
     await this.loop;
-    if (this.connected) {
+    if (this.connected && !this.abandoned) {
       try {
-        await this.commit(await this.sink.flush('shutdown'));
+        await this.commit(await this.call('flush', () => this.sink.flush('shutdown')));
       } catch (err) {
         this.log.warn({ err: errorMessage(err) }, 'final flush failed; unflushed readings stay queued');
       }
     }
     await this.sink.close();
     this.connected = false;
+  }
+
+  /** One call into the sink, visible in status() while it runs. */
+  private async call<T>(op: 'connect' | 'write' | 'flush', fn: () => Promise<T>): Promise<T> {
+    this.pending = { op, since: Date.now() };
+    try {
+      return await fn();
+    } finally {
+      this.pending = undefined;
+    }
   }
 
   status(): SinkRunnerStatus {
@@ -94,6 +160,7 @@ export class SinkRunner {
       lastError: this.lastError,
       lastAckAt: this.lastAckAt,
       position: this.position,
+      pending: this.pending,
     };
   }
 
@@ -107,7 +174,8 @@ export class SinkRunner {
     while (!this.stopping) {
       try {
         if (!this.connected) {
-          await this.sink.connect();
+          await this.call('connect', () => this.sink.connect());
+          if (this.stopping) break;
           this.connected = true;
           this.lastError = undefined;
           this.log.info('connected');
@@ -120,13 +188,13 @@ export class SinkRunner {
         }
         const batch = read.readings;
         if (batch.length === 0) {
-          await this.commit(await this.sink.flush('idle'));
+          await this.commit(await this.call('flush', () => this.sink.flush('idle')));
           this.lastError = undefined;
           await this.waitForAppend(idleFlushMs, 1);
           continue;
         }
         this.metrics.received(batch.length, read.bytes);
-        const progress = await this.sink.write(batch);
+        const progress = await this.call('write', () => this.sink.write(batch));
         this.position = lastSeq(batch);
         // A pipelining sink (Kafka) returns before this batch is confirmed: only an ack of the upstream
         // ends a run of failures, else every resend would reset the backoff and the failure count.
@@ -145,6 +213,7 @@ export class SinkRunner {
    * the upstream confirmed anything new.
    */
   private async commit(progress: SinkProgress): Promise<boolean> {
+    if (this.abandoned) return false;
     const through = progress.committedThrough;
     const dead = progress.deadLetters ?? [];
     const acked = this.queue.cursorPosition(this.sink.name);

@@ -3,7 +3,7 @@
 // a crash before the rename leaves only a temp file (removed and rewritten on start), a crash after it
 // leaves a final file whose range tells the sink which readings to skip when they are fed again.
 import { mkdir, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import type {
   ComponentDefinition,
@@ -75,14 +75,20 @@ export class FileSink implements Sink {
 
   async connect(): Promise<void> {
     const { path, prefix } = this.config;
-    await mkdir(path, { recursive: true });
     const mine = `${prefix}-${this.deps.gatewayId}-`;
     const finalRe = new RegExp(`^${escape(mine)}(\\d{${SEQ_WIDTH}})-(\\d{${SEQ_WIDTH}})\\.jsonl$`);
-    for (const name of await readdir(path)) {
-      // A temp file's readings were never acknowledged: they will be fed again and written again.
-      if (name.startsWith(`.${mine}`) && name.endsWith('.jsonl.tmp')) await unlink(join(path, name));
-      const m = finalRe.exec(name);
-      if (m) this.delivered = Math.max(this.delivered, Number(m[2]));
+    try {
+      await makeDir(path);
+      for (const name of await readdir(path)) {
+        // A temp file's readings were never acknowledged: they will be fed again and written again.
+        if (name.startsWith(`.${mine}`) && name.endsWith('.jsonl.tmp')) await unlink(join(path, name));
+        const m = finalRe.exec(name);
+        if (m) this.delivered = Math.max(this.delivered, Number(m[2]));
+      }
+    } catch (err) {
+      // Thrown as is: its errno (ENOENT, ENOTDIR, EACCES) is what tells the health gate it is the config.
+      this.status = failedHealth('unhealthy', err, 'SLUICE_SINK_WRITE');
+      throw err;
     }
     this.status = { state: 'healthy' };
   }
@@ -183,6 +189,28 @@ export class FileSink implements Sink {
     this.status = failedHealth('unhealthy', e);
     return e;
   }
+}
+
+/**
+ * `mkdir -p` that always ends. Node 20's own `recursive: true` walk spins forever, at 100% of a core and
+ * without calling back, where a parent exists but mkdir of its child says ENOENT (any path under /proc):
+ * it reads ENOENT as "create the parent first", gets EEXIST for it, and tries the child again.
+ */
+export async function makeDir(path: string): Promise<void> {
+  const dir = resolve(path);
+  try {
+    await mkdir(dir);
+    return;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return; // a file there is reported by the readdir that follows (ENOTDIR)
+    if (code !== 'ENOENT' || dirname(dir) === dir) throw err;
+  }
+  await makeDir(dirname(dir)); // throws when a parent cannot be made
+  // The parent exists now: a second ENOENT is final, whatever the filesystem means by it.
+  await mkdir(dir).catch((err: unknown) => {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  });
 }
 
 async function syncDir(path: string): Promise<void> {

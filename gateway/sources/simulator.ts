@@ -12,9 +12,12 @@ import { failedHealth } from '../components.js';
 import { errorMessage, isSluiceError } from '../errors.js';
 import type { Reading } from '../reading.js';
 
+/** Most readings one tick may make (devices x metrics): a pushed config must not make millions at once. */
+const MAX_READINGS_PER_TICK = 100_000;
+
 const metricSchema = z.strictObject({
-  name: z.string().min(1),
-  unit: z.string().optional(),
+  name: z.string().min(1).max(64),
+  unit: z.string().max(32).optional(),
   kind: z.enum(['walk', 'sine', 'counter', 'switch']).default('walk').describe('How the value evolves.'),
   min: z.number().default(0),
   max: z.number().default(100),
@@ -26,10 +29,15 @@ export const schema = z
   .strictObject({
     type: z.literal('simulator'),
     devices: z.number().int().min(1).max(100_000).default(3).describe('How many virtual devices.'),
-    device_prefix: z.string().default('sim-'),
+    device_prefix: z
+      .string()
+      .max(64)
+      .default('sim-')
+      .describe('Start of every device id (copied into every reading, hence bounded).'),
     metrics: z
       .array(metricSchema)
       .min(1)
+      .max(64)
       .default([
         { name: 'temperature', unit: 'C', kind: 'walk', min: 15, max: 30, step: 0.2, period_ms: 86_400_000 },
         { name: 'humidity', unit: '%', kind: 'walk', min: 30, max: 70, step: 0.5, period_ms: 86_400_000 },
@@ -48,6 +56,10 @@ export const schema = z
       .default(0)
       .describe('Stop after this many readings (0: run forever).'),
     seed: z.number().int().default(1).describe('Seed of the pseudo-random generator, for repeatable runs.'),
+  })
+  .refine((c) => c.devices * c.metrics.length <= MAX_READINGS_PER_TICK, {
+    message: `devices x metrics is the readings of one tick: at most ${MAX_READINGS_PER_TICK}`,
+    path: ['devices'],
   })
   .describe('Virtual sensors for demos and benchmarks.');
 

@@ -19,9 +19,28 @@ export function statusRows(gateways: ReadonlyMap<string, GatewaySeen>, now: numb
         s ? s.health.state : '-',
         s ? String(s.queue.lag) : '-',
         s ? `${Math.max(0, Math.round((now - s.at_ms) / 1000))}s ago` : '-',
-        r ? `v${r.version} ${r.outcome}${r.reason ? ` (${r.reason})` : ''}` : '-',
+        `${r ? `v${r.version} ${r.outcome}${r.reason ? ` (${r.reason})` : ''}` : '-'}${skippedText(s?.skipped_versions)}`,
       ];
     });
+}
+
+/** `; skipped v2-v49, v51`: versions a newer bundle superseded (gateways before 0.2 do not send them). */
+export function skippedText(versions: readonly number[] | undefined): string {
+  if (!versions || versions.length === 0) return '';
+  const sorted = [...versions].sort((a, b) => a - b);
+  const runs: string[] = [];
+  let start = sorted[0] ?? 0;
+  let prev = start;
+  for (const v of [...sorted.slice(1), Number.NaN]) {
+    if (v === prev + 1) {
+      prev = v;
+      continue;
+    }
+    runs.push(start === prev ? `v${start}` : `v${start}-v${prev}`);
+    start = v;
+    prev = v;
+  }
+  return `; skipped ${runs.join(', ')}`;
 }
 
 export function formatTable(rows: readonly (readonly string[])[]): string {
