@@ -1,13 +1,15 @@
 // The gateway's read-only HTTP endpoints, loopback by default: Prometheus /metrics, /healthz and /readyz
 // (JSON with reasons, 503 when failing), /api/status (Gateway.status() plus totals, errors and health, read
-// by `sluice status` and `sluice top`), /api/history and the status page at /.
+// by `sluice status` and `sluice top`), /api/history and the status page at /; only for Host values that name
+// this gateway (host.ts: DNS rebinding).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { errorMessage } from '../errors.js';
 import type { GatewayStatus } from '../runtime/gateway.js';
 import { checkHealth, type HealthReport, type ObservedGateway } from './health.js';
 import { History, sampleQueue, type Sample } from './history.js';
-import { redact } from './log.js';
+import { hostAllowed } from './host.js';
+import { RateLimitedLog, redact } from './log.js';
 import type { ComponentTotals, ErrorEvent } from './metrics.js';
 import { renderStatusPage } from './status-page.js';
 
@@ -28,12 +30,14 @@ export interface ObserveServerOptions {
 export class ObserveServer {
   readonly history: History;
   private timer: NodeJS.Timeout | undefined;
+  private readonly limited: RateLimitedLog;
 
   private constructor(
     private readonly gw: ObservedGateway,
     private readonly server: Server,
   ) {
     this.history = new History(gw.config.observe.history.samples);
+    this.limited = new RateLimitedLog(gw.log);
   }
 
   /** Where it listens, e.g. `http://127.0.0.1:9464`. */
@@ -98,6 +102,22 @@ export class ObserveServer {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const { listen, allowed_hosts } = this.gw.config.observe.http;
+    if (!hostAllowed(req.headers.host, { listen, allowed: allowed_hosts })) {
+      // One key for every foreign Host: a flood of made-up names must not grow the limiter's map.
+      this.limited.warn(
+        'foreign-host',
+        { host: req.headers.host, remote: req.socket.remoteAddress, url: req.url },
+        'http request for another host refused (DNS rebinding?); add its name to observe.http.allowed_hosts if it is this gateway',
+      );
+      send(
+        res,
+        421,
+        'text/plain; charset=utf-8',
+        'Misdirected Request: the Host header does not name this gateway (see observe.http.allowed_hosts)\n',
+      );
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
       send(res, 405, 'application/json', JSON.stringify({ error: 'read-only: GET or HEAD' }));

@@ -2,6 +2,7 @@
 // the "looks alive but stuck" thresholds and the in-memory history behind the status page chart.
 import { z } from 'zod';
 import { byteSize, durationMs } from '../config/common.js';
+import { parseHostHeader } from './host.js';
 
 export const observeSchema = z
   .strictObject({
@@ -27,6 +28,17 @@ export const observeSchema = z
           .max(65_535)
           .default(9464)
           .describe('TCP port; 0 picks a free one (logged as "http listening").'),
+        allowed_hosts: z
+          .array(
+            z.string().refine((h) => h === '*' || parseHostHeader(h) !== undefined, {
+              message:
+                'a host name or IP address, optionally with :port (e.g. "gw-1.lan", "[fd00::5]:9464"), or "*"',
+            }),
+          )
+          .default([])
+          .describe(
+            'DNS names (optionally with :port) by which Prometheus, a reverse proxy or a browser reach this gateway. The endpoints answer only requests whose Host header is an IP address, `localhost`, the `listen` address, or one of these (an entry without a port matches any port); others get 421, so that a web page whose DNS name is rebound to this gateway cannot read it. `*` accepts any Host and gives up that protection.',
+          ),
       })
       .prefault({})
       .describe('The HTTP endpoints that `sluice status`, `sluice top` and Prometheus read.'),

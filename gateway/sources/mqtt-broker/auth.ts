@@ -121,6 +121,42 @@ export const aclRuleSchema = z
   .describe('Per-device permissions. A client may do what any rule that applies to it allows.');
 export type AclRule = z.output<typeof aclRuleSchema>;
 
+/**
+ * Whether a client id belongs to the user that connects with it. Without a binding any authenticated device
+ * may connect with another's id: it takes over that device's session and, under a `%c` ACL, publishes as
+ * that device. mosquitto offers `use_username_as_clientid` (which silently replaces the id); this refuses a
+ * mismatching CONNECT instead, so the device learns why and keeps one session per id.
+ */
+export const clientIdBindingSchema = z
+  .enum(['none', 'username', 'username_prefix'])
+  .default('none')
+  .describe(
+    'Bind client ids to usernames. `username`: the client id must equal the username (certificate clients: their CN, as always). `username_prefix`: it may also be `<username>-<anything>`, and an id belongs to the longest username it starts with, so user `dev` cannot take `dev-1` when user `dev-1` exists. A mismatch gets CONNACK 2 (identifier rejected) after the password check, counted as `client_id_not_bound`; clients without credentials cannot be bound, so no listener may allow_anonymous. `none`: any id (then use `%u`, not `%c`, in ACLs).',
+  );
+export type ClientIdBinding = z.output<typeof clientIdBindingSchema>;
+
+/**
+ * May `username` connect with `clientId` under `binding`? `users` are all known usernames: in
+ * `username_prefix` mode an id is owned by the longest of them that it equals or starts with followed by `-`.
+ */
+export function clientIdAllowed(
+  binding: ClientIdBinding,
+  username: string,
+  clientId: string,
+  users: ReadonlyMap<string, unknown>,
+  longestUsername: number,
+): boolean {
+  if (binding === 'none' || clientId === username) return true;
+  if (binding === 'username' || users.has(clientId)) return false;
+  // Longest prefix first; prefixes longer than any username cannot name one (and a long id with many `-`
+  // would otherwise cost quadratic time).
+  for (let i = clientId.lastIndexOf('-', longestUsername); i > 0; i = clientId.lastIndexOf('-', i - 1)) {
+    const prefix = clientId.slice(0, i);
+    if (users.has(prefix)) return prefix === username;
+  }
+  return false;
+}
+
 /** Who a connected client is, as far as the ACL is concerned. */
 export interface Identity {
   readonly clientId: string;

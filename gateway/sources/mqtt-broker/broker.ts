@@ -8,7 +8,7 @@ import { failedHealth } from '../../components.js';
 import { SluiceError, errorMessage, isSluiceError, toSluiceError } from '../../errors.js';
 import { RateLimitedLog } from '../../observe/log.js';
 import type { Reading } from '../../reading.js';
-import { Acl, readPasswordFile, verifyPassword, type Identity } from './auth.js';
+import { Acl, clientIdAllowed, readPasswordFile, verifyPassword, type Identity } from './auth.js';
 import type { MqttBrokerConfig } from './index.js';
 import { ConnectionGate, Listeners, isLoopback, type ListenerInfo } from './listeners.js';
 import { TopicMapper } from './mapping.js';
@@ -52,10 +52,13 @@ export class MqttBrokerSource implements Source {
   private readonly acl: Acl;
   private readonly mapper: TopicMapper;
   private users = new Map<string, string>();
+  private longestUsername = 0;
   private readonly inflight = new Set<Promise<unknown>>();
   /** The listener each connection came in on (keyed by the socket or WebSocket stream aedes is handed). */
   private readonly listenerOf = new WeakMap<object, ListenerInfo>();
   private readonly willTopic = new WeakMap<Client, string>();
+  /** Clients whose CONNECT had an empty client id that MQTT 3.1/3.1.1 does not allow (see preConnect). */
+  private readonly emptyIdRefused = new WeakSet<Client>();
   private readonly identity = new WeakMap<Client, Identity>();
   /** Readings of this tick waiting for their shared append (see `ingest`). */
   private batch: { readings: Reading[]; bytes: number; parts: BatchPart[] } | undefined;
@@ -89,6 +92,16 @@ export class MqttBrokerSource implements Source {
     if (this.config.password_file !== undefined) {
       for (const [user, hash] of readPasswordFile(this.config.password_file)) this.users.set(user, hash);
     }
+    for (const u of this.users.keys()) this.longestUsername = Math.max(this.longestUsername, u.length);
+    if (
+      this.config.client_id_binding === 'none' &&
+      this.config.acl?.some((r) => [...r.publish, ...r.subscribe].some((f) => f.includes('%c')))
+    ) {
+      ctx.log.warn(
+        { source: this.name },
+        "acl uses %c but client ids are not bound to users: a device can connect with another one's id and publish as it; use %u, or set client_id_binding",
+      );
+    }
     for (const l of this.config.listeners) {
       if (l.allow_anonymous && !isLoopback(l.host)) {
         ctx.log.warn(
@@ -101,6 +114,15 @@ export class MqttBrokerSource implements Source {
       connectTimeout: this.config.connect_timeout_ms,
       preConnect: (client, packet, done) => {
         if (packet.will) this.willTopic.set(client, packet.will.topic);
+        // aedes assigns an id to every empty one. MQTT 3.1 wants 1 to 23 characters; 3.1.1 allows an empty
+        // id only with clean session 1: "If the Client supplies a zero-byte ClientId with CleanSession set to
+        // 0, the Server MUST respond to the CONNECT Packet with a CONNACK return code 0x02 (Identifier
+        // rejected)" [MQTT-3.1.3-8]. Refused in `authenticate`, the first hook that can answer with a CONNACK
+        // code, before aedes registers the client. MQTT 5 allows it with either Clean Start [MQTT-3.1.3-6]
+        // (aedes 1.2 refuses MQTT 5 before this with CONNACK 1, unacceptable protocol version).
+        const v = packet.protocolVersion;
+        if (packet.clientId === '' && (v === 3 || (v === 4 && packet.clean === false)))
+          this.emptyIdRefused.add(client);
         done(null, true);
       },
       authenticate: (client, username, password, done) => {
@@ -204,6 +226,10 @@ export class MqttBrokerSource implements Source {
     const ctx = this.context();
     const listener = this.listenerOf.get(client.conn);
     if (!listener) throw refusal(3, 'connection from an unknown listener');
+    if (this.emptyIdRefused.has(client)) {
+      this.denied('empty_client_id', undefined, { username, listener: listener.label });
+      throw refusal(2, 'identifier rejected: empty client id (MQTT 3.1.1 allows it only with clean session)');
+    }
     const cn = certificateCn(client);
     let who: Identity;
     if (username !== undefined) {
@@ -212,6 +238,11 @@ export class MqttBrokerSource implements Source {
       if (!ok || hash === undefined) {
         this.denied('bad_credentials', client.id, { username, listener: listener.label });
         throw refusal(4, 'bad user name or password');
+      }
+      const binding = this.config.client_id_binding;
+      if (!clientIdAllowed(binding, username, client.id, this.users, this.longestUsername)) {
+        this.denied('client_id_not_bound', client.id, { username, binding, listener: listener.label });
+        throw refusal(2, `identifier rejected: client id is not bound to user ${username} (${binding})`);
       }
       who = { clientId: client.id, username };
     } else if (cn !== undefined) {

@@ -2,8 +2,8 @@
 // they are on disk. This file holds the config schema and the registry entry; broker.ts holds the source.
 import { z } from 'zod';
 import type { ComponentDefinition, ComponentDeps, Source } from '../../components.js';
-import { byteSize, durationMs } from '../../config/common.js';
-import { aclRuleSchema, passwordHash } from './auth.js';
+import { byteSize, configFile, durationMs } from '../../config/common.js';
+import { aclRuleSchema, clientIdBindingSchema, passwordHash } from './auth.js';
 import { MqttBrokerSource } from './broker.js';
 import { DEFAULT_LISTENERS, listenerSchema } from './listeners.js';
 import { mappingOptions } from './mapping.js';
@@ -24,19 +24,17 @@ export const schema = z
       .describe(
         'Per-device credentials: username -> scrypt hash printed by `sluice passwd USERNAME`. Plain passwords are never accepted here.',
       ),
-    password_file: z
-      .string()
-      .min(1)
-      .optional()
-      .describe(
-        'File of `username:hash` lines written by `sluice passwd -f FILE USERNAME`, read at start (in addition to `users`).',
-      ),
+    password_file: configFile(
+      'File of `username:hash` lines written by `sluice passwd -f FILE USERNAME`, read at start (in addition to `users`).',
+      { what: 'password file', missingHint: 'create it with `sluice passwd -f FILE USERNAME`' },
+    ).optional(),
     acl: z
       .array(aclRuleSchema)
       .optional()
       .describe(
         'Per-device publish/subscribe permissions. Omitted: any admitted client may publish and subscribe anywhere except `$` topics (`$SYS/`).',
       ),
+    client_id_binding: clientIdBindingSchema,
     max_packet_bytes: byteSize
       .default(1024 * 1024)
       .describe(
@@ -74,6 +72,18 @@ export const schema = z
       .default(30_000)
       .describe('How long a new connection may take to send CONNECT.'),
     ...mappingOptions,
+  })
+  .superRefine((c, ctx) => {
+    // A bound client id needs a user to bind it to: the binding would refuse every anonymous client.
+    if (c.client_id_binding === 'none') return;
+    for (const l of c.listeners) {
+      if (!l.allow_anonymous) continue;
+      ctx.addIssue({
+        code: 'custom',
+        path: ['client_id_binding'],
+        message: `binds client ids to usernames, so anonymous clients cannot connect, but listener ${l.type}://${l.host}:${l.port} allows them (the default listener does when \`listeners\` is omitted): list the listeners, with allow_anonymous false`,
+      });
+    }
   })
   .describe('Embedded MQTT 3.1/3.1.1 broker; QoS 1/2 messages are acknowledged after the durable append.');
 
