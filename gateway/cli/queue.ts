@@ -55,8 +55,9 @@ export const queueStatsCommand: Command = {
     const s = queue.stats();
     if (values.json) {
       // Without a config the limits in force are unknown: leave them out rather than print placeholders.
-      // How this process would commit says nothing about the gateway's: left out too.
-      const { commitMode: _mode, commitModeFallbacks: _fallbacks, ...stored } = s;
+      // How this process would commit, and whether its appends would find the disk full, says nothing about
+      // the gateway's: left out too.
+      const { commitMode: _mode, commitModeFallbacks: _fallbacks, diskFull: _diskFull, ...stored } = s;
       const { maxBytes: _maxBytes, onFull: _onFull, ...withoutLimits } = stored;
       process.stdout.write(`${JSON.stringify(limits ? stored : withoutLimits, null, 2)}\n`);
     } else {

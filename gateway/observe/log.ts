@@ -1,5 +1,6 @@
 // Structured JSON logs (pino): one child logger per component, secrets redacted by key name, and a limiter
 // for messages that could repeat per reading (bad payloads, garbage on a serial line).
+import { writeSync } from 'node:fs';
 import { pino, type Logger, type LevelWithSilent } from 'pino';
 
 /** Keys whose values never reach a log line, at any depth: exact names, and names ending in `_<name>`. */
@@ -46,6 +47,22 @@ export function createLogger(options: LogOptions): Logger {
     },
     options.destination ?? pino.destination({ sync: false }),
   );
+}
+
+/**
+ * Ends a line that native code left open on stderr. LMDB reports a failed page write with
+ * `fprintf(stderr, "Write error: ...")` and no newline (and "txn has failed/finished, can't commit" likewise),
+ * so that the next line written to stderr, or to stdout where both go to one file (`2>&1`, `docker logs`
+ * of a tty), would be glued to it. The JSON log is on stdout; stderr carries only such native messages and
+ * fatal crash reports, one per line once this is called after each native failure. (Under systemd both
+ * go to the journal as separate streams: without this, journald held the message until a later newline.)
+ */
+export function endNativeStderrLine(): void {
+  try {
+    writeSync(2, '\n');
+  } catch {
+    return; // stderr is closed: there is no line to end
+  }
 }
 
 /** A logger that writes nothing (tests, CLI tools that report by exit code). */

@@ -1,13 +1,18 @@
 // The channel: an LMDB store-and-forward queue. One writer loop group-commits every append, ack and cursor
 // change queued during the previous commit into one transaction, and resolves them only once it is flushed,
-// committing on the event loop while the disk is fast and in LMDB's write thread when it is not.
+// committing on the event loop while the disk is fast and in LMDB's write thread when it is not. It keeps
+// back the disk space its own commits need (see `DiskGuard`), so that a full disk refuses readings and never
+// stops acks.
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import type { AppendOptions, IngestResult } from '../components.js';
 import { SluiceError, isSluiceError, toSluiceError } from '../errors.js';
+import { endNativeStderrLine } from '../observe/log.js';
 import type { QueuedReading, Reading } from '../reading.js';
 import { decodeEntry, encodeEntry } from './codec.js';
+import { DiskGuard, isDiskFull, type LmdbPages } from './disk.js';
 
 export type OnFull = 'drop_oldest' | 'reject_new';
 /**
@@ -40,6 +45,12 @@ export interface QueueOptions {
    * `newQueueFirstSeq()`, so that a gateway whose data directory was wiped never re-uses an id.
    */
   readonly firstSeq?: number;
+  /**
+   * Disk space kept allocated at the end of the queue's file for its own commits (acks, trims), so that they
+   * go on when the disk is full; appends are refused before they would eat into it. Default 1 MiB; tests
+   * pass 0 to provoke commits that fail for want of space.
+   */
+  readonly reserveBytes?: number;
 }
 
 export interface CursorStats {
@@ -76,6 +87,8 @@ export interface QueueStats {
   /** Times `auto` moved commits off the event loop because inline fsyncs were slow. */
   readonly commitModeFallbacks: number;
   readonly deadLetters: number;
+  /** The last append round found the disk too full to take readings (they are refused and counted). */
+  readonly diskFull: boolean;
   readonly cursors: readonly CursorStats[];
 }
 
@@ -111,6 +124,9 @@ type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 interface Op {
   /** Runs inside the write transaction. Throws a SluiceError before writing anything to refuse just this op. */
   run(now: number): unknown;
+  /** Readings appended (counted as rejected when the commit fails for want of disk space), and the disk they need. */
+  readonly readings: number;
+  readonly diskNeed: number;
   resolve(value: unknown): void;
   reject(err: unknown): void;
 }
@@ -126,6 +142,11 @@ const INLINE_DISK_BUDGET_MS = 5;
 const INLINE_WINDOW = 32;
 /** `auto`: how long commits stay in the background before inline commits are measured again. */
 const BACKGROUND_HOLD_MS = 60_000;
+/** Default `reserveBytes`: acks and trims on a full disk need a few dozen 4 KiB pages; this is 256 of them. */
+const DISK_RESERVE = MiB;
+/** Appends count this much disk per encoded byte (B-tree nodes, half-full pages after trims) plus a few pages. */
+const DISK_PER_BYTE = 2;
+const DISK_PER_APPEND = 4 * 4096;
 
 export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
   private currentOptions: QueueOptions;
@@ -156,6 +177,15 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
   private inlineScheduled: 'turn' | 'now' | undefined;
   private inlineToken = 0;
   private fallbacks = 0;
+  private readonly guard: DiskGuard | undefined;
+  /** Bytes appends may still use in the current round (measured at its start). */
+  private room = Number.POSITIVE_INFINITY;
+  private roomFsFree = 0;
+  private diskFull = false;
+  /** The file system is nearly full: commits run inline (see `inlineAllowed`). */
+  private diskTight = false;
+  /** The last commit failed: a trim left pending waits for the next op instead of retrying at once. */
+  private commitFailed = false;
 
   private constructor(options: QueueOptions) {
     super();
@@ -173,6 +203,13 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
     this.entries = this.root.openDB<Buffer, number>({ name: 'entries', encoding: 'binary' });
     this.meta = this.root.openDB<unknown, string>({ name: 'meta' });
     this.dead = this.root.openDB<unknown, [string, number]>({ name: 'dead_letters' });
+    if (!options.readOnly) {
+      this.guard = new DiskGuard(
+        join(options.dir, 'data.mdb'),
+        options.dir,
+        options.reserveBytes ?? DISK_RESERVE,
+      );
+    }
     const saved = this.meta.get(STATE_KEY) as PersistedState | undefined;
     const initial = Math.max(0, (options.firstSeq ?? 1) - 1);
     this.state = saved
@@ -214,7 +251,12 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
     const bufs = readings.map((r) => encodeEntry(r, now));
     let size = 0;
     for (const b of bufs) size += b.length;
-    return this.enqueue<IngestResult>(() => this.applyAppend(bufs, size), options?.gathered === true);
+    return this.enqueue<IngestResult>(
+      () => this.applyAppend(bufs, size),
+      options?.gathered === true,
+      bufs.length,
+      size * DISK_PER_BYTE + DISK_PER_APPEND,
+    );
   }
 
   /**
@@ -349,6 +391,7 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
       commitMode: this.inlineAllowed() ? 'inline' : 'background',
       commitModeFallbacks: this.fallbacks,
       deadLetters: this.state.deadLetters,
+      diskFull: this.diskFull,
       cursors: this.cursorNames().map((n) => this.cursorStats(n)),
     };
   }
@@ -393,9 +436,10 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
     if (this.writing || this.flushing > 0 || this.pending.length > 0)
       await new Promise<void>((resolve) => (this.idle = resolve));
     await this.root.close();
+    this.guard?.close();
   }
 
-  private enqueue<T>(run: (now: number) => T, gathered = false): Promise<T> {
+  private enqueue<T>(run: (now: number) => T, gathered = false, readings = 0, diskNeed = 0): Promise<T> {
     if (this.closed) {
       return Promise.reject(
         new SluiceError('SLUICE_QUEUE_CLOSED', 'the queue is closed', { retriable: true }),
@@ -405,7 +449,7 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
       return Promise.reject(new SluiceError('SLUICE_QUEUE_IO', 'the queue was opened read-only'));
     }
     return new Promise<T>((resolve, reject) => {
-      this.pending.push({ run, resolve: (v) => resolve(v as T), reject });
+      this.pending.push({ run, readings, diskNeed, resolve: (v) => resolve(v as T), reject });
       this.kick(gathered);
     });
   }
@@ -416,7 +460,7 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
       if (gathered && this.inlineScheduled === 'turn') this.scheduleInline('now');
       return;
     }
-    if (this.pending.length === 0 && !this.trimPending) {
+    if (this.pending.length === 0 && (!this.trimPending || this.commitFailed)) {
       if (this.flushing === 0) {
         this.idle?.();
         this.idle = undefined;
@@ -444,6 +488,10 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
   }
 
   private inlineAllowed(): boolean {
+    // A commit that fails in lmdb-js's write thread also rejects a promise of lmdb-js's that nobody can
+    // handle, which ends the process (measured at ENOSPC); an inline commit fails by a plain throw. So on
+    // a nearly full disk, where a commit can fail for want of space, every commit runs inline.
+    if (this.diskTight) return true;
     const mode = this.options.commitMode ?? 'auto';
     if (mode !== 'auto') return mode === 'inline';
     return Date.now() >= this.backgroundUntil;
@@ -470,11 +518,12 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
       });
     } catch (err) {
       this.restore(before);
-      this.failAll(ops, err);
+      this.failAll(ops, err, opsDone !== 0);
       this.writing = false;
       this.kick();
       return;
     }
+    this.commitFailed = false;
     this.noteInlineDisk(performance.now() - (opsDone || t0));
     this.commits++;
     this.durableSeq = Math.max(this.durableSeq, this.state.lastSeq);
@@ -525,11 +574,12 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
         this.pending = [];
       }
       this.restore(before);
-      this.failAll(ops, err);
+      this.failAll(ops, err, taken);
       this.writing = false;
       this.kick();
       return;
     }
+    this.commitFailed = false;
     this.commits++;
     const committedSeq = this.state.lastSeq;
     const flushed = this.options.noSync ? Promise.resolve(true) : this.root.flushed;
@@ -553,6 +603,13 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
   /** The body of every round, inside its write transaction. */
   private runOps(ops: readonly Op[], outcomes: Outcome[]): void {
     const now = Date.now();
+    const roundNeed = ops.reduce((n, op) => n + op.diskNeed, 0);
+    if (this.guard && roundNeed > 0) {
+      const room = this.guard.check(() => this.lmdbPages(), roundNeed);
+      this.room = room.appendable;
+      this.roomFsFree = room.fsFree;
+      this.diskTight = room.tight;
+    } else this.room = Number.POSITIVE_INFINITY;
     this.trimStep();
     for (const op of ops) {
       try {
@@ -580,14 +637,70 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
     if (appended) this.emit('append', this.durableSeq);
   }
 
-  private failAll(ops: readonly Op[], err: unknown): void {
-    const error = toSluiceError(err, 'SLUICE_QUEUE_IO', 'the queue could not commit', true);
-    const hinted = new SluiceError(error.code, error.message, {
+  /** `inCommit`: the error came from LMDB's commit (page writes, sync), not from the ops before it. */
+  private failAll(ops: readonly Op[], err: unknown, inCommit = false): void {
+    this.commitFailed = true;
+    const hinted = this.commitError(err, inCommit);
+    for (const op of ops) {
+      if (hinted.code === 'SLUICE_QUEUE_FULL') this.rejected += op.readings;
+      op.reject(hinted);
+    }
+  }
+
+  /** What a failed commit tells its callers: a full disk as such (not LMDB's EIO), anything else as IO. */
+  private commitError(err: unknown, inCommit: boolean): SluiceError {
+    if (isSluiceError(err)) return err;
+    // lmdb-js's write thread also rejects a promise of its own with the cause; nobody else awaits it, and
+    // an unhandled rejection would end the process.
+    const commitError = (err as { commitError?: unknown } | null)?.commitError;
+    if (commitError instanceof Promise) {
+      commitError.catch((cause: unknown) => {
+        if (printedUnterminated(cause)) endNativeStderrLine();
+      });
+    }
+    // A page write of the commit failed: LMDB printed "Write error: ..." to stderr with no newline. (A
+    // failed page spill during the ops prints a newline after it; ending the line then would add an empty one.)
+    if (inCommit && printedUnterminated(err)) endNativeStderrLine();
+    const { dir } = this.options;
+    const detail = err instanceof Error ? err.message : String(err);
+    if (isDiskFull(err, dir, this.guard?.reserveBytes ?? 0)) {
+      return new SluiceError(
+        'SLUICE_QUEUE_FULL',
+        `the disk holding the queue (${dir}) is full: a commit failed (${detail})`,
+        {
+          retriable: true,
+          hint: 'free space on the file system of gateway.data_dir (or let the sinks catch up); the write is retried by its source',
+          cause: err,
+        },
+      );
+    }
+    return new SluiceError('SLUICE_QUEUE_IO', `the queue could not commit: ${detail}`, {
       retriable: true,
       hint: 'check free disk space and the data directory permissions; the write will be retried by its source',
       cause: err,
     });
-    for (const op of ops) op.reject(hinted);
+  }
+
+  /** LMDB's page counts for the disk guard (inside the write transaction). */
+  private lmdbPages(): LmdbPages {
+    interface TreeStat {
+      readonly pageSize: number;
+      readonly treeBranchPageCount: number;
+      readonly treeLeafPageCount: number;
+      readonly overflowPages: number;
+    }
+    const pagesOf = (t: TreeStat): number => t.treeBranchPageCount + t.treeLeafPageCount + t.overflowPages;
+    const root = this.root.getStats() as TreeStat & { lastPageNumber: number; free: TreeStat };
+    return {
+      pageSize: root.pageSize,
+      endPage: root.lastPageNumber + 1,
+      // Only on a tight disk: three more calls into LMDB.
+      usedPages: () => {
+        let used = 2 + pagesOf(root) + pagesOf(root.free); // two meta pages, main tree, free list
+        for (const db of [this.entries, this.meta, this.dead]) used += pagesOf(db.getStats() as TreeStat);
+        return used;
+      },
+    };
   }
 
   private applyAppend(bufs: readonly Buffer[], size: number): IngestResult {
@@ -602,6 +715,23 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
         },
       );
     }
+    const need = size * DISK_PER_BYTE + DISK_PER_APPEND; // as passed to enqueue()
+    if (need > this.room) {
+      // Refused whatever on_full says (before anything is dropped): the pages that dropping frees are
+      // reusable only after this commit, and a disk filled by others is no reason to lose readings.
+      this.rejected += bufs.length;
+      this.diskFull = true;
+      throw new SluiceError(
+        'SLUICE_QUEUE_FULL',
+        `the disk holding the queue (${this.options.dir}) is full: ${this.roomFsFree} bytes free on the file system, and the queue keeps ${this.guard?.reserveBytes ?? 0} bytes for its own commits`,
+        {
+          retriable: true,
+          hint: 'free space on the file system of gateway.data_dir, or lower queue.max_bytes below its free space; readings are refused (counted) until the sinks catch up or space is freed',
+        },
+      );
+    }
+    this.room -= need;
+    this.diskFull = false;
     if (this.state.bytes + size > maxBytes) {
       if (onFull === 'reject_new') {
         this.rejected += bufs.length;
@@ -699,6 +829,11 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
  */
 export function newQueueFirstSeq(now = Date.now()): number {
   return now * 1000;
+}
+
+/** Whether LMDB printed a message for this error to stderr with no newline (mdb.c: mdb_page_flush, mdb_txn_commit). */
+function printedUnterminated(err: unknown): boolean {
+  return err instanceof Error && /Attempting to write page|Transaction must abort/.test(err.message);
 }
 
 function isIngestResult(v: unknown): v is IngestResult {
