@@ -2,7 +2,7 @@
 // cursor only up to what the sink reports as committed. On failure it rewinds to the last ack and retries
 // with backoff, forever: an entry is never skipped, and never acked before upstream confirmed it.
 import type { Logger } from 'pino';
-import type { ComponentHealth, Sink, SinkProgress } from '../components.js';
+import { failedHealth, type ComponentHealth, type Sink, type SinkProgress } from '../components.js';
 import type { BackoffOptions } from './retry.js';
 import { backoffDelay, sleep } from './retry.js';
 import { errorMessage, isSluiceError } from '../errors.js';
@@ -71,6 +71,8 @@ export class SinkRunner {
   private failures = 0;
   private lastError: LastSinkError | undefined;
   private lastAckAt: number | undefined;
+  /** Health while the queue refuses this sink's acks (see commit). */
+  private ackFailure: ComponentHealth | undefined;
   private pending: SinkRunnerStatus['pending'];
   /** Set when stop() gave up waiting: whatever the sink returns later is never acked by this runner. */
   private abandoned = false;
@@ -155,7 +157,12 @@ export class SinkRunner {
       sink: this.sink.name,
       type: this.sink.type,
       connected: this.connected,
-      health: this.sink.health(),
+      health: this.ackFailure
+        ? {
+            ...this.ackFailure,
+            detail: `cannot record progress in the queue: ${this.ackFailure.detail ?? ''}`,
+          }
+        : this.sink.health(),
       consecutiveFailures: this.failures,
       lastError: this.lastError,
       lastAckAt: this.lastAckAt,
@@ -219,11 +226,19 @@ export class SinkRunner {
     const acked = this.queue.cursorPosition(this.sink.name);
     if ((through === undefined || through <= acked) && dead.length === 0) return false;
     const upTo = Math.max(acked, through ?? acked);
-    await this.queue.ack(
-      this.sink.name,
-      upTo,
-      dead.map((d) => ({ seq: d.reading.seq, code: d.error.code, message: d.error.message })),
-    );
+    try {
+      await this.queue.ack(
+        this.sink.name,
+        upTo,
+        dead.map((d) => ({ seq: d.reading.seq, code: d.error.code, message: d.error.message })),
+      );
+    } catch (err) {
+      // The upstream has the readings but the queue cannot record it (a full or failing disk): the sink
+      // is not to be shown healthy while its cursor cannot move. Cleared by the next ack that commits.
+      this.ackFailure = failedHealth('degraded', err, 'SLUICE_QUEUE_IO', { lastSuccessAt: this.lastAckAt });
+      throw err;
+    }
+    this.ackFailure = undefined;
     if (dead.length > 0) {
       this.metrics.discarded(dead.length, 'dead_letter');
       this.log.error(

@@ -159,3 +159,35 @@ test('readings the upstream refuses for good become dead letters and do not bloc
   ]);
   await q.close();
 });
+
+test('while the queue refuses acks (a full disk), the sink is shown degraded with why, and recovers once acks commit', async () => {
+  const q = Queue.open({ dir: tempDir(), maxBytes: 1 << 30, onFull: 'reject_new' });
+  const sink = new ScriptedSink();
+  const runner = new SinkRunner(
+    sink,
+    q,
+    { startFrom: 'oldest', batch: { max_count: 10, max_bytes: 1 << 20, linger_ms: 0 }, retry },
+    silentLogger,
+    noMetrics,
+  );
+  const ack = q.ack.bind(q);
+  let refuse = true;
+  q.ack = (...args: Parameters<Queue['ack']>) =>
+    refuse
+      ? Promise.reject(new SluiceError('SLUICE_QUEUE_FULL', 'the disk holding the queue is full'))
+      : ack(...args);
+  await q.append(readings(30));
+  await runner.start();
+  await until(() => runner.status().consecutiveFailures >= 2);
+  expect(runner.status().health).toMatchObject({
+    state: 'degraded',
+    detail: 'cannot record progress in the queue: the disk holding the queue is full',
+    lastError: { code: 'SLUICE_QUEUE_FULL' },
+  });
+  expect(q.cursorPosition('scripted')).toBe(0);
+  refuse = false;
+  await until(() => q.cursorPosition('scripted') === 30);
+  expect(runner.status().health.state).toBe('healthy');
+  await runner.stop();
+  await q.close();
+});
