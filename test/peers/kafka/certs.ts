@@ -66,7 +66,14 @@ async function ca(dir: string, name: string): Promise<void> {
   ]);
 }
 
-async function leaf(dir: string, name: string, signer: string, cn: string, ext: string): Promise<void> {
+/** A key and a certificate for `cn` in `dir`, signed by the CA whose PEM and key files are given. */
+async function leaf(
+  dir: string,
+  name: string,
+  signer: { pem: string; key: string },
+  cn: string,
+  ext: string,
+): Promise<{ cert_file: string; key_file: string }> {
   await rsaKey(dir, name);
   await openssl(dir, ['req', '-new', '-key', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`]);
   await writeFile(join(dir, `${name}.ext`), ext);
@@ -76,10 +83,11 @@ async function leaf(dir: string, name: string, signer: string, cn: string, ext: 
     '-in',
     `${name}.csr`,
     '-CA',
-    `${signer}.pem`,
+    signer.pem,
     '-CAkey',
-    `${signer}.key`,
-    '-CAcreateserial',
+    signer.key,
+    '-set_serial',
+    String(Date.now() * 1000 + ++issued),
     '-out',
     `${name}.pem`,
     '-days',
@@ -87,7 +95,14 @@ async function leaf(dir: string, name: string, signer: string, cn: string, ext: 
     '-extfile',
     `${name}.ext`,
   ]);
+  return { cert_file: join(dir, `${name}.pem`), key_file: join(dir, `${name}.key`) };
 }
+
+let issued = 0;
+const signer = (dir: string, name: string) => ({
+  pem: join(dir, `${name}.pem`),
+  key: join(dir, `${name}.key`),
+});
 
 /** Makes every certificate in `dir` (about a second: five RSA keys). */
 export async function makeCerts(dir: string): Promise<KafkaCerts> {
@@ -96,12 +111,12 @@ export async function makeCerts(dir: string): Promise<KafkaCerts> {
   await leaf(
     dir,
     'broker',
-    'ca',
+    signer(dir, 'ca'),
     'localhost',
     'subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n',
   );
-  await leaf(dir, 'client', 'ca', 'sluice-client', 'extendedKeyUsage=clientAuth\n');
-  await leaf(dir, 'stranger', 'stranger-ca', 'sluice-client', 'extendedKeyUsage=clientAuth\n');
+  await leaf(dir, 'client', signer(dir, 'ca'), 'sluice-client', 'extendedKeyUsage=clientAuth\n');
+  await leaf(dir, 'stranger', signer(dir, 'stranger-ca'), 'sluice-client', 'extendedKeyUsage=clientAuth\n');
   const keystore = join(dir, 'broker-keystore.pem');
   const [key, cert, caPem] = await Promise.all(
     ['broker.key', 'broker.pem', 'ca.pem'].map((f) => readFile(join(dir, f), 'utf8')),
@@ -119,8 +134,6 @@ export async function makeCerts(dir: string): Promise<KafkaCerts> {
   };
 }
 
-let issued = 0;
-
 /**
  * A client certificate from the cluster's CA for a principal of its own (User:<cn>, by the brokers' mapping
  * rule), written into `dir`: for tests that need a principal no ACL names yet.
@@ -130,27 +143,6 @@ export async function clientCert(
   dir: string,
   cn: string,
 ): Promise<{ cert_file: string; key_file: string }> {
-  const name = `client-${process.pid}-${++issued}`;
-  await rsaKey(dir, name);
-  await openssl(dir, ['req', '-new', '-key', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`]);
-  await writeFile(join(dir, `${name}.ext`), 'extendedKeyUsage=clientAuth\n');
-  await openssl(dir, [
-    'x509',
-    '-req',
-    '-in',
-    `${name}.csr`,
-    '-CA',
-    certs.caFile,
-    '-CAkey',
-    certs.caKey,
-    '-set_serial',
-    String(Date.now() * 1000 + issued),
-    '-days',
-    '1',
-    '-extfile',
-    `${name}.ext`,
-    '-out',
-    `${name}.pem`,
-  ]);
-  return { cert_file: join(dir, `${name}.pem`), key_file: join(dir, `${name}.key`) };
+  const name = `client-${process.pid}-${issued + 1}`;
+  return leaf(dir, name, { pem: certs.caFile, key: certs.caKey }, cn, 'extendedKeyUsage=clientAuth\n');
 }
