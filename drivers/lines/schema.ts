@@ -20,7 +20,7 @@ const csvFormat = z
     type: z.literal('csv'),
     separator: z.string().length(1).default(','),
     /** Column names; when absent, the first line is the header. A line repeating the header is skipped. */
-    columns: z.array(z.string()).min(1).optional(),
+    columns: z.array(z.string().max(256)).min(1).max(1024).optional(),
     device_column: z.string().min(1).optional(),
     timestamp_column: z.string().min(1).optional(),
   })
@@ -97,7 +97,10 @@ export const schema = z.strictObject({
   /** Unit of numeric timestamps; strings are parsed as ISO 8601. */
   timestamp_unit: z.enum(['ms', 's']).default('ms'),
   /** Unit per metric, for lines that do not carry one. */
-  units: z.record(z.string(), z.string()).default({}),
+  units: z
+    .record(z.string().max(256), z.string().max(64))
+    .refine((u) => Object.keys(u).length <= 1024, { message: 'at most 1024 metrics' })
+    .default({}),
 });
 
 export type LinesOptions = z.output<typeof schema>;

@@ -26,7 +26,7 @@ const slaveSchema = z.strictObject({
   device: z.string().min(1),
   /** Overrides the driver-wide `poll_interval_ms` for this slave. */
   poll_interval_ms: z.number().int().min(1).optional(),
-  registers: z.array(registerSchema).min(1),
+  registers: z.array(registerSchema).min(1).max(1024),
 });
 
 export const schema = z
@@ -43,7 +43,8 @@ export const schema = z
     response_timeout_ms: z.number().int().min(1).default(1000),
     /** Registers this many addresses apart or closer are read in one request (0: only adjacent ones). */
     max_gap_addresses: z.number().int().min(0).max(124).default(0),
-    slaves: z.array(slaveSchema).min(1),
+    // At most one entry per individual address (1 to 247), checked below.
+    slaves: z.array(slaveSchema).min(1).max(247),
   })
   .superRefine((opts, ctx) => {
     const seen = new Set<number>();

@@ -35,6 +35,25 @@ describe('driver registry', () => {
     expect(driverSchema.safeParse({ type: 'nope' }).success).toBe(false);
   });
 
+  it('bounds the lists a config multiplies readings by (a pushed bundle cannot ask for millions)', () => {
+    const many = <T>(n: number, f: (i: number) => T): T[] => Array.from({ length: n }, (_, i) => f(i));
+    const csv = (n: number) => ({ type: 'lines', format: { type: 'csv', columns: many(n, (i) => `c${i}`) } });
+    expect(driverSchema.safeParse(csv(1024)).success).toBe(true);
+    expect(driverSchema.safeParse(csv(1025)).success).toBe(false);
+    const units = (n: number) => ({
+      type: 'lines',
+      units: Object.fromEntries(many(n, (i) => [`m${i}`, 'C'])),
+    });
+    expect(driverSchema.safeParse(units(1024)).success).toBe(true);
+    expect(driverSchema.safeParse(units(1025)).error?.issues[0]?.message).toBe('at most 1024 metrics');
+    const regs = (n: number) => ({
+      type: 'modbus-rtu',
+      slaves: [{ address: 1, device: 'd', registers: many(n, (i) => ({ metric: `m${i}`, address: i })) }],
+    });
+    expect(driverSchema.safeParse(regs(1024)).success).toBe(true);
+    expect(driverSchema.safeParse(regs(1025)).success).toBe(false);
+  });
+
   it('builds each driver from its config; only the Modbus master polls', () => {
     for (const config of MINIMAL) {
       const driver = createDriver(config);
