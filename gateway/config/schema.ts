@@ -68,7 +68,9 @@ export const configSchema = z
       .int()
       .min(0)
       .default(10_000)
-      .describe('How long SIGTERM waits for sinks to flush.'),
+      .describe(
+        'How long SIGTERM waits for sources to close and sinks to flush; also bounds starting, stopping or replacing one component.',
+      ),
     sources: z.record(componentName, sourceSchema).default({}).describe('Where readings come from, by name.'),
     sinks: z
       .record(componentName, sinkSchema)

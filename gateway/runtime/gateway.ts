@@ -313,14 +313,19 @@ export class Gateway {
     const source = create(name, sc, this.deps(name, 'source', sc.type));
     const rejections = new Map<string, number>();
     try {
-      await source.start(this.contextFor(name, sc.type, rejections));
+      // Bounded like a stop: a start that never returns (a hung device open) must not hold up the gateway
+      // or the next config; the source is closed and the start fails (a pushed config is rolled back).
+      const ms = this.current.shutdown_timeout_ms;
+      const starting = source.start(this.contextFor(name, sc.type, rejections));
+      if (!(await within(starting, ms))) {
+        throw new SluiceError('SLUICE_SOURCE_IO', `source ${name} did not start within ${ms} ms`, {
+          hint: 'check the device or listener it opens; shutdown_timeout_ms bounds starting and stopping a component',
+        });
+      }
+      await starting;
     } catch (err) {
       // Release whatever it bound before failing (half the listeners), so a retry or a revert can bind them.
-      await source
-        .close()
-        .catch((closeErr: unknown) =>
-          this.log.warn({ err: errorMessage(closeErr), source: name }, 'closing a failed source failed'),
-        );
+      await this.closeSource(source, this.current.shutdown_timeout_ms);
       throw err;
     }
     this.sources.set(name, { config: sc, source, rejections });

@@ -125,3 +125,17 @@ test('readiness fails for a sink whose connect has not returned for stall_after_
     await gw.stop();
   }
 }, 10_000);
+
+test('a source whose start never returns fails the start within shutdown_timeout_ms, and is closed', async () => {
+  const { SimulatorSource } = await import('../../gateway/sources/simulator.js');
+  vi.spyOn(SimulatorSource.prototype, 'start').mockImplementation(() => new Promise<void>(() => undefined));
+  const closed = vi.spyOn(SimulatorSource.prototype, 'close');
+  const dir = tempDir();
+  const started = Date.now();
+  await expect(Gateway.start(config(dir, join(dir, 'out')), { log: silentLogger })).rejects.toMatchObject({
+    code: 'SLUICE_SOURCE_IO',
+    message: expect.stringMatching(/source sim did not start within 300 ms/),
+  });
+  expect(Date.now() - started).toBeLessThan(5_000);
+  expect(closed).toHaveBeenCalled();
+});
