@@ -1,11 +1,10 @@
 // The HTTP endpoints answer only Host values that name this gateway, so that a page whose DNS name rebinds to
 // the gateway's address cannot read /api/status from a browser. Raw requests with forged Host headers, and
 // `sluice status` (as `sluice top`, through apiUrl/fetchStatus) against each kind of listen address.
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { apiUrl, fetchStatus } from '../../gateway/cli/status.js';
 import { parseConfig } from '../../gateway/config/load.js';
@@ -14,6 +13,7 @@ import { ObserveServer } from '../../gateway/observe/http-server.js';
 import { silentLogger } from '../../gateway/observe/log.js';
 import { observeSchema } from '../../gateway/observe/options.js';
 import { Gateway } from '../../gateway/runtime/gateway.js';
+import { launchChromium } from '../helpers/chromium.js';
 import { tempDir } from '../helpers/tmp.js';
 import { freePort } from '../peers/mosquitto.js';
 
@@ -142,22 +142,10 @@ describe('on 127.0.0.1 (the default)', () => {
 });
 
 describe('in a browser', () => {
-  const CHROMIUM = '/usr/bin/chromium';
-
   test("a page whose name resolves to the gateway gets 421; the gateway's own address gets the status page", async () => {
-    if (!existsSync(CHROMIUM))
-      throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (Debian's package)`);
     const s = await serve(`{ listen: 127.0.0.1, port: ${await freePort()} }`);
     // The rebinding, done by the resolver: rebind.test's address is now the gateway's.
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--host-resolver-rules=MAP rebind.test 127.0.0.1',
-      ],
-    });
+    const browser = await launchChromium(['--host-resolver-rules=MAP rebind.test 127.0.0.1']);
     try {
       const page = await browser.newPage();
       const rebound = await page.goto(`http://rebind.test:${s.port}/`);

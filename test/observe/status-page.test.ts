@@ -1,20 +1,17 @@
 // The status page in headless Chromium: it shows the gateway, its sources and sinks, the queue-depth chart
 // (inline SVG) and the errors, loads nothing from anywhere but the gateway, and is saved as a screenshot
 // (set SLUICE_SCREENSHOT_DIR to keep it). Chromium is required: the test fails with the install line.
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import { afterAll, expect, test } from 'vitest';
+import { launchChromium } from '../helpers/chromium.js';
 import { tempDir } from '../helpers/tmp.js';
 import { simToFile, startGateway, until, type Running } from './helpers.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 let run: Running | undefined;
 afterAll(async () => run?.stop());
 
 test('the status page shows sources, sinks, the depth chart and errors, with no external assets', async () => {
-  if (!existsSync(CHROMIUM))
-    throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (Debian's package)`);
   // A slow sink (long linger) so the queue holds something and the chart has a shape.
   run = await startGateway(
     simToFile({ count: 0, intervalMs: 20 }).replace(
@@ -29,19 +26,7 @@ test('the status page shows sources, sinks, the depth chart and errors, with no 
     (n) => n >= 15,
   );
 
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage({ viewport: { width: 1000, height: 900 } });
     const requests: string[] = [];
