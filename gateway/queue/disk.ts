@@ -39,9 +39,10 @@ export class DiskGuard {
   ) {}
 
   /**
-   * Tops the reserve up and returns the room left for appends (`roundNeed`: what this round's appends need). Must run inside a write transaction: LMDB
-   * writes no page meanwhile, and the zeros go only past the end of the file, where LMDB has written
-   * nothing (pages past its committed end are never read before they are written).
+   * Tops the reserve up and returns the room left for appends (`roundNeed`: what this round's appends
+   * need). Must run inside a write transaction: LMDB writes no page meanwhile, and the zeros go only past
+   * the end of the file, where LMDB has written nothing (pages past its committed end are never read
+   * before they are written).
    */
   check(pages: () => LmdbPages, roundNeed: number): DiskRoom {
     const fsFree = freeBytes(this.dir);

@@ -21,6 +21,7 @@ import { Queue, type QueueStats, newQueueFirstSeq } from '../queue/queue.js';
 import type { Reading } from '../reading.js';
 import { sinks as sinkRegistry } from '../sinks/index.js';
 import { sources as sourceRegistry } from '../sources/index.js';
+import { within } from './retry.js';
 import { SinkRunner, type SinkRunnerStatus } from './sink-runner.js';
 
 export interface GatewayOptions {
@@ -401,19 +402,4 @@ export class Gateway {
     await this.queue.close();
     this.log.info('stopped');
   }
-}
-
-/** Whether `p` settles within `ms` (its outcome is the caller's to handle). */
-async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const settled = p.then(
-    () => true,
-    () => true,
-  );
-  const inTime = await Promise.race([
-    settled,
-    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms))),
-  ]);
-  clearTimeout(timer);
-  return inTime;
 }

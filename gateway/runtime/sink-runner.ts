@@ -4,7 +4,7 @@
 import type { Logger } from 'pino';
 import { failedHealth, type ComponentHealth, type Sink, type SinkProgress } from '../components.js';
 import type { BackoffOptions } from './retry.js';
-import { backoffDelay, sleep } from './retry.js';
+import { backoffDelay, sleep, within } from './retry.js';
 import { errorMessage, isSluiceError } from '../errors.js';
 import type { ComponentMetrics } from '../observe/metrics.js';
 import type { CursorStart, Queue } from '../queue/queue.js';
@@ -110,13 +110,9 @@ export class SinkRunner {
       await done;
       return true;
     }
-    let timer: NodeJS.Timeout | undefined;
-    const inTime = await Promise.race([
-      done.then(() => true),
-      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))),
-    ]);
-    clearTimeout(timer);
-    if (!inTime) {
+    const inTime = await within(done, timeoutMs);
+    if (inTime) await done;
+    else {
       this.abandoned = true;
       this.log.error(
         { timeout_ms: timeoutMs, stuck_in: this.pending?.op },
@@ -157,12 +153,7 @@ export class SinkRunner {
       sink: this.sink.name,
       type: this.sink.type,
       connected: this.connected,
-      health: this.ackFailure
-        ? {
-            ...this.ackFailure,
-            detail: `cannot record progress in the queue: ${this.ackFailure.detail ?? ''}`,
-          }
-        : this.sink.health(),
+      health: this.ackFailure ?? this.sink.health(),
       consecutiveFailures: this.failures,
       lastError: this.lastError,
       lastAckAt: this.lastAckAt,
@@ -235,7 +226,8 @@ export class SinkRunner {
     } catch (err) {
       // The upstream has the readings but the queue cannot record it (a full or failing disk): the sink
       // is not to be shown healthy while its cursor cannot move. Cleared by the next ack that commits.
-      this.ackFailure = failedHealth('degraded', err, 'SLUICE_QUEUE_IO', { lastSuccessAt: this.lastAckAt });
+      const failed = failedHealth('degraded', err, 'SLUICE_QUEUE_IO', { lastSuccessAt: this.lastAckAt });
+      this.ackFailure = { ...failed, detail: `cannot record progress in the queue: ${failed.detail ?? ''}` };
       throw err;
     }
     this.ackFailure = undefined;
