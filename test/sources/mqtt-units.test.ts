@@ -14,8 +14,8 @@ import {
   readPasswordFile,
   verifyPassword,
 } from '../../gateway/sources/mqtt-broker/auth.js';
-import { DECODERS, decode, type DecodeContext } from '../../gateway/sources/mqtt-broker/decoders.js';
-import { TopicMapper, topicRuleSchema } from '../../gateway/sources/mqtt-broker/mapping.js';
+import { DECODERS, decode, type DecodeContext } from '../../gateway/sources/mqtt/decoders.js';
+import { TopicMapper, topicRuleSchema } from '../../gateway/sources/mqtt/mapping.js';
 import { schema as brokerSchema } from '../../gateway/sources/mqtt-broker/index.js';
 
 const NOW = 1_700_000_000_000;

@@ -11,7 +11,7 @@ import type { Reading } from '../../reading.js';
 import { Acl, clientIdAllowed, readPasswordFile, verifyPassword, type Identity } from './auth.js';
 import type { MqttBrokerConfig } from './index.js';
 import { ConnectionGate, Listeners, isLoopback, type ListenerInfo } from './listeners.js';
-import { TopicMapper } from './mapping.js';
+import { TopicMapper } from '../mqtt/mapping.js';
 
 /**
  * Where a denied publish is diverted. MQTT 3.1.1 has no negative PUBACK; like Mosquitto 2.0 we acknowledge

@@ -6,7 +6,7 @@ import { byteSize, configFile, durationMs } from '../../config/common.js';
 import { aclRuleSchema, clientIdBindingSchema, passwordHash } from './auth.js';
 import { MqttBrokerSource } from './broker.js';
 import { DEFAULT_LISTENERS, listenerSchema } from './listeners.js';
-import { mappingOptions } from './mapping.js';
+import { mappingOptions } from '../mqtt/mapping.js';
 
 export const schema = z
   .strictObject({
