@@ -15,7 +15,7 @@ import { readConfigFile } from '../config/files.js';
 import { SluiceError, errorMessage, isSluiceError } from '../errors.js';
 import { RateLimitedLog } from '../observe/log.js';
 import { backoffDelay } from '../runtime/retry.js';
-import { TopicMapper, mappingOptions } from './mqtt-broker/mapping.js';
+import { TopicMapper, mappingOptions } from './mqtt/mapping.js';
 
 export const schema = z
   .strictObject({

@@ -1,9 +1,13 @@
-// Who may connect and what they may do: scrypt password hashes (node:crypto, never plain text), and per-device
-// ACLs with mosquitto's `%c` (client id) and `%u` (username) substitutions, matched with MQTT filter rules.
+// Who may connect: the CONNECT decision (password, client certificate or anonymous listener, client id
+// binding, Last Will topic), over scrypt password hashes (node:crypto, never plain text).
+import type { AuthenticateError, Client, ConnectPacket } from 'aedes';
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { TLSSocket } from 'node:tls';
 import { z } from 'zod';
 import { readConfigText } from '../../config/files.js';
 import { SluiceError } from '../../errors.js';
+import type { Acl, Identity } from './acl.js';
+import type { ListenerInfo } from './listeners.js';
 
 /** `$scrypt$ln=<log2 N>,r=<r>,p=<p>$<salt base64>$<key base64>`, in the PHC string style. */
 const HASH =
@@ -92,35 +96,6 @@ export function readPasswordFile(file: string): Map<string, string> {
   return users;
 }
 
-/** A topic filter; `{username}`-style placeholders are refused: they would match only that literal text. */
-const aclFilter = z
-  .string()
-  .min(1)
-  .refine((f) => !/\{(user(name)?|client_?id|device)\}/i.test(f), {
-    message: 'ACL filters substitute %u (username) and %c (client id), not {username}/{clientid}/{device}',
-  });
-
-export const aclRuleSchema = z
-  .strictObject({
-    username: z
-      .string()
-      .min(1)
-      .optional()
-      .describe('The rule applies to this user only; omitted, to every client (like a mosquitto `pattern`).'),
-    publish: z
-      .array(aclFilter)
-      .default([])
-      .describe(
-        'Topic filters the client may publish to (Last Will and `$SYS/` included); `%c` is the client id, `%u` the username.',
-      ),
-    subscribe: z
-      .array(aclFilter)
-      .default([])
-      .describe('Topic filters the client may subscribe to (a subscription must lie within one).'),
-  })
-  .describe('Per-device permissions. A client may do what any rule that applies to it allows.');
-export type AclRule = z.output<typeof aclRuleSchema>;
-
 /**
  * Whether a client id belongs to the user that connects with it. Without a binding any authenticated device
  * may connect with another's id: it takes over that device's session and, under a `%c` ACL, publishes as
@@ -157,75 +132,134 @@ export function clientIdAllowed(
   return false;
 }
 
-/** Who a connected client is, as far as the ACL is concerned. */
-export interface Identity {
-  readonly clientId: string;
-  /** The MQTT username, or the client certificate's CN for certificate clients. */
-  readonly username: string | undefined;
+/** A hash of a password nobody has, checked when the username is unknown so that timing does not tell. */
+const DUMMY_HASH =
+  '$scrypt$ln=14,r=8,p=1$c2x1aWNlLWR1bW15LXNhbHQ=$ZHVtbXlkdW1teWR1bW15ZHVtbXlkdW1teWR1bW15ZHU=';
+
+/** The broker config this decision reads. */
+export interface AuthConfig {
+  readonly users: Readonly<Record<string, string>>;
+  readonly password_file?: string | undefined;
+  readonly client_id_binding: ClientIdBinding;
 }
 
-export class Acl {
-  /** `rules` undefined: no ACL configured, everything allowed except what MQTT reserves (`$` topics). */
-  constructor(private readonly rules: readonly AclRule[] | undefined) {}
-
-  canPublish(who: Identity, topic: string): boolean {
-    if (this.rules === undefined) return !topic.startsWith('$');
-    return this.rules.some(
-      (r) => applies(r, who) && r.publish.some((f) => matchesTopic(substitute(f, who), topic)),
-    );
-  }
-
-  canSubscribe(who: Identity, filter: string): boolean {
-    if (this.rules === undefined) return true;
-    return this.rules.some(
-      (r) => applies(r, who) && r.subscribe.some((f) => covers(substitute(f, who), filter)),
-    );
-  }
+/** What the broker does with a decision: count and log a refusal, log an admission. */
+export interface AuthEvents {
+  denied(reason: string, clientId: string | undefined, fields: Record<string, unknown>): void;
+  authenticated(who: Identity, listener: ListenerInfo): void;
 }
 
-function applies(rule: AclRule, who: Identity): boolean {
-  return rule.username === undefined || rule.username === who.username;
+function refusal(returnCode: 2 | 3 | 4 | 5, message: string): AuthenticateError {
+  return Object.assign(new Error(message), { returnCode });
 }
 
 /**
- * The filter with `%c`/`%u` replaced, or undefined when it cannot apply: no username for `%u`, or an id that
- * would widen the filter (`+`, `#`, `/`), as mosquitto refuses such ids in patterns.
+ * Decides every CONNECT and remembers who each admitted client is. aedes calls `preConnect` before
+ * `authenticate` for the same client; what CONNECT said that authenticate cannot see (the Will, whether the
+ * id was empty) is noted there.
  */
-function substitute(filter: string, who: Identity): string | undefined {
-  if (!filter.includes('%')) return filter;
-  const unsafe = (s: string): boolean => /[+#/]/.test(s) || s === '';
-  if (filter.includes('%c') && unsafe(who.clientId)) return undefined;
-  if (filter.includes('%u') && (who.username === undefined || unsafe(who.username))) return undefined;
-  return filter.replaceAll('%c', who.clientId).replaceAll('%u', who.username ?? '');
+export class Authenticator {
+  private users = new Map<string, string>();
+  private longestUsername = 0;
+  private readonly willTopic = new WeakMap<Client, string>();
+  /** Clients whose CONNECT had an empty client id that MQTT 3.1/3.1.1 does not allow (see preConnect). */
+  private readonly emptyIdRefused = new WeakSet<Client>();
+  private readonly identity = new WeakMap<Client, Identity>();
+
+  constructor(
+    private readonly config: AuthConfig,
+    private readonly acl: Acl,
+    private readonly events: AuthEvents,
+  ) {}
+
+  /** Known users; read at start (`users`, then the password file, whose entries win). */
+  get userCount(): number {
+    return this.users.size;
+  }
+
+  loadUsers(): void {
+    this.users = new Map(Object.entries(this.config.users));
+    if (this.config.password_file !== undefined) {
+      for (const [user, hash] of readPasswordFile(this.config.password_file)) this.users.set(user, hash);
+    }
+    for (const u of this.users.keys()) this.longestUsername = Math.max(this.longestUsername, u.length);
+  }
+
+  /** Who an admitted client is; undefined before (or without) a successful authenticate. */
+  identityOf(client: Client): Identity | undefined {
+    return this.identity.get(client);
+  }
+
+  preConnect(client: Client, packet: ConnectPacket): void {
+    if (packet.will) this.willTopic.set(client, packet.will.topic);
+    // aedes assigns an id to every empty one. MQTT 3.1 wants 1 to 23 characters; 3.1.1 allows an empty
+    // id only with clean session 1: "If the Client supplies a zero-byte ClientId with CleanSession set to
+    // 0, the Server MUST respond to the CONNECT Packet with a CONNACK return code 0x02 (Identifier
+    // rejected)" [MQTT-3.1.3-8]. Refused in `authenticate`, the first hook that can answer with a CONNACK
+    // code, before aedes registers the client. MQTT 5 allows it with either Clean Start [MQTT-3.1.3-6]
+    // (aedes 1.2 refuses MQTT 5 before this with CONNACK 1, unacceptable protocol version).
+    const v = packet.protocolVersion;
+    if (packet.clientId === '' && (v === 3 || (v === 4 && packet.clean === false)))
+      this.emptyIdRefused.add(client);
+  }
+
+  /** Admits the client or throws the CONNACK refusal (an AuthenticateError with its return code). */
+  async authenticate(
+    client: Client,
+    listener: ListenerInfo | undefined,
+    username: string | undefined,
+    password: Buffer | undefined,
+  ): Promise<void> {
+    if (!listener) throw refusal(3, 'connection from an unknown listener');
+    const denied = this.events.denied.bind(this.events);
+    if (this.emptyIdRefused.has(client)) {
+      denied('empty_client_id', undefined, { username, listener: listener.label });
+      throw refusal(2, 'identifier rejected: empty client id (MQTT 3.1.1 allows it only with clean session)');
+    }
+    const cn = certificateCn(client);
+    let who: Identity;
+    if (username !== undefined) {
+      const hash = this.users.get(username);
+      const ok = await verifyPassword(password ?? Buffer.alloc(0), hash ?? DUMMY_HASH);
+      if (!ok || hash === undefined) {
+        denied('bad_credentials', client.id, { username, listener: listener.label });
+        throw refusal(4, 'bad user name or password');
+      }
+      const binding = this.config.client_id_binding;
+      if (!clientIdAllowed(binding, username, client.id, this.users, this.longestUsername)) {
+        denied('client_id_not_bound', client.id, { username, binding, listener: listener.label });
+        throw refusal(2, `identifier rejected: client id is not bound to user ${username} (${binding})`);
+      }
+      who = { clientId: client.id, username };
+    } else if (cn !== undefined) {
+      // A client certificate authenticates the client whose id is its CN, and no other.
+      if (cn !== client.id) {
+        denied('certificate_cn_mismatch', client.id, { cn, listener: listener.label });
+        throw refusal(5, 'certificate CN does not match the client id');
+      }
+      who = { clientId: client.id, username: cn };
+    } else if (listener.config.allow_anonymous) {
+      who = { clientId: client.id, username: undefined };
+    } else {
+      denied('anonymous', client.id, { listener: listener.label });
+      throw refusal(5, 'not authorized');
+    }
+    // The Last Will is a publish like any other: refused at CONNECT (as Mosquitto does), not dropped later.
+    const will = this.willTopic.get(client);
+    if (will !== undefined && !this.acl.canPublish(who, will)) {
+      denied('will_not_authorized', client.id, { topic: will });
+      throw refusal(5, 'not authorized to publish the Last Will topic');
+    }
+    this.identity.set(client, who);
+    this.events.authenticated(who, listener);
+  }
 }
 
-/** Does filter `f` match the concrete topic `topic`? ([MQTT-4.7.1], with [MQTT-4.7.2-1] for `$` topics.) */
-export function matchesTopic(f: string | undefined, topic: string): boolean {
-  if (f === undefined) return false;
-  const fl = f.split('/');
-  const tl = topic.split('/');
-  if (topic.startsWith('$') && (fl[0] === '+' || fl[0] === '#')) return false;
-  for (let i = 0; i < fl.length; i++) {
-    if (fl[i] === '#') return true;
-    if (i >= tl.length) return false;
-    if (fl[i] !== '+' && fl[i] !== tl[i]) return false;
-  }
-  return fl.length === tl.length;
-}
-
-/** Does ACL filter `acl` allow subscription filter `sub`, i.e. every topic `sub` matches is matched by `acl`? */
-export function covers(acl: string | undefined, sub: string): boolean {
-  if (acl === undefined) return false;
-  const al = acl.split('/');
-  const sl = sub.split('/');
-  if (sub.startsWith('$') && (al[0] === '+' || al[0] === '#')) return false;
-  for (let i = 0; i < al.length; i++) {
-    if (al[i] === '#') return true;
-    const s = sl[i];
-    if (s === undefined) return false;
-    if (s === '#') return false;
-    if (al[i] === '+') continue;
-    if (s === '+' || al[i] !== s) return false;
-  }
-  return al.length === sl.length;
+/** The CN of a verified client certificate, or undefined (no TLS, no certificate, or not signed by our CA). */
+function certificateCn(client: Client): string | undefined {
+  // TLS: the connection is the TLS socket. wss: it is a WebSocket stream over the upgraded request's socket.
+  const conn = client.conn instanceof TLSSocket ? client.conn : client.req?.socket;
+  if (!(conn instanceof TLSSocket) || !conn.authorized) return undefined;
+  const cn = conn.getPeerCertificate().subject?.CN;
+  return typeof cn === 'string' && cn !== '' ? cn : undefined;
 }

@@ -3,10 +3,11 @@
 import { z } from 'zod';
 import type { ComponentDefinition, ComponentDeps, Source } from '../../components.js';
 import { byteSize, configFile, durationMs } from '../../config/common.js';
-import { aclRuleSchema, clientIdBindingSchema, passwordHash } from './auth.js';
+import { aclRuleSchema } from './acl.js';
+import { clientIdBindingSchema, passwordHash } from './auth.js';
 import { MqttBrokerSource } from './broker.js';
 import { DEFAULT_LISTENERS, listenerSchema } from './listeners.js';
-import { mappingOptions } from './mapping.js';
+import { mappingOptions } from '../mqtt/mapping.js';
 
 export const schema = z
   .strictObject({

@@ -3,10 +3,10 @@
 import type { Driver, DriverError, DriverOutput } from '../../../drivers/driver.js';
 import { createDriver } from '../../../drivers/index.js';
 import type { ComponentHealth, Source, SourceContext } from '../../components.js';
-import { SluiceError, errorMessage, isSluiceError } from '../../errors.js';
+import { SluiceError, errorMessage } from '../../errors.js';
 import { RateLimitedLog } from '../../observe/log.js';
 import type { Reading } from '../../reading.js';
-import { IngestBatcher } from './batcher.js';
+import { IngestBatcher } from '../ingest-batcher.js';
 import type { SerialConfig } from './index.js';
 import { PortLink } from './port.js';
 
@@ -40,6 +40,9 @@ export interface SerialPortStats {
 export interface SerialHealth extends ComponentHealth {
   readonly port: SerialPortStats;
 }
+
+/** Most readings per append: a backlog after a slow commit goes to the queue as several appends. */
+export const MAX_APPEND_READINGS = 1000;
 
 type Counters = {
   -readonly [K in Exclude<keyof SerialPortStats, 'path' | 'connected' | 'pending' | 'appending'>]: number;
@@ -104,19 +107,31 @@ export class SerialSource implements Source {
   async start(ctx: SourceContext): Promise<void> {
     this.ctx = ctx;
     this.limited = new RateLimitedLog(ctx.log);
-    this.batcher = new IngestBatcher((r) => ctx.ingest(r), this.config.max_pending_readings, {
-      appended: (n) => {
-        this.counters.readings += n;
-        this.lastSuccessAt = Date.now();
-        if (this.link.isOpen) this.setState('healthy', `${this.config.path} open`);
+    this.batcher = new IngestBatcher(
+      (readings, options) => ctx.ingest(readings, options),
+      {
+        gather: 'idle',
+        split: { kind: 'chunks', maxReadings: MAX_APPEND_READINGS },
+        maxPending: this.config.max_pending_readings,
       },
-      failed: (n, err) => this.ingestFailed(n, err),
-      overflowed: (n) => {
-        this.counters.dropped_overflow += n;
-        ctx.metrics.discarded(n, 'overflow');
-        this.limited?.warn('overflow', { dropped: n }, 'readings dropped: the queue is slower than the port');
+      {
+        appended: (n) => {
+          this.counters.readings += n;
+          this.lastSuccessAt = Date.now();
+          if (this.link.isOpen) this.setState('healthy', `${this.config.path} open`);
+        },
+        failed: (n, err) => this.ingestFailed(n, err),
+        overflowed: (n) => {
+          this.counters.dropped_overflow += n;
+          ctx.metrics.discarded(n, 'overflow');
+          this.limited?.warn(
+            'overflow',
+            { dropped: n },
+            'readings dropped: the queue is slower than the port',
+          );
+        },
       },
-    });
+    );
     await this.link.start();
   }
 
@@ -256,10 +271,7 @@ export class SerialSource implements Source {
     );
   }
 
-  private ingestFailed(n: number, err: unknown): void {
-    const e = isSluiceError(err)
-      ? err
-      : new SluiceError('SLUICE_INTERNAL', errorMessage(err), { cause: err });
+  private ingestFailed(n: number, e: SluiceError): void {
     const full = e.code === 'SLUICE_QUEUE_FULL';
     if (full) this.counters.dropped_queue_full += n;
     else this.counters.dropped_ingest_error += n;
