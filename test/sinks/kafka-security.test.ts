@@ -12,8 +12,8 @@ import { createLogger } from '../../gateway/observe/log.js';
 import { noMetrics } from '../../gateway/observe/metrics.js';
 import { Queue } from '../../gateway/queue/queue.js';
 import { SinkRunner, type SinkRunnerStatus } from '../../gateway/runtime/sink-runner.js';
-import { schema } from '../../gateway/sinks/kafka/index.js';
-import { KafkaSink } from '../../gateway/sinks/kafka/producer.js';
+import { schema } from '../../gateway/sinks/kafka/schema.js';
+import { KafkaSink } from '../../gateway/sinks/kafka/sink.js';
 import { readings } from '../helpers/readings.js';
 import { tempDir } from '../helpers/tmp.js';
 import {

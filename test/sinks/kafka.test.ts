@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { noMetrics, type ComponentMetrics } from '../../gateway/observe/metrics.js';
 import { toRecord, type QueuedReading } from '../../gateway/reading.js';
 import { encodeValue } from '../../gateway/sinks/kafka/encode.js';
-import { schema } from '../../gateway/sinks/kafka/index.js';
+import { schema } from '../../gateway/sinks/kafka/schema.js';
 import type { ProducerThread } from '../../gateway/sinks/kafka/thread.js';
 import { topicProblem } from '../../gateway/sinks/kafka/topics.js';
 import { reading, readings } from '../helpers/readings.js';
@@ -83,7 +83,7 @@ describe('kafka sink: messages', () => {
     await sink.connect();
     const batch = range(1, 30).map((s) => queued(s));
     expect(await sink.write(batch)).toEqual({}); // in flight: reported by the next write or flush
-    expect(await sink.flush('idle')).toEqual({ committedThrough: 30 });
+    expect(await sink.flush('idle')).toEqual({ committedThrough: 30, bytes: expect.any(Number) });
     await sink.close();
     const got = await consume(cluster, topic);
     expect(dedupProblems(got, range(1, 30))).toEqual([]);
@@ -110,7 +110,7 @@ describe('kafka sink: messages', () => {
     await createTopic(cluster, `${route}.temperature.test`);
     await createTopic(cluster, `${route}.humidity.test`);
     await sink.write([queued(1), queued(2, { metric: 'humidity' }), queued(3)]);
-    expect(await sink.flush('shutdown')).toEqual({ committedThrough: 3 });
+    expect(await sink.flush('shutdown')).toEqual({ committedThrough: 3, bytes: expect.any(Number) });
     await sink.close();
     expect((await consume(cluster, `${route}.temperature.test`)).map((g) => g.rec.seq)).toEqual([1, 3]);
     expect((await consume(cluster, `${route}.humidity.test`)).map((g) => g.rec.seq)).toEqual([2]);
@@ -232,7 +232,7 @@ describe('kafka sink: faults', () => {
     const sink = kafkaSink({ topic });
     await sink.connect();
     await sink.write(range(1, 20).map((s) => queued(s)));
-    expect(await sink.flush('idle')).toEqual({ committedThrough: 20 });
+    expect(await sink.flush('idle')).toEqual({ committedThrough: 20, bytes: expect.any(Number) });
     const batch = range(21, 40).map((s) => queued(s));
     await sink.write(batch);
     await (sink as unknown as { producer: ProducerThread }).producer.terminate();
@@ -242,7 +242,7 @@ describe('kafka sink: faults', () => {
     });
     await sink.connect(); // what the runner does after an unreachable upstream, then rewind and resend
     await sink.write(batch);
-    expect(await sink.flush('idle')).toEqual({ committedThrough: 40 });
+    expect(await sink.flush('idle')).toEqual({ committedThrough: 40, bytes: expect.any(Number) });
     await sink.close();
     expect(dedupProblems(await consume(cluster, topic), range(1, 40))).toEqual([]);
   });
