@@ -1,6 +1,6 @@
-// The exactly-once names of the file and HDFS sinks: a final file (or an HDFS commit manifest) is named by the
-// sequence range it holds, so a sink restarted after a crash reads from the names alone what is delivered.
-// Sequences are zero-padded to one width so that a plain listing sorts in sequence order.
+// The exactly-once names of the file and HDFS sinks: a final file (or an HDFS commit manifest) is named by
+// the sequence range it holds, so a sink restarted after a crash reads from the names alone what is
+// delivered. Sequences are zero-padded to one width so that a plain listing sorts in sequence order.
 
 /** Digits of a sequence number in a name: Number.MAX_SAFE_INTEGER has 16. */
 export const SEQ_WIDTH = 16;
@@ -42,11 +42,14 @@ export function parseRangedName(name: string, stem?: string, ext?: string): SeqR
   const re =
     stem === undefined && ext === undefined
       ? ANY_RANGED
-      : new RegExp(
-          `^${stem === undefined ? '.+' : escapeRe(stem)}-${SEQ}-${SEQ}\\.${ext === undefined ? '[a-z.]+' : escapeRe(ext)}$`,
-        );
+      : new RegExp(`^${literal(stem, '.+')}-${SEQ}-${SEQ}\\.${literal(ext, '[a-z.]+')}$`);
   const m = re.exec(name);
   return m ? { first: Number(m[1]), last: Number(m[2]) } : undefined;
+}
+
+/** `s` as a literal pattern, or `otherwise` when it is not given. */
+function literal(s: string | undefined, otherwise: string): string {
+  return s === undefined ? otherwise : escapeRe(s);
 }
 
 function escapeRe(s: string): string {

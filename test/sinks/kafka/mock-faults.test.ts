@@ -4,9 +4,9 @@
 // KafkaJS 2.2.4 bug the sink guards against). Everything else runs on the real cluster (kafka.test.ts).
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
-import type { QueuedReading } from '../../gateway/reading.js';
-import { reading, readings } from '../helpers/readings.js';
-import { startMockCluster, type MockCluster } from '../peers/kafka-mock/index.js';
+import type { QueuedReading } from '../../../gateway/reading.js';
+import { reading, readings } from '../../helpers/readings.js';
+import { startMockCluster, type MockCluster } from '../../peers/kafka-mock/index.js';
 import {
   FAST_RETRY,
   assertBuilt,
@@ -15,7 +15,7 @@ import {
   kafkaPipeline,
   kafkaSink,
   until,
-} from './kafka-helpers.js';
+} from './helpers.js';
 
 let cluster: MockCluster;
 beforeAll(async () => {

@@ -1,15 +1,15 @@
 // Shared by the Kafka sink tests: a sink against a cluster (the real one or librdkafka's mock), and kcat's
 // view of a topic as records.
-import { KafkaSink } from '../../gateway/sinks/kafka/sink.js';
-import { schema } from '../../gateway/sinks/kafka/schema.js';
-import { silentLogger } from '../../gateway/observe/log.js';
-import { noMetrics, type ComponentMetrics } from '../../gateway/observe/metrics.js';
-import { Queue } from '../../gateway/queue/queue.js';
-import type { ReadingRecord } from '../../gateway/reading.js';
-import { SinkRunner } from '../../gateway/runtime/sink-runner.js';
-import { tempDir } from '../helpers/tmp.js';
-import { kcatConsume, type KcatMessage } from '../peers/kafka-mock/index.js';
-import { assertBuilt as assertSinkBuilt } from './built.js';
+import { KafkaSink } from '../../../gateway/sinks/kafka/sink.js';
+import { schema } from '../../../gateway/sinks/kafka/schema.js';
+import { silentLogger } from '../../../gateway/observe/log.js';
+import { noMetrics, type ComponentMetrics } from '../../../gateway/observe/metrics.js';
+import { Queue } from '../../../gateway/queue/queue.js';
+import type { ReadingRecord } from '../../../gateway/reading.js';
+import { SinkRunner } from '../../../gateway/runtime/sink-runner.js';
+import { tempDir } from '../../helpers/tmp.js';
+import { kcatConsume, type KcatMessage } from '../../peers/kafka-mock/index.js';
+import { assertBuilt as assertSinkBuilt } from '../built.js';
 
 /** Any cluster the tests reach over PLAINTEXT: the real peer (test/peers/kafka/) or librdkafka's mock. */
 export interface Brokers {

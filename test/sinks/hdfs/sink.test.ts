@@ -9,17 +9,17 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, describe, expect, test } from 'vitest';
-import { validateConfig } from '../../gateway/config/load.js';
-import { silentLogger } from '../../gateway/observe/log.js';
-import type { QueuedReading } from '../../gateway/reading.js';
-import { Gateway } from '../../gateway/runtime/gateway.js';
-import { schema } from '../../gateway/sinks/hdfs/schema.js';
-import { escapeSegment, expandDir, parseTemplate } from '../../gateway/sinks/hdfs/paths.js';
-import { reading } from '../helpers/readings.js';
-import { tempDir } from '../helpers/tmp.js';
-import type { WebHdfs } from '../peers/webhdfs/index.js';
-import { sinkConformance } from './conformance.js';
-import { USER, cluster, expectExactlyOnce, finalFiles, makeSink, until, walk } from './hdfs-helpers.js';
+import { validateConfig } from '../../../gateway/config/load.js';
+import { silentLogger } from '../../../gateway/observe/log.js';
+import type { QueuedReading } from '../../../gateway/reading.js';
+import { Gateway } from '../../../gateway/runtime/gateway.js';
+import { schema } from '../../../gateway/sinks/hdfs/schema.js';
+import { escapeSegment, expandDir, parseTemplate } from '../../../gateway/sinks/hdfs/paths.js';
+import { reading } from '../../helpers/readings.js';
+import { tempDir } from '../../helpers/tmp.js';
+import type { WebHdfs } from '../../peers/webhdfs/index.js';
+import { sinkConformance } from '../conformance.js';
+import { USER, cluster, expectExactlyOnce, finalFiles, makeSink, until, walk } from './helpers.js';
 
 const clusters: WebHdfs[] = [];
 async function emulator(options: Parameters<typeof cluster>[0] = {}): Promise<WebHdfs> {

@@ -7,14 +7,14 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { Queue } from '../../gateway/queue/queue.js';
-import { readings } from '../helpers/readings.js';
-import { tempDir } from '../helpers/tmp.js';
-import type { WebHdfs } from '../peers/webhdfs/index.js';
-import { assertBuilt } from './built.js';
-import { cluster, expectExactlyOnce, finalFiles, finalPrefix } from './hdfs-helpers.js';
+import { Queue } from '../../../gateway/queue/queue.js';
+import { readings } from '../../helpers/readings.js';
+import { tempDir } from '../../helpers/tmp.js';
+import type { WebHdfs } from '../../peers/webhdfs/index.js';
+import { assertBuilt } from '../built.js';
+import { cluster, expectExactlyOnce, finalFiles, finalPrefix } from './helpers.js';
 
-const child = fileURLToPath(new URL('../fixtures/hdfs-gateway-child.mjs', import.meta.url));
+const child = fileURLToPath(new URL('../../fixtures/hdfs-gateway-child.mjs', import.meta.url));
 const TOTAL = 8_000;
 const STATE = '/data/_sluice/gw-crash/hdfs';
 

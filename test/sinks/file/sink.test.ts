@@ -1,15 +1,15 @@
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
-import { schema } from '../../gateway/sinks/file/schema.js';
-import { FileSink } from '../../gateway/sinks/file/sink.js';
-import { finalName } from '../../gateway/sinks/ranged-names.js';
-import { silentLogger } from '../../gateway/observe/log.js';
-import { noMetrics } from '../../gateway/observe/metrics.js';
-import type { ReadingRecord } from '../../gateway/reading.js';
-import { reading } from '../helpers/readings.js';
-import { tempDir } from '../helpers/tmp.js';
-import { sinkConformance, type Delivered } from './conformance.js';
+import { schema } from '../../../gateway/sinks/file/schema.js';
+import { FileSink } from '../../../gateway/sinks/file/sink.js';
+import { finalName } from '../../../gateway/sinks/ranged-names.js';
+import { silentLogger } from '../../../gateway/observe/log.js';
+import { noMetrics } from '../../../gateway/observe/metrics.js';
+import type { ReadingRecord } from '../../../gateway/reading.js';
+import { reading } from '../../helpers/readings.js';
+import { tempDir } from '../../helpers/tmp.js';
+import { sinkConformance, type Delivered } from '../conformance.js';
 
 function fileSink(dir: string, over: Record<string, unknown> = {}): FileSink {
   const config = schema.parse({
