@@ -89,6 +89,11 @@ export interface DeadLetter {
 export interface SinkProgress {
   readonly committedThrough?: number;
   readonly deadLetters?: readonly DeadLetter[];
+  /**
+   * Bytes made durable upstream with this progress, as the upstream stores them (file bytes, Kafka message
+   * bytes). The runner counts them with the events when it acks: a sink never counts its own output.
+   */
+  readonly bytes?: number;
 }
 
 /** What a component's factory is given besides its own config. */

@@ -46,7 +46,7 @@ function outputOf(sink: SinkConfig, gatewayId: string): Output | undefined {
   switch (sink.type) {
     case 'file': {
       const dir = resolve(sink.path);
-      // file.ts: final `<prefix>-<gateway>-<first>-<last>.jsonl`, temporary `.<prefix>-<gateway>-<first>...`.
+      // sinks/ranged-names.ts: final `<prefix>-<gateway>-<first>-<last>.jsonl`, temporary `.<prefix>-<gateway>-<first>...`.
       return { places: [dir], where: `directory ${dir}`, names: `${sink.prefix}-${gatewayId}-` };
     }
     case 'hdfs':

@@ -71,6 +71,11 @@ export class SinkRunner {
   private failures = 0;
   private lastError: LastSinkError | undefined;
   private lastAckAt: number | undefined;
+  /**
+   * Bytes the sink reported as durable upstream that no ack has counted yet: a failed ack leaves them here,
+   * and the next ack counts them with its events, so that sent events and bytes move together.
+   */
+  private uncountedBytes = 0;
   /** Health while the queue refuses this sink's acks (see commit). */
   private ackFailure: ComponentHealth | undefined;
   private pending: SinkRunnerStatus['pending'];
@@ -207,11 +212,13 @@ export class SinkRunner {
   }
 
   /**
-   * Acks the cursor up to what the sink committed, parking dead letters in the same transaction; true when
-   * the upstream confirmed anything new.
+   * Acks the cursor up to what the sink committed, parking dead letters in the same transaction, and counts
+   * what the ack moved past as sent (events from the cursor, bytes from the sink); true when the upstream
+   * confirmed anything new.
    */
   private async commit(progress: SinkProgress): Promise<boolean> {
     if (this.abandoned) return false;
+    this.uncountedBytes += progress.bytes ?? 0;
     const through = progress.committedThrough;
     const dead = progress.deadLetters ?? [];
     const acked = this.queue.cursorPosition(this.sink.name);
@@ -238,8 +245,9 @@ export class SinkRunner {
         'upstream refused readings for good; parked as dead letters',
       );
     }
-    const events = upTo - acked - dead.length;
-    if (events > 0) this.metrics.sent(events, 0);
+    const events = Math.max(0, upTo - acked - dead.length);
+    if (events > 0 || this.uncountedBytes > 0) this.metrics.sent(events, this.uncountedBytes);
+    this.uncountedBytes = 0;
     this.lastAckAt = Date.now();
     return true;
   }

@@ -17,7 +17,7 @@ import { validateConfig } from '../../dist/gateway/config/load.js';
 import { Queue } from '../../dist/gateway/queue/queue.js';
 import { Gateway } from '../../dist/gateway/runtime/gateway.js';
 import { encoder } from '../../dist/gateway/sinks/hdfs/encode.js';
-import { WebHdfsClient } from '../../dist/gateway/sinks/hdfs/webhdfs.js';
+import { WebHdfsClient } from '../../dist/gateway/sinks/hdfs/client.js';
 
 const N = Number(process.argv[2] ?? process.env.HDFS_BENCH_READINGS ?? 1_000_000);
 const UPLOAD = 4 * 1024 * 1024;

@@ -8,7 +8,7 @@ import { statusRows } from '../../gateway/fleet/cli/status.js';
 import type { LastResult } from '../../gateway/fleet/store.js';
 import { silentLogger } from '../../gateway/observe/log.js';
 import { Gateway } from '../../gateway/runtime/gateway.js';
-import { FileSink } from '../../gateway/sinks/file.js';
+import { FileSink } from '../../gateway/sinks/file/sink.js';
 import { tempDir } from '../helpers/tmp.js';
 import { bundle, fileSink, operator, sim, until, writeLocal } from './helpers.js';
 

@@ -1,7 +1,7 @@
 // Spark as the downstream the Kafka sink's at-least-once contract promises: after resends that left
 // duplicates (same id, same content) in the topic, Structured Streaming's dropDuplicatesWithinWatermark("id")
 // counts each reading once, on the run's shared Kafka cluster (test/peers/kafka/). The same check runs on
-// what the Sluice gateway itself wrote after SIGKILL rounds in test/sinks/kafka-crash.test.ts.
+// what the Sluice gateway itself wrote after SIGKILL rounds in test/sinks/kafka/crash.test.ts.
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { createTopic, sharedKafka, uniqueTopic } from './kafka/index.js';

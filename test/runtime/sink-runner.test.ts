@@ -1,8 +1,8 @@
-import { expect, test } from 'vitest';
+import { expect, test, vi, type Mock } from 'vitest';
 import type { ComponentHealth, Sink, SinkProgress } from '../../gateway/components.js';
 import { SluiceError } from '../../gateway/errors.js';
 import { silentLogger } from '../../gateway/observe/log.js';
-import { noMetrics } from '../../gateway/observe/metrics.js';
+import { noMetrics, type ComponentMetrics } from '../../gateway/observe/metrics.js';
 import { Queue } from '../../gateway/queue/queue.js';
 import type { QueuedReading } from '../../gateway/reading.js';
 import { SinkRunner } from '../../gateway/runtime/sink-runner.js';
@@ -17,6 +17,9 @@ class ScriptedSink implements Sink {
   failures = 0;
   failWith: SluiceError | undefined;
   refuse = new Set<number>();
+  /** Bytes reported per reading delivered for the first time (a resent one is skipped, as file and HDFS do). */
+  bytesPerReading = 0;
+  private delivered = 0;
   write(batch: readonly QueuedReading[]): Promise<SinkProgress> {
     if (this.failWith) {
       this.failures++;
@@ -26,7 +29,11 @@ class ScriptedSink implements Sink {
     const deadLetters = batch
       .filter((r) => this.refuse.has(r.seq))
       .map((reading) => ({ reading, error: new SluiceError('SLUICE_SINK_REJECTED', 'too large') }));
-    return Promise.resolve({ committedThrough: batch[batch.length - 1]!.seq, deadLetters });
+    const fresh = batch.filter((r) => r.seq > this.delivered && !this.refuse.has(r.seq)).length;
+    const last = batch[batch.length - 1]!.seq;
+    this.delivered = Math.max(this.delivered, last);
+    const bytes = fresh * this.bytesPerReading;
+    return Promise.resolve({ committedThrough: last, deadLetters, ...(bytes > 0 ? { bytes } : {}) });
   }
   connect = (): Promise<void> => Promise.resolve();
   flush = (): Promise<SinkProgress> => Promise.resolve({});
@@ -189,5 +196,63 @@ test('while the queue refuses acks (a full disk), the sink is shown degraded wit
   await until(() => q.cursorPosition('scripted') === 30);
   expect(runner.status().health.state).toBe('healthy');
   await runner.stop();
+  await q.close();
+});
+
+/** Metrics that keep every sent() call, to see who counts what and when. */
+function recordingMetrics(): ComponentMetrics & { sent: Mock<ComponentMetrics['sent']> } {
+  return { ...noMetrics, sent: vi.fn<ComponentMetrics['sent']>() };
+}
+
+test('the runner counts sent events and the bytes the sink reports together, at the ack', async () => {
+  const q = Queue.open({ dir: tempDir(), maxBytes: 1 << 30, onFull: 'reject_new' });
+  const sink = new ScriptedSink();
+  sink.bytesPerReading = 10;
+  sink.refuse = new Set([7]);
+  const metrics = recordingMetrics();
+  const runner = new SinkRunner(
+    sink,
+    q,
+    { startFrom: 'oldest', batch: { max_count: 10, max_bytes: 1 << 20, linger_ms: 0 }, retry },
+    silentLogger,
+    metrics,
+  );
+  await q.append(readings(30));
+  await runner.start();
+  await until(() => q.cursorPosition('scripted') === 30);
+  await runner.stop();
+  const calls = metrics.sent.mock.calls;
+  // One call per ack, events and bytes in the same call; the dead letter is neither.
+  expect(calls.every(([events, bytes]) => bytes === events * 10)).toBe(true);
+  expect(calls.reduce((n, [e]) => n + e, 0)).toBe(29);
+  expect(calls.reduce((n, [, b]) => n + b, 0)).toBe(290);
+  await q.close();
+});
+
+test('bytes delivered while the queue refused the ack are counted by the ack that commits them', async () => {
+  const q = Queue.open({ dir: tempDir(), maxBytes: 1 << 30, onFull: 'reject_new' });
+  const sink = new ScriptedSink();
+  sink.bytesPerReading = 10;
+  const metrics = recordingMetrics();
+  const runner = new SinkRunner(
+    sink,
+    q,
+    { startFrom: 'oldest', batch: { max_count: 10, max_bytes: 1 << 20, linger_ms: 0 }, retry },
+    silentLogger,
+    metrics,
+  );
+  const ack = q.ack.bind(q);
+  let refuse = true;
+  q.ack = (...args: Parameters<Queue['ack']>) =>
+    refuse ? Promise.reject(new SluiceError('SLUICE_QUEUE_FULL', 'the disk is full')) : ack(...args);
+  await q.append(readings(10));
+  await runner.start();
+  await until(() => runner.status().consecutiveFailures >= 2);
+  expect(metrics.sent).not.toHaveBeenCalled();
+  refuse = false;
+  await until(() => q.cursorPosition('scripted') === 10);
+  await runner.stop();
+  // The resent batch reported no bytes (already delivered); the first delivery's bytes were kept.
+  expect(metrics.sent.mock.calls).toEqual([[10, 100]]);
   await q.close();
 });

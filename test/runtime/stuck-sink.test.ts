@@ -7,7 +7,8 @@ import { validateConfig } from '../../gateway/config/load.js';
 import type { Config } from '../../gateway/config/schema.js';
 import { silentLogger } from '../../gateway/observe/log.js';
 import { Gateway } from '../../gateway/runtime/gateway.js';
-import { FileSink, makeDir } from '../../gateway/sinks/file.js';
+import { makeDir } from '../../gateway/sinks/file/client.js';
+import { FileSink } from '../../gateway/sinks/file/sink.js';
 import { tempDir } from '../helpers/tmp.js';
 
 afterEach(() => {

@@ -6,9 +6,9 @@
 // can only touch that attempt's own files.
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { WebHdfsError } from './remote.js';
+import { WebHdfsError } from './classify.js';
 import { basename, dirname, stateNames } from './paths.js';
-import type { WebHdfsClient } from './webhdfs.js';
+import type { WebHdfsClient } from './client.js';
 import { forEachLimit } from './writer.js';
 
 const fileSchema = z.strictObject({

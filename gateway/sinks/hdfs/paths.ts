@@ -1,7 +1,7 @@
-// Where files go: directory templates with UTC time buckets and reading fields, and the names of final,
-// staged and manifest files. Final names carry the gateway id and the sequence range they hold, zero-padded
-// so that a listing sorts in sequence order.
+// Where files go: directory templates with UTC time buckets and reading fields, and the names of staged files
+// and commit manifests in the state directory. Final and manifest names are ranged names (../ranged-names.ts).
 import type { Reading } from '../../reading.js';
+import { padSeq, parseRangedName, rangedName, type SeqRange } from '../ranged-names.js';
 
 const TOKENS = ['yyyy', 'MM', 'dd', 'HH', 'mm', 'device', 'metric', 'source', 'gateway'] as const;
 type Token = (typeof TOKENS)[number];
@@ -110,43 +110,21 @@ function trimSlashes(s: string): string {
   return s.replace(/^\/+|\/+$/g, '');
 }
 
-const SEQ_WIDTH = 16;
-export const pad = (n: number): string => String(n).padStart(SEQ_WIDTH, '0');
-
-/** `<prefix>-<gateway>-<first>-<last>.<ext>`: the same readings always get the same name. */
-export function finalName(
-  prefix: string,
-  gatewayId: string,
-  first: number,
-  last: number,
-  ext: string,
-): string {
-  return `${prefix}-${gatewayId}-${pad(first)}-${pad(last)}.${ext}`;
-}
-
-const FINAL_RE = /^(.+)-(\d{16})-(\d{16})\.[a-z.]+$/;
-
-/** The sequence range in a final name, or undefined for any other name. */
-export function parseFinalName(name: string): { first: number; last: number } | undefined {
-  const m = FINAL_RE.exec(name);
-  return m ? { first: Number(m[2]), last: Number(m[3]) } : undefined;
-}
+const MANIFEST_STEM = 'commit';
 
 /** Names inside the sink's state directory `<state_dir>/<gateway>/<sink>`. */
 export const stateNames = {
   /** A committed generation: its manifest. The newest one is the delivered high-water mark. */
-  manifest: (first: number, last: number): string => `commit-${pad(first)}-${pad(last)}.json`,
+  manifest: (first: number, last: number): string => rangedName(MANIFEST_STEM, first, last, 'json'),
   /** A manifest being written (unique per attempt, so a late request of an old attempt cannot touch it). */
-  manifestTemp: (first: number, nonce: string): string => `_commit-${pad(first)}-${nonce}.json.tmp`,
+  manifestTemp: (first: number, nonce: string): string =>
+    `_${MANIFEST_STEM}-${padSeq(first)}-${nonce}.json.tmp`,
   /** The staging directory of one attempt at one generation. */
-  staging: (first: number, nonce: string): string => `staging/${pad(first)}-${nonce}`,
+  staging: (first: number, nonce: string): string => `staging/${padSeq(first)}-${nonce}`,
   /** A staged file: hidden from Hive and Spark by the `_` prefix and the `.tmp` suffix. */
   staged: (index: number, ext: string): string => `_${String(index).padStart(5, '0')}.${ext}.tmp`,
-  parseManifest(name: string): { first: number; last: number } | undefined {
-    const m = /^commit-(\d{16})-(\d{16})\.json$/.exec(name);
-    return m ? { first: Number(m[1]), last: Number(m[2]) } : undefined;
-  },
-  isManifestTemp: (name: string): boolean => name.startsWith('_commit-') && name.endsWith('.tmp'),
+  parseManifest: (name: string): SeqRange | undefined => parseRangedName(name, MANIFEST_STEM, 'json'),
+  isManifestTemp: (name: string): boolean => name.startsWith(`_${MANIFEST_STEM}-`) && name.endsWith('.tmp'),
 };
 
 export function dirname(path: string): string {

@@ -10,9 +10,9 @@ import { SluiceError, toSluiceError } from '../../errors.js';
 import type { QueuedReading } from '../../reading.js';
 import { Committer, type Manifest } from './commit.js';
 import { encoder } from './encode.js';
-import type { HdfsSinkConfig } from './index.js';
+import type { HdfsSinkConfig } from './schema.js';
 import { expandDir, parseTemplate, type PathTemplate } from './paths.js';
-import { WebHdfsClient } from './webhdfs.js';
+import { WebHdfsClient } from './client.js';
 import { Generation, type GenerationSettings } from './writer.js';
 
 const PARALLEL_UPLOADS = 4;
@@ -78,6 +78,7 @@ export class HdfsSink implements Sink {
       if (!this.recovered) await this.recover();
       const now = Date.now();
       let committed: number | undefined;
+      let bytes: number | undefined;
       for (const r of batch) {
         if (r.seq <= this.delivered) {
           committed = r.seq; // in a final file already (written before a crash or a failed ack)
@@ -87,12 +88,19 @@ export class HdfsSink implements Sink {
         const time = this.config.time_source === 'reading' ? r.ts : now;
         const f = await gen.add(this.client, expandDir(this.template, r, this.deps.gatewayId, time), r, now);
         if (Generation.full(f, this.config.max_file_bytes, this.config.max_file_readings)) {
-          committed = await this.roll();
+          const rolled = await this.roll();
+          committed = rolled.committedThrough;
+          bytes = (bytes ?? 0) + rolled.bytes;
         }
       }
-      if (this.gen !== undefined && this.due(now)) committed = await this.roll();
+      if (this.gen !== undefined && this.due(now)) {
+        const rolled = await this.roll();
+        committed = rolled.committedThrough;
+        bytes = (bytes ?? 0) + rolled.bytes;
+      }
       if (this.gen === undefined && batch.length > 0) committed = batch[batch.length - 1]?.seq;
-      return committed === undefined ? {} : { committedThrough: committed };
+      if (committed === undefined) return {};
+      return bytes === undefined ? { committedThrough: committed } : { committedThrough: committed, bytes };
     } catch (err) {
       this.drop();
       throw this.fail(err);
@@ -104,7 +112,7 @@ export class HdfsSink implements Sink {
       if (!this.recovered) await this.recover();
       if (this.gen === undefined) return {};
       if (reason === 'idle' && !this.due(Date.now())) return {};
-      return { committedThrough: await this.roll() };
+      return await this.roll();
     } catch (err) {
       this.drop();
       throw this.fail(err);
@@ -134,8 +142,11 @@ export class HdfsSink implements Sink {
     return false;
   }
 
-  /** Uploads what is buffered, then commits every file of the generation. Returns its last sequence. */
-  private async roll(): Promise<number> {
+  /**
+   * Uploads what is buffered, then commits every file of the generation. Returns its last sequence and its
+   * bytes as stored on HDFS (after compression).
+   */
+  private async roll(): Promise<{ committedThrough: number; bytes: number }> {
     const g = this.gen;
     if (g === undefined) throw new SluiceError('SLUICE_INTERNAL', 'roll() without an open generation');
     await g.uploadAll(this.client, PARALLEL_UPLOADS);
@@ -160,13 +171,8 @@ export class HdfsSink implements Sink {
     this.gen = undefined;
     this.delivered = g.last;
     this.status = { state: 'healthy', lastSuccessAt: Date.now() };
-    // Bytes out (as stored on HDFS); the runner counts the events when it acks.
-    this.deps.metrics.sent(
-      0,
-      files.reduce((n, f) => n + f.stored, 0),
-    );
     this.deps.log.debug({ first: g.first, last: g.last, files: files.length }, 'files final');
-    return g.last;
+    return { committedThrough: g.last, bytes: files.reduce((n, f) => n + f.stored, 0) };
   }
 
   private async recover(): Promise<void> {

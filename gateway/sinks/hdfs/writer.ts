@@ -4,8 +4,9 @@
 import { randomBytes } from 'node:crypto';
 import type { QueuedReading } from '../../reading.js';
 import type { Encoder } from './encode.js';
-import { finalName, stateNames } from './paths.js';
-import type { CreateOptions, WebHdfsClient } from './webhdfs.js';
+import { finalName } from '../ranged-names.js';
+import { stateNames } from './paths.js';
+import type { CreateOptions, WebHdfsClient } from './client.js';
 
 export interface StagedFile {
   readonly index: number;

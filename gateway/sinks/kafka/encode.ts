@@ -2,7 +2,7 @@
 // let a consumer deduplicate by (gateway id, sequence) without decoding the value.
 import { Encoder } from 'cbor-x';
 import type { IHeaders, Message } from 'kafkajs';
-import { toRecord, type QueuedReading, type ReadingValue } from '../../reading.js';
+import { toRecord, type QueuedReading } from '../../reading.js';
 
 export type ValueFormat = 'json' | 'cbor';
 
@@ -22,33 +22,13 @@ export const HEADERS = {
 // Plain CBOR maps (RFC 8949), readable by any CBOR decoder: cbor-x records are a cbor-x-only extension.
 const cbor = new Encoder({ useRecords: false });
 
-/** JSON stays a string: KafkaJS writes it into the request buffer directly, saving a copy per message. */
-export function encodeValue(format: ValueFormat, gatewayId: string, r: QueuedReading): Buffer | string {
-  return format === 'cbor' ? cbor.encode(toRecord(gatewayId, r)) : recordJson(gatewayId, r);
-}
-
 /**
- * JSON.stringify(toRecord(gatewayId, r)), byte for byte (same keys, same order), written straight from the
- * reading's fields: on a drain this runs once per reading, and the record object it skips was most of the
- * garbage the sink made. Strings still go through JSON.stringify, which escapes them.
+ * The reading record (toRecord, the one JSON form of a reading) as JSON or CBOR. JSON stays a string: KafkaJS
+ * writes it into the request buffer directly, saving a copy per message.
  */
-export function recordJson(gatewayId: string, r: QueuedReading): string {
-  const gw = JSON.stringify(gatewayId);
-  let s = `{"id":${gw.slice(0, -1)}:${r.seq}","gateway":${gw},"seq":${r.seq},"device":${JSON.stringify(r.device)},"metric":${JSON.stringify(r.metric)},"value":${jsonValue(r.value)},"ts":${jsonNumber(r.ts)},"source":${JSON.stringify(r.source)}`;
-  if (r.unit !== undefined) s += `,"unit":${JSON.stringify(r.unit)}`;
-  if (r.tags !== undefined) s += `,"tags":${JSON.stringify(r.tags)}`;
-  return `${s}}`;
-}
-
-/** As JSON.stringify writes a number: non-finite ones become null. */
-function jsonNumber(n: number): string {
-  return Number.isFinite(n) ? String(n) : 'null';
-}
-
-function jsonValue(v: ReadingValue): string {
-  if (typeof v === 'number') return jsonNumber(v);
-  if (typeof v === 'boolean') return v ? 'true' : 'false';
-  return JSON.stringify(v);
+export function encodeValue(format: ValueFormat, gatewayId: string, r: QueuedReading): Buffer | string {
+  const record = toRecord(gatewayId, r);
+  return format === 'cbor' ? cbor.encode(record) : JSON.stringify(record);
 }
 
 export interface Encoded {

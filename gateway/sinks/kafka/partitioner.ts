@@ -3,7 +3,7 @@
 // emulation, and with the hash of each key remembered (keys are device ids: few, and repeated in every
 // batch). KafkaJS's version allocated a filtered partition list and about a dozen Long objects per message;
 // it was a tenth of the producer thread's time. Keyless messages go to KafkaJS's own round robin.
-// Same results as KafkaJS (and the Java client): test/sinks/kafka-partitioner.test.ts compares them.
+// Same results as KafkaJS (and the Java client): test/sinks/kafka/partitioner.test.ts compares them.
 import { Partitioners, type ICustomPartitioner } from 'kafkajs';
 
 const M = 0x5bd1e995;

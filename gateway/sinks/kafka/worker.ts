@@ -39,7 +39,7 @@ const log: LogSink = (level, fields, message) => {
   post({ log: level, fields: plain, message });
 };
 
-/** Every (topic, partition) the partitioner picked during the current send (see the guard in producer.ts). */
+/** Every (topic, partition) the partitioner picked during the current send (see the guard in sink.ts). */
 const routed = new Map<string, Set<number>>();
 let producer: Producer | undefined;
 

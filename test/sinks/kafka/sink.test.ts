@@ -2,19 +2,19 @@
 // idempotent producer as configured by default), read back with kcat: the shared conformance suite, the
 // messages it writes, dead letters the broker itself refuses, the producer thread dying, and the config it
 // accepts. Faults that need a chosen error code in a chosen request stay on librdkafka's mock
-// (kafka-mock-faults.test.ts); brokers killed and lost responses are in kafka-faults.test.ts.
+// (mock-faults.test.ts); brokers killed and lost responses are in faults.test.ts.
 import { decode } from 'cbor-x';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { noMetrics, type ComponentMetrics } from '../../gateway/observe/metrics.js';
-import { toRecord, type QueuedReading } from '../../gateway/reading.js';
-import { encodeValue } from '../../gateway/sinks/kafka/encode.js';
-import { schema } from '../../gateway/sinks/kafka/index.js';
-import type { ProducerThread } from '../../gateway/sinks/kafka/thread.js';
-import { topicProblem } from '../../gateway/sinks/kafka/topics.js';
-import { reading, readings } from '../helpers/readings.js';
-import { KafkaFaultProxy, createTopic, sharedKafka, uniqueTopic } from '../peers/kafka/index.js';
-import { sinkConformance, type Delivered } from './conformance.js';
+import { noMetrics, type ComponentMetrics } from '../../../gateway/observe/metrics.js';
+import { toRecord, type QueuedReading } from '../../../gateway/reading.js';
+import { encodeValue } from '../../../gateway/sinks/kafka/encode.js';
+import { schema } from '../../../gateway/sinks/kafka/schema.js';
+import type { ProducerThread } from '../../../gateway/sinks/kafka/thread.js';
+import { topicProblem } from '../../../gateway/sinks/kafka/topics.js';
+import { reading, readings } from '../../helpers/readings.js';
+import { KafkaFaultProxy, createTopic, sharedKafka, uniqueTopic } from '../../peers/kafka/index.js';
+import { sinkConformance, type Delivered } from '../conformance.js';
 import {
   GATEWAY,
   assertBuilt,
@@ -23,7 +23,7 @@ import {
   kafkaPipeline,
   kafkaSink as anySink,
   until,
-} from './kafka-helpers.js';
+} from './helpers.js';
 
 const cluster = sharedKafka();
 // This file owns the shared cluster's PROXIED listeners: a network outage for the conformance suite.
@@ -70,7 +70,7 @@ sinkConformance(`kafka on Apache Kafka ${cluster.version}`, async () => {
       })) satisfies Delivered[],
     // The network to every broker goes down (connections cut, new ones refused) and comes back. A higher
     // min.insync.replicas than the topic's replicas would not do: Kafka 4 caps it at the replication
-    // factor (KIP-966). Killing brokers is for kafka-faults.test.ts, which has a cluster of its own.
+    // factor (KIP-966). Killing brokers is for faults.test.ts, which has a cluster of its own.
     breakUpstream: () => Promise.resolve(proxies.forEach((p) => p.down())),
     healUpstream: () => Promise.resolve(proxies.forEach((p) => p.up())),
   };
@@ -83,7 +83,7 @@ describe('kafka sink: messages', () => {
     await sink.connect();
     const batch = range(1, 30).map((s) => queued(s));
     expect(await sink.write(batch)).toEqual({}); // in flight: reported by the next write or flush
-    expect(await sink.flush('idle')).toEqual({ committedThrough: 30 });
+    expect(await sink.flush('idle')).toEqual({ committedThrough: 30, bytes: expect.any(Number) });
     await sink.close();
     const got = await consume(cluster, topic);
     expect(dedupProblems(got, range(1, 30))).toEqual([]);
@@ -110,7 +110,7 @@ describe('kafka sink: messages', () => {
     await createTopic(cluster, `${route}.temperature.test`);
     await createTopic(cluster, `${route}.humidity.test`);
     await sink.write([queued(1), queued(2, { metric: 'humidity' }), queued(3)]);
-    expect(await sink.flush('shutdown')).toEqual({ committedThrough: 3 });
+    expect(await sink.flush('shutdown')).toEqual({ committedThrough: 3, bytes: expect.any(Number) });
     await sink.close();
     expect((await consume(cluster, `${route}.temperature.test`)).map((g) => g.rec.seq)).toEqual([1, 3]);
     expect((await consume(cluster, `${route}.humidity.test`)).map((g) => g.rec.seq)).toEqual([2]);
@@ -232,7 +232,7 @@ describe('kafka sink: faults', () => {
     const sink = kafkaSink({ topic });
     await sink.connect();
     await sink.write(range(1, 20).map((s) => queued(s)));
-    expect(await sink.flush('idle')).toEqual({ committedThrough: 20 });
+    expect(await sink.flush('idle')).toEqual({ committedThrough: 20, bytes: expect.any(Number) });
     const batch = range(21, 40).map((s) => queued(s));
     await sink.write(batch);
     await (sink as unknown as { producer: ProducerThread }).producer.terminate();
@@ -242,7 +242,7 @@ describe('kafka sink: faults', () => {
     });
     await sink.connect(); // what the runner does after an unreachable upstream, then rewind and resend
     await sink.write(batch);
-    expect(await sink.flush('idle')).toEqual({ committedThrough: 40 });
+    expect(await sink.flush('idle')).toEqual({ committedThrough: 40, bytes: expect.any(Number) });
     await sink.close();
     expect(dedupProblems(await consume(cluster, topic), range(1, 40))).toEqual([]);
   });

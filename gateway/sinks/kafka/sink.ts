@@ -12,7 +12,7 @@ import { SluiceError, errorMessage } from '../../errors.js';
 import { readingId, type QueuedReading } from '../../reading.js';
 import { classify, isUnreachable, type Classified } from './classify.js';
 import { CONTENT_TYPES, HEADERS, toMessage } from './encode.js';
-import type { KafkaSinkConfig } from './index.js';
+import type { KafkaSinkConfig } from './schema.js';
 import { ProducerThread } from './thread.js';
 import { compileTemplate, TopicCache, type Template } from './topics.js';
 
@@ -148,10 +148,12 @@ export class KafkaSink implements Sink {
     for (const chunk of chunks(items, this.config.max_request_bytes))
       bytes += await this.sendChunk(chunk, dead);
     if (dead.length > 0 && this.config.dead_letter_topic !== undefined) await this.noteDeadLetters(dead);
-    this.deps.metrics.sent(0, bytes); // events are counted by the runner when it acks
     this.lastSuccessAt = Date.now();
     this.status = { state: 'healthy', detail: 'connected', lastSuccessAt: this.lastSuccessAt };
-    return dead.length > 0 ? { committedThrough: last, deadLetters: dead } : { committedThrough: last };
+    // The dead-letter notes are not counted: their readings are counted as discarded, not as sent.
+    return dead.length > 0
+      ? { committedThrough: last, deadLetters: dead, bytes }
+      : { committedThrough: last, bytes };
   }
 
   /** The outcome of the batch in flight, if any: its progress, or its error thrown (the runner rewinds). */

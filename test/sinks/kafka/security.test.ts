@@ -7,15 +7,15 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { beforeAll, describe, expect, test } from 'vitest';
-import type { Sink } from '../../gateway/components.js';
-import { createLogger } from '../../gateway/observe/log.js';
-import { noMetrics } from '../../gateway/observe/metrics.js';
-import { Queue } from '../../gateway/queue/queue.js';
-import { SinkRunner, type SinkRunnerStatus } from '../../gateway/runtime/sink-runner.js';
-import { schema } from '../../gateway/sinks/kafka/index.js';
-import { KafkaSink } from '../../gateway/sinks/kafka/producer.js';
-import { readings } from '../helpers/readings.js';
-import { tempDir } from '../helpers/tmp.js';
+import type { Sink } from '../../../gateway/components.js';
+import { createLogger } from '../../../gateway/observe/log.js';
+import { noMetrics } from '../../../gateway/observe/metrics.js';
+import { Queue } from '../../../gateway/queue/queue.js';
+import { SinkRunner, type SinkRunnerStatus } from '../../../gateway/runtime/sink-runner.js';
+import { schema } from '../../../gateway/sinks/kafka/schema.js';
+import { KafkaSink } from '../../../gateway/sinks/kafka/sink.js';
+import { readings } from '../../helpers/readings.js';
+import { tempDir } from '../../helpers/tmp.js';
 import {
   clientCert,
   createAcls,
@@ -24,8 +24,8 @@ import {
   sharedKafka,
   uniqueTopic,
   user,
-} from '../peers/kafka/index.js';
-import { GATEWAY, assertBuilt, consume, dedupProblems, kafkaSink, until } from './kafka-helpers.js';
+} from '../../peers/kafka/index.js';
+import { GATEWAY, assertBuilt, consume, dedupProblems, kafkaSink, until } from './helpers.js';
 
 const kafka = sharedKafka();
 const { certs } = kafka;

@@ -3,10 +3,10 @@
 // commit point, slow answers and timed-out requests that still land late. Each run must end with every
 // reading in exactly one sound final file, and the queue must never be acked ahead of the final files.
 import { afterAll, expect, test } from 'vitest';
-import type { Queue } from '../../gateway/queue/queue.js';
-import type { SinkRunner } from '../../gateway/runtime/sink-runner.js';
-import { readings } from '../helpers/readings.js';
-import type { WebHdfs } from '../peers/webhdfs/index.js';
+import type { Queue } from '../../../gateway/queue/queue.js';
+import type { SinkRunner } from '../../../gateway/runtime/sink-runner.js';
+import { readings } from '../../helpers/readings.js';
+import type { WebHdfs } from '../../peers/webhdfs/index.js';
 import {
   USER,
   cluster,
@@ -17,7 +17,7 @@ import {
   pipeline,
   until,
   watchAcks,
-} from './hdfs-helpers.js';
+} from './helpers.js';
 
 const clusters: WebHdfs[] = [];
 afterAll(async () => {

@@ -3,11 +3,11 @@
 // the idempotent producer exists for), the partition leader SIGKILLed mid-drain, min.insync.replicas not
 // met, and every broker down for a minute while ingest goes on.
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
-import { validateConfig } from '../../gateway/config/load.js';
+import { validateConfig } from '../../../gateway/config/load.js';
 
-import { Gateway } from '../../gateway/runtime/gateway.js';
-import { readings } from '../helpers/readings.js';
-import { tempDir } from '../helpers/tmp.js';
+import { Gateway } from '../../../gateway/runtime/gateway.js';
+import { readings } from '../../helpers/readings.js';
+import { tempDir } from '../../helpers/tmp.js';
 import {
   KafkaFaultProxy,
   createTopic,
@@ -16,7 +16,7 @@ import {
   startKafkaCluster,
   uniqueTopic,
   type KafkaCluster,
-} from '../peers/kafka/index.js';
+} from '../../peers/kafka/index.js';
 import {
   FAST_RETRY,
   assertBuilt,
@@ -26,7 +26,7 @@ import {
   kafkaSink,
   until,
   type Brokers,
-} from './kafka-helpers.js';
+} from './helpers.js';
 
 let cluster: KafkaCluster;
 let proxies: KafkaFaultProxy[] = [];

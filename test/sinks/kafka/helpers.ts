@@ -1,16 +1,15 @@
 // Shared by the Kafka sink tests: a sink against a cluster (the real one or librdkafka's mock), and kcat's
 // view of a topic as records.
-import { statSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { KafkaSink } from '../../gateway/sinks/kafka/producer.js';
-import { schema } from '../../gateway/sinks/kafka/index.js';
-import { silentLogger } from '../../gateway/observe/log.js';
-import { noMetrics, type ComponentMetrics } from '../../gateway/observe/metrics.js';
-import { Queue } from '../../gateway/queue/queue.js';
-import type { ReadingRecord } from '../../gateway/reading.js';
-import { SinkRunner } from '../../gateway/runtime/sink-runner.js';
-import { tempDir } from '../helpers/tmp.js';
-import { kcatConsume, type KcatMessage } from '../peers/kafka-mock/index.js';
+import { KafkaSink } from '../../../gateway/sinks/kafka/sink.js';
+import { schema } from '../../../gateway/sinks/kafka/schema.js';
+import { silentLogger } from '../../../gateway/observe/log.js';
+import { noMetrics, type ComponentMetrics } from '../../../gateway/observe/metrics.js';
+import { Queue } from '../../../gateway/queue/queue.js';
+import type { ReadingRecord } from '../../../gateway/reading.js';
+import { SinkRunner } from '../../../gateway/runtime/sink-runner.js';
+import { tempDir } from '../../helpers/tmp.js';
+import { kcatConsume, type KcatMessage } from '../../peers/kafka-mock/index.js';
+import { assertBuilt as assertSinkBuilt } from '../built.js';
 
 /** Any cluster the tests reach over PLAINTEXT: the real peer (test/peers/kafka/) or librdkafka's mock. */
 export interface Brokers {
@@ -19,30 +18,12 @@ export interface Brokers {
 
 export const GATEWAY = 'gw1';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
-
 /**
  * The sink's producer thread runs dist/gateway/sinks/kafka/worker.js even under vitest (a worker thread
- * cannot load TypeScript), and the crash test's child runs dist/ whole: refuse to test stale output rather
- * than pass on old code.
+ * cannot load TypeScript), and the crash test's child runs dist/ whole.
  */
 export function assertBuilt(): void {
-  for (const f of [
-    'producer',
-    'index',
-    'encode',
-    'topics',
-    'classify',
-    'client',
-    'thread',
-    'wire',
-    'worker',
-  ]) {
-    const src = statSync(`${root}gateway/sinks/kafka/${f}.ts`).mtimeMs;
-    const out = statSync(`${root}dist/gateway/sinks/kafka/${f}.js`, { throwIfNoEntry: false })?.mtimeMs ?? 0;
-    if (out < src)
-      throw new Error(`dist/ is older than gateway/sinks/kafka/${f}.ts: run \`npm run build\` first`);
-  }
+  assertSinkBuilt('kafka');
 }
 
 /**

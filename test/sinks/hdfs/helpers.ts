@@ -3,17 +3,17 @@
 // every reading in exactly one final file, and no empty, truncated, misnamed or stray file.
 import { gunzipSync } from 'node:zlib';
 import { expect } from 'vitest';
-import { silentLogger } from '../../gateway/observe/log.js';
-import { noMetrics } from '../../gateway/observe/metrics.js';
-import { Queue } from '../../gateway/queue/queue.js';
-import type { ReadingRecord } from '../../gateway/reading.js';
-import { SinkRunner } from '../../gateway/runtime/sink-runner.js';
-import { schema, type HdfsSinkConfig } from '../../gateway/sinks/hdfs/index.js';
-import { parseFinalName } from '../../gateway/sinks/hdfs/paths.js';
-import { HdfsSink } from '../../gateway/sinks/hdfs/sink.js';
-import { startWebHdfs, type WebHdfs, type WebHdfsOptions } from '../peers/webhdfs/index.js';
-import { readings } from '../helpers/readings.js';
-import { tempDir } from '../helpers/tmp.js';
+import { silentLogger } from '../../../gateway/observe/log.js';
+import { noMetrics } from '../../../gateway/observe/metrics.js';
+import { Queue } from '../../../gateway/queue/queue.js';
+import type { ReadingRecord } from '../../../gateway/reading.js';
+import { SinkRunner } from '../../../gateway/runtime/sink-runner.js';
+import { schema, type HdfsSinkConfig } from '../../../gateway/sinks/hdfs/schema.js';
+import { parseRangedName } from '../../../gateway/sinks/ranged-names.js';
+import { HdfsSink } from '../../../gateway/sinks/hdfs/sink.js';
+import { startWebHdfs, type WebHdfs, type WebHdfsOptions } from '../../peers/webhdfs/index.js';
+import { readings } from '../../helpers/readings.js';
+import { tempDir } from '../../helpers/tmp.js';
 
 export const USER = 'sluice';
 
@@ -107,7 +107,7 @@ export function finalFiles(hdfs: WebHdfs, root = '/data'): FinalFile[] {
   for (const path of walk(hdfs, root).sort()) {
     const name = path.slice(path.lastIndexOf('/') + 1);
     const raw = hdfs.fs.read(path) ?? Buffer.alloc(0);
-    const range = parseFinalName(name);
+    const range = parseRangedName(name);
     const problems: string[] = [];
     if (range === undefined) problems.push('not a final name');
     if (raw.length === 0) problems.push('empty');

@@ -9,17 +9,17 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, describe, expect, test } from 'vitest';
-import { validateConfig } from '../../gateway/config/load.js';
-import { silentLogger } from '../../gateway/observe/log.js';
-import type { QueuedReading } from '../../gateway/reading.js';
-import { Gateway } from '../../gateway/runtime/gateway.js';
-import { schema } from '../../gateway/sinks/hdfs/index.js';
-import { escapeSegment, expandDir, parseTemplate } from '../../gateway/sinks/hdfs/paths.js';
-import { reading } from '../helpers/readings.js';
-import { tempDir } from '../helpers/tmp.js';
-import type { WebHdfs } from '../peers/webhdfs/index.js';
-import { sinkConformance } from './conformance.js';
-import { USER, cluster, expectExactlyOnce, finalFiles, makeSink, until, walk } from './hdfs-helpers.js';
+import { validateConfig } from '../../../gateway/config/load.js';
+import { silentLogger } from '../../../gateway/observe/log.js';
+import type { QueuedReading } from '../../../gateway/reading.js';
+import { Gateway } from '../../../gateway/runtime/gateway.js';
+import { schema } from '../../../gateway/sinks/hdfs/schema.js';
+import { escapeSegment, expandDir, parseTemplate } from '../../../gateway/sinks/hdfs/paths.js';
+import { reading } from '../../helpers/readings.js';
+import { tempDir } from '../../helpers/tmp.js';
+import type { WebHdfs } from '../../peers/webhdfs/index.js';
+import { sinkConformance } from '../conformance.js';
+import { USER, cluster, expectExactlyOnce, finalFiles, makeSink, until, walk } from './helpers.js';
 
 const clusters: WebHdfs[] = [];
 async function emulator(options: Parameters<typeof cluster>[0] = {}): Promise<WebHdfs> {
@@ -91,7 +91,7 @@ describe('files', () => {
     const p = await sink.write(Array.from({ length: 20 }, (_, i) => q(i + 1)));
     expect(p.committedThrough).toBe(15);
     expect(walk(hdfs, '/data/t')).toHaveLength(7);
-    expect(await sink.flush('shutdown')).toEqual({ committedThrough: 20 });
+    expect(await sink.flush('shutdown')).toEqual({ committedThrough: 20, bytes: expect.any(Number) });
     const files = expectExactlyOnce(hdfs, 20, '/data/t');
     expect(files.map((f) => f.path)).toContain(
       '/data/t/dev-1/sluice-gw1-0000000000000001-0000000000000015.jsonl',
@@ -176,7 +176,7 @@ describe('recovery', () => {
     expect(await second.write(Array.from({ length: 10 }, (_, i) => q(i + 1)))).toEqual({
       committedThrough: 8,
     });
-    expect(await second.flush('shutdown')).toEqual({ committedThrough: 10 });
+    expect(await second.flush('shutdown')).toEqual({ committedThrough: 10, bytes: expect.any(Number) });
     expectExactlyOnce(hdfs, 10, '/data/r');
     await second.close();
   });
@@ -201,7 +201,7 @@ describe('recovery', () => {
     });
     await sink.connect();
     await sink.write([q(1), q(2)]);
-    expect(await sink.flush('shutdown')).toEqual({ committedThrough: 2 });
+    expect(await sink.flush('shutdown')).toEqual({ committedThrough: 2, bytes: expect.any(Number) });
     expectExactlyOnce(hdfs, 2, '/data/s');
     expect(hdfs.fs.stat('/data/s')?.owner).toBe(USER);
     await sink.close();
@@ -316,7 +316,7 @@ test('swebhdfs: https namenode and datanode with a custom CA; without the CA a c
     const sink = makeSink(hdfs, { namenodes: [nnUrl], path: '/data/tls', tls: { ca_file: tls.caFile } });
     await sink.connect();
     await sink.write([q(1), q(2), q(3)]);
-    expect(await sink.flush('shutdown')).toEqual({ committedThrough: 3 });
+    expect(await sink.flush('shutdown')).toEqual({ committedThrough: 3, bytes: expect.any(Number) });
     await sink.close();
     expectExactlyOnce(hdfs, 3, '/data/tls');
   } finally {

@@ -1,23 +1,23 @@
 // The whole path on the real Apache Kafka cluster, through the real Gateway and a validated config:
 // simulator -> durable queue -> Kafka sink, read back by kcat and by Kafka's own console consumer; and MQTT
 // publishers (MQTT.js, QoS 1) -> embedded broker -> queue -> Kafka with CBOR values. Broker outages are in
-// kafka-faults.test.ts (a cluster of its own, since they stop nodes).
+// faults.test.ts (a cluster of its own, since they stop nodes).
 import { decode } from 'cbor-x';
 import mqtt from 'mqtt';
 import { beforeAll, expect, test } from 'vitest';
-import { validateConfig } from '../../gateway/config/load.js';
-import type { ReadingRecord } from '../../gateway/reading.js';
-import { Gateway } from '../../gateway/runtime/gateway.js';
-import { tempDir } from '../helpers/tmp.js';
+import { validateConfig } from '../../../gateway/config/load.js';
+import type { ReadingRecord } from '../../../gateway/reading.js';
+import { Gateway } from '../../../gateway/runtime/gateway.js';
+import { tempDir } from '../../helpers/tmp.js';
 import {
   consoleConsume,
   createTopic,
   kcatReadValues,
   sharedKafka,
   uniqueTopic,
-} from '../peers/kafka/index.js';
-import { freePort } from '../peers/mosquitto.js';
-import { assertBuilt, consume, dedupProblems, until } from './kafka-helpers.js';
+} from '../../peers/kafka/index.js';
+import { freePort } from '../../peers/mosquitto.js';
+import { assertBuilt, consume, dedupProblems, until } from './helpers.js';
 
 const kafka = sharedKafka();
 beforeAll(() => assertBuilt());

@@ -4,18 +4,17 @@
 // After each kill the queue's ack never passes the final files; at the end the final files hold every
 // reading exactly once, none empty, torn or misnamed. Runs the compiled gateway (npm run build).
 import { spawn } from 'node:child_process';
-import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { Queue } from '../../gateway/queue/queue.js';
-import { readings } from '../helpers/readings.js';
-import { tempDir } from '../helpers/tmp.js';
-import type { WebHdfs } from '../peers/webhdfs/index.js';
-import { cluster, expectExactlyOnce, finalFiles, finalPrefix } from './hdfs-helpers.js';
+import { Queue } from '../../../gateway/queue/queue.js';
+import { readings } from '../../helpers/readings.js';
+import { tempDir } from '../../helpers/tmp.js';
+import type { WebHdfs } from '../../peers/webhdfs/index.js';
+import { assertBuilt } from '../built.js';
+import { cluster, expectExactlyOnce, finalFiles, finalPrefix } from './helpers.js';
 
-const child = fileURLToPath(new URL('../fixtures/hdfs-gateway-child.mjs', import.meta.url));
-const root = fileURLToPath(new URL('../../', import.meta.url));
+const child = fileURLToPath(new URL('../../fixtures/hdfs-gateway-child.mjs', import.meta.url));
 const TOTAL = 8_000;
 const STATE = '/data/_sluice/gw-crash/hdfs';
 
@@ -28,16 +27,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await hdfs?.close();
 });
-
-function assertBuilt(): void {
-  for (const f of ['sink', 'commit', 'writer', 'webhdfs', 'paths', 'encode', 'remote', 'index']) {
-    const src = statSync(join(root, `gateway/sinks/hdfs/${f}.ts`)).mtimeMs;
-    const out =
-      statSync(join(root, `dist/gateway/sinks/hdfs/${f}.js`), { throwIfNoEntry: false })?.mtimeMs ?? 0;
-    if (out < src)
-      throw new Error(`dist/ is older than gateway/sinks/hdfs/${f}.ts: run \`npm run build\` first`);
-  }
-}
 
 type Strategy = 'after-commit' | 'mid-upload' | 'random';
 
@@ -107,7 +96,7 @@ function leftover(): 'committed-not-placed' | 'uncommitted' | 'clean' {
 }
 
 test(`SIGKILL mid-roll, over and over, while draining ${TOTAL} readings: every reading in exactly one final file`, async () => {
-  assertBuilt();
+  assertBuilt('hdfs');
   const dataDir = tempDir();
   const queueDir = join(dataDir, 'queue');
   const queue = Queue.open({ dir: queueDir, maxBytes: 1 << 30, onFull: 'reject_new' });

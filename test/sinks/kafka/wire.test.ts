@@ -2,9 +2,9 @@
 // as the KafkaJS error did (retry, dead letter or setup), and a SluiceError must come back as one.
 import { createRequire } from 'node:module';
 import { expect, test } from 'vitest';
-import { SluiceError } from '../../gateway/errors.js';
-import { classify } from '../../gateway/sinks/kafka/classify.js';
-import { fromWire, toWire } from '../../gateway/sinks/kafka/wire.js';
+import { SluiceError } from '../../../gateway/errors.js';
+import { classify } from '../../../gateway/sinks/kafka/classify.js';
+import { fromWire, toWire } from '../../../gateway/sinks/kafka/wire.js';
 
 // kafkajs is CommonJS and spreads its error classes into module.exports, which ESM named imports miss.
 const kafkajs = createRequire(import.meta.url)('kafkajs') as {

@@ -5,7 +5,7 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { z } from 'zod';
-import { WebHdfsError, answerError, transportError } from './remote.js';
+import { WebHdfsError, answerError, transportError } from './classify.js';
 
 export interface WebHdfsClientOptions {
   /** Namenode HTTP(S) base URLs, e.g. `http://nn1:9870`; tried in order, the last good one first. */

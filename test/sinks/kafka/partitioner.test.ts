@@ -3,7 +3,7 @@
 import fc from 'fast-check';
 import { Partitioners, type PartitionMetadata } from 'kafkajs';
 import { expect, test } from 'vitest';
-import { fastDefaultPartitioner, murmur2 } from '../../gateway/sinks/kafka/partitioner.js';
+import { fastDefaultPartitioner, murmur2 } from '../../../gateway/sinks/kafka/partitioner.js';
 
 const metadata = (n: number): PartitionMetadata[] =>
   Array.from({ length: n }, (_, i) => ({

@@ -1,13 +1,15 @@
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
-import { FileSink, finalName, schema } from '../../gateway/sinks/file.js';
-import { silentLogger } from '../../gateway/observe/log.js';
-import { noMetrics } from '../../gateway/observe/metrics.js';
-import type { ReadingRecord } from '../../gateway/reading.js';
-import { reading } from '../helpers/readings.js';
-import { tempDir } from '../helpers/tmp.js';
-import { sinkConformance, type Delivered } from './conformance.js';
+import { schema } from '../../../gateway/sinks/file/schema.js';
+import { FileSink } from '../../../gateway/sinks/file/sink.js';
+import { finalName } from '../../../gateway/sinks/ranged-names.js';
+import { silentLogger } from '../../../gateway/observe/log.js';
+import { noMetrics } from '../../../gateway/observe/metrics.js';
+import type { ReadingRecord } from '../../../gateway/reading.js';
+import { reading } from '../../helpers/readings.js';
+import { tempDir } from '../../helpers/tmp.js';
+import { sinkConformance, type Delivered } from '../conformance.js';
 
 function fileSink(dir: string, over: Record<string, unknown> = {}): FileSink {
   const config = schema.parse({
@@ -59,14 +61,16 @@ sinkConformance('file', () => {
 });
 
 test('final file names hold the gateway id and the sequence range, zero-padded to sort', () => {
-  expect(finalName('readings', 'gw1', 1, 137)).toBe('readings-gw1-0000000000000001-0000000000000137.jsonl');
+  expect(finalName('readings', 'gw1', 1, 137, 'jsonl')).toBe(
+    'readings-gw1-0000000000000001-0000000000000137.jsonl',
+  );
 });
 
 test('a leftover temp file from a crash is removed and its readings rewritten; a final file is never duplicated', async () => {
   const dir = tempDir();
   mkdirSync(dir, { recursive: true });
   // As left by a crash: a final file 1..3 (renamed, not yet acked) and a temp file from 4 on.
-  writeFileSync(join(dir, finalName('readings', 'gw1', 1, 3)), '');
+  writeFileSync(join(dir, finalName('readings', 'gw1', 1, 3, 'jsonl')), '');
   writeFileSync(join(dir, '.readings-gw1-0000000000000004.jsonl.tmp'), '{"partial":');
   const sink = fileSink(dir);
   await sink.connect();
@@ -74,11 +78,14 @@ test('a leftover temp file from a crash is removed and its readings rewritten; a
   const batch = [1, 2, 3, 4, 5].map((seq) => ({ ...reading(seq), seq }));
   const progress = await sink.write(batch);
   expect(progress.committedThrough).toBe(3); // 1..3 already final: skipped, acked
-  expect(await sink.flush('shutdown')).toEqual({ committedThrough: 5 });
+  const rolled = await sink.flush('shutdown');
   expect(readdirSync(dir).sort()).toEqual([
-    finalName('readings', 'gw1', 1, 3),
-    finalName('readings', 'gw1', 4, 5),
+    finalName('readings', 'gw1', 1, 3, 'jsonl'),
+    finalName('readings', 'gw1', 4, 5, 'jsonl'),
   ]);
+  // Only the new file's bytes: the skipped readings were counted when their file was made.
+  const size = statSync(join(dir, finalName('readings', 'gw1', 4, 5, 'jsonl'))).size;
+  expect(rolled).toEqual({ committedThrough: 5, bytes: size });
   await sink.close();
 });
 
@@ -90,7 +97,12 @@ test('rolls by size and by time, and the records carry the stable id', async () 
   expect(p.committedThrough).toBeGreaterThanOrEqual(3); // size roll happened mid-batch
   expect(await sink.flush('idle')).toEqual({}); // too young to roll by time
   await new Promise((r) => setTimeout(r, 60));
-  expect(await sink.flush('idle')).toEqual({ committedThrough: 6 });
+  const last = await sink.flush('idle');
+  expect(last).toMatchObject({ committedThrough: 6 });
+  // The bytes reported by the write's rolls and the flush are the bytes in the files, each counted once.
+  const files = readdirSync(dir).filter((n) => n.endsWith('.jsonl'));
+  const stored = files.reduce((n, f) => n + statSync(join(dir, f)).size, 0);
+  expect((p.bytes ?? 0) + (last.bytes ?? 0)).toBe(stored);
   const recs = deliveredIn(dir);
   expect(recs.map((r) => r.id)).toEqual(['gw1:1', 'gw1:2', 'gw1:3', 'gw1:4', 'gw1:5', 'gw1:6']);
   await sink.close();
