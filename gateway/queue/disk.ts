@@ -4,16 +4,39 @@
 // then grows into without asking the file system, and refuses appends before they would eat into it. And
 // what a failed commit means: a full disk as such, anything else as IO.
 import { closeSync, fstatSync, openSync, statfsSync, writeSync } from 'node:fs';
+import type { Database, RootDatabase } from 'lmdb';
 import { SluiceError, errorMessage, isSluiceError } from '../errors.js';
 import { endNativeStderrLine } from '../observe/log.js';
 
 /** Pages of LMDB's file, read inside a write transaction. */
-export interface LmdbPages {
+interface LmdbPages {
   readonly pageSize: number;
   /** Committed last page number + 1: where LMDB allocates new pages once its free list is used up. */
   readonly endPage: number;
   /** Pages held by the trees (entries, meta, dead letters, main, free list) and the two meta pages. */
   usedPages(): number;
+}
+
+/** LMDB's page counts of the environment and its databases, for `DiskGuard.check` (inside the write transaction). */
+export function lmdbPages(root: RootDatabase, dbs: readonly Pick<Database, 'getStats'>[]): LmdbPages {
+  interface TreeStat {
+    readonly pageSize: number;
+    readonly treeBranchPageCount: number;
+    readonly treeLeafPageCount: number;
+    readonly overflowPages: number;
+  }
+  const pagesOf = (t: TreeStat): number => t.treeBranchPageCount + t.treeLeafPageCount + t.overflowPages;
+  const stats = root.getStats() as TreeStat & { lastPageNumber: number; free: TreeStat };
+  return {
+    pageSize: stats.pageSize,
+    endPage: stats.lastPageNumber + 1,
+    // Only on a tight disk: three more calls into LMDB.
+    usedPages: () => {
+      let used = 2 + pagesOf(stats) + pagesOf(stats.free); // two meta pages, main tree, free list
+      for (const db of dbs) used += pagesOf(db.getStats() as TreeStat);
+      return used;
+    },
+  };
 }
 
 interface DiskRoom {

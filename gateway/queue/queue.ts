@@ -10,11 +10,12 @@ import { encodeEntry } from './codec.js';
 import { CommitLoop } from './commit-loop.js';
 import type { OnFull, QueueLimits, QueueOptions } from './options.js';
 import type { CursorStart, CursorStats, DeadLetterInput, Op } from './ops.js';
-import { Store, type Snapshot, type StoredDeadLetter } from './store.js';
+import type { StoredDeadLetter } from './dead-letters.js';
+import { Store, type Snapshot } from './store.js';
 
 export type { CommitMode, OnFull, QueueOptions } from './options.js';
 export type { CursorStart, CursorStats, DeadLetterInput } from './ops.js';
-export type { StoredDeadLetter } from './store.js';
+export type { StoredDeadLetter } from './dead-letters.js';
 
 export interface QueueStats {
   /** First sequence number this queue ever assigned. */

@@ -6,18 +6,18 @@ import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import type { IngestResult } from '../components.js';
 import { SluiceError, isSluiceError } from '../errors.js';
-import type { QueuedReading, Reading } from '../reading.js';
+import type { QueuedReading } from '../reading.js';
 import { decodeEntry } from './codec.js';
+import {
+  parkDeadLetter,
+  readDeadLetters,
+  type DeadLetterTable,
+  type StoredDeadLetter,
+} from './dead-letters.js';
 import type { CommitStore } from './commit-loop.js';
-import { DiskGuard, commitFailure, type LmdbPages } from './disk.js';
+import { DiskGuard, commitFailure, lmdbPages } from './disk.js';
 import type { QueueOptions } from './options.js';
-import type { AckOp, AppendOp, CursorStats, DeadLetterInput, OpenCursorOp, Op, Outcome } from './ops.js';
-
-export interface StoredDeadLetter extends DeadLetterInput {
-  readonly cursor: string;
-  readonly at: number;
-  readonly reading: Reading | null;
-}
+import type { AckOp, AppendOp, CursorStats, OpenCursorOp, Op, Outcome } from './ops.js';
 
 interface CursorState {
   acked: number;
@@ -61,7 +61,7 @@ export class Store implements CommitStore<Snapshot> {
   readonly root: RootDatabase;
   private readonly entries: Database<Buffer, number>;
   private readonly meta: Database<unknown, string>;
-  private readonly dead: Database<unknown, [string, number]>;
+  private readonly dead: DeadLetterTable;
   private readonly guard: DiskGuard | undefined;
 
   private state: PersistedState;
@@ -195,23 +195,7 @@ export class Store implements CommitStore<Snapshot> {
   }
 
   deadLetters(cursor: string, limit: number): StoredDeadLetter[] {
-    const out: StoredDeadLetter[] = [];
-    for (const { key, value } of this.dead.getRange({
-      start: [cursor, 0],
-      end: [cursor, Number.MAX_SAFE_INTEGER],
-      limit,
-    })) {
-      const v = value as { code: string; message: string; at: number; entry: Uint8Array | null };
-      out.push({
-        cursor,
-        seq: key[1],
-        code: v.code,
-        message: v.message,
-        at: v.at,
-        reading: v.entry ? decodeEntry(v.entry, key[1]).reading : null,
-      });
-    }
-    return out;
+    return readDeadLetters(this.dead, cursor, limit);
   }
 
   async close(): Promise<void> {
@@ -243,7 +227,10 @@ export class Store implements CommitStore<Snapshot> {
     let roundNeed = 0;
     for (const op of ops) if (op.kind === 'append') roundNeed += diskNeed(op);
     if (this.guard && roundNeed > 0) {
-      const room = this.guard.check(() => this.lmdbPages(), roundNeed);
+      const room = this.guard.check(
+        () => lmdbPages(this.root, [this.entries, this.meta, this.dead]),
+        roundNeed,
+      );
       this.room = room.appendable;
       this.roomFsFree = room.fsFree;
       this.diskTight = room.tight;
@@ -376,8 +363,7 @@ export class Store implements CommitStore<Snapshot> {
       );
     }
     for (const d of op.deadLetters) {
-      const entry = this.entries.getBinary(d.seq);
-      this.dead.putSync([name, d.seq], { code: d.code, message: d.message, at: now, entry: entry ?? null });
+      parkDeadLetter(this.dead, name, d, now, this.entries.getBinary(d.seq));
       this.state.deadLetters++;
     }
     if (upToSeq <= cursor.acked) return;
@@ -433,28 +419,6 @@ export class Store implements CommitStore<Snapshot> {
     }
     if (end >= this.firstSeq) this.firstSeq = end + 1;
     if (minAcked >= this.firstSeq) this.trimPending = true;
-  }
-
-  /** LMDB's page counts for the disk guard (inside the write transaction). */
-  private lmdbPages(): LmdbPages {
-    interface TreeStat {
-      readonly pageSize: number;
-      readonly treeBranchPageCount: number;
-      readonly treeLeafPageCount: number;
-      readonly overflowPages: number;
-    }
-    const pagesOf = (t: TreeStat): number => t.treeBranchPageCount + t.treeLeafPageCount + t.overflowPages;
-    const root = this.root.getStats() as TreeStat & { lastPageNumber: number; free: TreeStat };
-    return {
-      pageSize: root.pageSize,
-      endPage: root.lastPageNumber + 1,
-      // Only on a tight disk: three more calls into LMDB.
-      usedPages: () => {
-        let used = 2 + pagesOf(root) + pagesOf(root.free); // two meta pages, main tree, free list
-        for (const db of [this.entries, this.meta, this.dead]) used += pagesOf(db.getStats() as TreeStat);
-        return used;
-      },
-    };
   }
 
   private requireCursor(name: string): CursorState {

@@ -53,6 +53,24 @@ describe.each(['inline', 'background'] as const)('commit_mode %s', (commitMode) 
       await q.close();
     });
 
+    test('wakes readers with the durable last sequence after a round with appends, not after acks or refusals', async () => {
+      const q = open(tempDir(), { maxBytes: encodeEntry(reading(0), Date.now()).length * 3 });
+      await q.openCursor('a', 'oldest');
+      const woken: number[] = [];
+      q.on('append', (lastSeq) => {
+        // emitted once the appends resolved, and what it names is readable
+        woken.push(lastSeq);
+        expect(q.lastSeq).toBe(lastSeq);
+      });
+      const { lastSeq } = await q.append(readings(2));
+      expect(woken).toEqual([lastSeq]);
+      await q.ack('a', lastSeq);
+      await q.openCursor('b');
+      await expect(q.append(readings(10))).rejects.toMatchObject({ code: 'SLUICE_READING_TOO_LARGE' });
+      expect(woken).toEqual([lastSeq]);
+      await q.close();
+    });
+
     test('refuses an empty append and a closed queue with codes', async () => {
       const q = open();
       await expect(q.append([])).rejects.toMatchObject({ code: 'SLUICE_READING_INVALID' });
