@@ -1,9 +1,9 @@
 // The queue's group commit: one writer loop that commits every op queued during the previous commit in one
 // transaction and resolves them only once it is flushed, on the event loop while the disk is fast and in
-// LMDB's write thread when it is not. What a round does inside its transaction is the store's (queue.ts).
+// LMDB's write thread when it is not. What a round does inside its transaction is the store's (store.ts).
 import type { RootDatabase } from 'lmdb';
 import type { SluiceError } from '../errors.js';
-import type { CommitMode } from './options.js';
+import type { QueueOptions } from './options.js';
 import type { Op, Outcome } from './ops.js';
 
 /** `auto`: the most the event loop may wait for the disk in a typical (median) commit before commits move off it. */
@@ -16,11 +16,7 @@ const BACKGROUND_HOLD_MS = 60_000;
 /** The store's side of every round; `S` is what it needs to take a failed round back. */
 export interface CommitStore<S> {
   /** The settings in force (a config push changes `commitMode`). */
-  settings(): {
-    readonly commitMode?: CommitMode | undefined;
-    readonly backgroundHoldMs?: number | undefined;
-    readonly noSync?: boolean | undefined;
-  };
+  settings(): Pick<QueueOptions, 'commitMode' | 'backgroundHoldMs' | 'noSync'>;
   /** The in-memory state a round may change, taken before its transaction. */
   snapshot(): S;
   /**

@@ -1,5 +1,5 @@
 // The writes the commit loop carries to the store: one explicit kind per queue call, each with what it
-// carries in and the type it resolves with once its commit is durable.
+// carries in and the type it resolves with once its commit is durable (and the shapes those name).
 import type { IngestResult } from '../components.js';
 import type { SluiceError } from '../errors.js';
 

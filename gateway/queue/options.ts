@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { byteSize } from '../config/common.js';
 
 /**
- * Above this the queue's LMDB map (2.5 x max_bytes, see the Queue constructor) no longer fits the address
+ * Above this the queue's LMDB map (2.5 x max_bytes, see store.ts) no longer fits the address
  * space: measured on x86-64 Linux, 25 TB maps opened and 75 TB ones died with SIGSEGV at start. 8 TiB
  * leaves a margin.
  */
@@ -26,11 +26,10 @@ export const queueSchema = z
       .describe(
         'When max_bytes is reached: drop the oldest readings (counted), or refuse new ones (back-pressure).',
       ),
-    // Where a group commit waits for the disk. `inline`: the event loop commits and waits for the fsync
-    // itself (no thread hand-offs: the lowest latency when an fsync takes well under a millisecond).
-    // `background`: LMDB's write thread commits and syncs while the event loop goes on (better when fsyncs
-    // are slow, e.g. SD cards). `auto`: an SD card's fsync takes more than 5 ms, an SSD's or eMMC's less;
-    // the wait is wall time, so a CPU the load saturates inflates it too: hence a median, and 5 ms.
+    // Why two ways: an inline commit has no thread hand-offs (the lowest latency when an fsync takes well
+    // under a millisecond); the write thread lets the event loop go on while a slow disk syncs. Why a
+    // median of 5 ms: an SD card's fsync takes more, an SSD's or eMMC's less, and the wait is wall time,
+    // which a CPU the load saturates inflates too.
     commit_mode: z
       .enum(['auto', 'inline', 'background'])
       .default('auto')
