@@ -8,7 +8,7 @@ import { byteSize } from '../config/common.js';
  * space: measured on x86-64 Linux, 25 TB maps opened and 75 TB ones died with SIGSEGV at start. 8 TiB
  * leaves a margin.
  */
-export const MAX_QUEUE_BYTES = 8 * 1024 ** 4;
+const MAX_QUEUE_BYTES = 8 * 1024 ** 4;
 
 export const queueSchema = z
   .strictObject({
