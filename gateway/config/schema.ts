@@ -2,22 +2,17 @@
 // `sluice config schema` prints. Component schemas come from the registries.
 import { z } from 'zod';
 import { observeSchema } from '../observe/options.js';
+import { queueSchema } from '../queue/options.js';
 import { fleetSchema } from './bootstrap-schema.js';
 import { sinks } from '../sinks/index.js';
 import { sources } from '../sources/index.js';
-import { byteSize, componentName } from './common.js';
+import { componentName } from './common.js';
 
 type SchemasOf<T extends readonly { schema: unknown }[]> = { -readonly [K in keyof T]: T[K]['schema'] };
 /** The registry's schemas as a tuple, keeping each member's type for inference. */
 function schemasOf<T extends readonly { schema: unknown }[]>(defs: T): SchemasOf<T> {
   return defs.map((d) => d.schema) as SchemasOf<T>;
 }
-
-/**
- * Above this the queue's LMDB map (2.5 x max_bytes, queue.ts) no longer fits the address space: measured on
- * x86-64 Linux, 25 TB maps opened and 75 TB ones died with SIGSEGV at start. 8 TiB leaves a margin.
- */
-export const MAX_QUEUE_BYTES = 8 * 1024 ** 4;
 
 const sourceSchema = z.discriminatedUnion('type', schemasOf(sources));
 const sinkSchema = z.discriminatedUnion('type', schemasOf(sinks));
@@ -32,31 +27,7 @@ export const configSchema = z
         data_dir: z.string().min(1).default('./data').describe('Directory of the queue and of state files.'),
       })
       .describe('Who this gateway is and where it keeps its data.'),
-    queue: z
-      .strictObject({
-        max_bytes: byteSize
-          .refine((n) => n <= MAX_QUEUE_BYTES, {
-            message: `at most 8TiB: LMDB maps 2.5 times max_bytes of address space, and more crashes it`,
-          })
-          .default(1024 ** 3)
-          .describe(
-            'Most encoded reading bytes kept on disk (at most 8TiB). `sluice check` and `run` compare it with the size of the filesystem of data_dir.',
-          ),
-        on_full: z
-          .enum(['drop_oldest', 'reject_new'])
-          .default('drop_oldest')
-          .describe(
-            'When max_bytes is reached: drop the oldest readings (counted), or refuse new ones (back-pressure).',
-          ),
-        commit_mode: z
-          .enum(['auto', 'inline', 'background'])
-          .default('auto')
-          .describe(
-            "Where a commit waits for its fsync: `inline` on the event loop (lowest latency on fast disks), `background` in LMDB's write thread (the loop works on meanwhile; slow disks such as SD cards), `auto` inline while that wait (median of the last 32 commits) is at most 5 ms, else background for a minute and measured again. Durable either way.",
-          ),
-      })
-      .prefault({})
-      .describe('The store-and-forward queue on local disk.'),
+    queue: queueSchema,
     log: z
       .strictObject({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -10,7 +10,7 @@ const encoder = new Encoder({ useRecords: false, mapsAsObjects: true });
 const decoder = new Decoder({ useRecords: false, mapsAsObjects: true });
 
 /** A decoded entry: the reading and when the queue accepted it (for oldest-unacked age). */
-export interface StoredEntry {
+interface StoredEntry {
   readonly reading: Reading;
   readonly appendedAt: number;
 }

@@ -1,12 +1,15 @@
 // Keeps the queue's own commits possible on a full disk. LMDB copies every page it changes, so even an ack
 // that frees space first needs free pages; at ENOSPC its commits fail (EIO after a short write) and nothing
 // can be freed any more. So the queue keeps a reserve of allocated space at the end of its file, which LMDB
-// then grows into without asking the file system, and refuses appends before they would eat into it.
+// then grows into without asking the file system, and refuses appends before they would eat into it. And
+// what a failed commit means: a full disk as such, anything else as IO.
 import { closeSync, fstatSync, openSync, statfsSync, writeSync } from 'node:fs';
-import { errorMessage } from '../errors.js';
+import type { Database, RootDatabase } from 'lmdb';
+import { SluiceError, errorMessage, isSluiceError } from '../errors.js';
+import { endNativeStderrLine } from '../observe/log.js';
 
 /** Pages of LMDB's file, read inside a write transaction. */
-export interface LmdbPages {
+interface LmdbPages {
   readonly pageSize: number;
   /** Committed last page number + 1: where LMDB allocates new pages once its free list is used up. */
   readonly endPage: number;
@@ -14,7 +17,29 @@ export interface LmdbPages {
   usedPages(): number;
 }
 
-export interface DiskRoom {
+/** LMDB's page counts of the environment and its databases, for `DiskGuard.check` (inside the write transaction). */
+export function lmdbPages(root: RootDatabase, dbs: readonly Pick<Database, 'getStats'>[]): LmdbPages {
+  interface TreeStat {
+    readonly pageSize: number;
+    readonly treeBranchPageCount: number;
+    readonly treeLeafPageCount: number;
+    readonly overflowPages: number;
+  }
+  const pagesOf = (t: TreeStat): number => t.treeBranchPageCount + t.treeLeafPageCount + t.overflowPages;
+  const stats = root.getStats() as TreeStat & { lastPageNumber: number; free: TreeStat };
+  return {
+    pageSize: stats.pageSize,
+    endPage: stats.lastPageNumber + 1,
+    // Only on a tight disk: three more calls into LMDB.
+    usedPages: () => {
+      let used = 2 + pagesOf(stats) + pagesOf(stats.free); // two meta pages, main tree, free list
+      for (const db of dbs) used += pagesOf(db.getStats() as TreeStat);
+      return used;
+    },
+  };
+}
+
+interface DiskRoom {
   /** Bytes appends may still use (file system free space and free pages in the file, minus the reserve). */
   readonly appendable: number;
   /** Free bytes of the file system, for the error message. */
@@ -102,7 +127,7 @@ function freeBytes(dir: string): number {
 }
 
 /** Whether an error from LMDB or the file system means that the disk (or a quota) is full. */
-export function isDiskFull(err: unknown, dir: string, reserveBytes: number): boolean {
+function isDiskFull(err: unknown, dir: string, reserveBytes: number): boolean {
   const text = err instanceof Error ? `${err.message} ${String((err as NodeJS.ErrnoException).code)}` : '';
   if (/ENOSPC|EDQUOT|No space left|quota exceeded/i.test(text)) return true;
   // LMDB turns a short write (the disk filled up in the middle of it) into EIO, and lmdb-js's write thread
@@ -113,4 +138,50 @@ export function isDiskFull(err: unknown, dir: string, reserveBytes: number): boo
   } catch {
     return false; // cannot tell: report the error as it came
   }
+}
+
+/**
+ * What a failed commit tells its callers: a full disk as such (not LMDB's EIO), anything else as IO.
+ * `inCommit`: the error came from LMDB's commit (page writes, sync), not from the ops before it.
+ */
+export function commitFailure(
+  err: unknown,
+  inCommit: boolean,
+  dir: string,
+  reserveBytes: number,
+): SluiceError {
+  if (isSluiceError(err)) return err;
+  // lmdb-js's write thread also rejects a promise of its own with the cause; nobody else awaits it, and
+  // an unhandled rejection would end the process.
+  const commitError = (err as { commitError?: unknown } | null)?.commitError;
+  if (commitError instanceof Promise) {
+    commitError.catch((cause: unknown) => {
+      if (printedUnterminated(cause)) endNativeStderrLine();
+    });
+  }
+  // A page write of the commit failed: LMDB printed "Write error: ..." to stderr with no newline. (A
+  // failed page spill during the ops prints a newline after it; ending the line then would add an empty one.)
+  if (inCommit && printedUnterminated(err)) endNativeStderrLine();
+  const detail = err instanceof Error ? err.message : String(err);
+  if (isDiskFull(err, dir, reserveBytes)) {
+    return new SluiceError(
+      'SLUICE_QUEUE_FULL',
+      `the disk holding the queue (${dir}) is full: a commit failed (${detail})`,
+      {
+        retriable: true,
+        hint: 'free space on the file system of gateway.data_dir (or let the sinks catch up); the write is retried by its source',
+        cause: err,
+      },
+    );
+  }
+  return new SluiceError('SLUICE_QUEUE_IO', `the queue could not commit: ${detail}`, {
+    retriable: true,
+    hint: 'check free disk space and the data directory permissions; the write will be retried by its source',
+    cause: err,
+  });
+}
+
+/** Whether LMDB printed a message for this error to stderr with no newline (mdb.c: mdb_page_flush, mdb_txn_commit). */
+function printedUnterminated(err: unknown): boolean {
+  return err instanceof Error && /Attempting to write page|Transaction must abort/.test(err.message);
 }

@@ -99,7 +99,7 @@ async function sluiceDrain(emu) {
   const enc = encoder('jsonl', false, 'gw-bench');
   const t0 = performance.now();
   for (let pos = 0, bytes = 0; pos < N;) {
-    const batch = fill.read(pos, 5_000, 8 * 1024 * 1024);
+    const batch = fill.readSized(pos, 5_000, 8 * 1024 * 1024).readings;
     for (const r of batch) bytes += enc.line(r).length;
     pos = batch[batch.length - 1].seq;
   }

@@ -53,7 +53,7 @@ let after = 0;
 let seen = 0;
 let peakHeap = 0;
 for (;;) {
-  const batch = q.read(after, 5_000);
+  const batch = q.readSized(after, 5_000).readings;
   if (batch.length === 0) break;
   seen += batch.length;
   after = batch[batch.length - 1].seq;

@@ -52,7 +52,7 @@ test(`SIGKILL mid-append, ${ROUNDS} rounds: every resolved append is on disk, in
   const q = Queue.open({ dir, maxBytes: 1024 ** 3, onFull: 'drop_oldest' });
   const stored = new Map<number, string>();
   for (let after = 0; ;) {
-    const batch = q.read(after, 10_000);
+    const batch = q.readSized(after, 10_000).readings;
     if (batch.length === 0) break;
     for (const r of batch) stored.set(r.seq, `${r.device} ${r.metric} ${JSON.stringify(r.value)}`);
     after = batch[batch.length - 1]!.seq;

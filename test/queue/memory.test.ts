@@ -24,7 +24,7 @@ test('streaming a 400k-reading backlog keeps the heap flat (within 16 MiB)', asy
   let seen = 0;
   let baseline = 0;
   for (;;) {
-    const batch = q.read(after, 2_000);
+    const batch = q.readSized(after, 2_000).readings;
     if (batch.length === 0) break;
     seen += batch.length;
     after = batch[batch.length - 1]!.seq;

@@ -17,7 +17,7 @@ describe.each(['inline', 'background'] as const)('commit_mode %s', (commitMode) 
       const b = await q.append(readings(2, 3));
       expect(a).toMatchObject({ firstSeq: 1, lastSeq: 3 });
       expect(b).toMatchObject({ firstSeq: 4, lastSeq: 5 });
-      const back = q.read(0, 100);
+      const back = q.readSized(0, 100).readings;
       expect(back.map((r) => r.seq)).toEqual([1, 2, 3, 4, 5]);
       expect(back[3]).toEqual({ ...reading(3), seq: 4 });
       await q.close();
@@ -36,9 +36,9 @@ describe.each(['inline', 'background'] as const)('commit_mode %s', (commitMode) 
           tags: { site: 'x' },
         })),
       );
-      expect(q.read(0, 10).map((r) => r.value)).toEqual(values);
-      expect(q.read(0, 1)[0]).not.toHaveProperty('unit');
-      expect(q.read(0, 1)[0]?.tags).toEqual({ site: 'x' });
+      expect(q.readSized(0, 10).readings.map((r) => r.value)).toEqual(values);
+      expect(q.readSized(0, 1).readings[0]).not.toHaveProperty('unit');
+      expect(q.readSized(0, 1).readings[0]?.tags).toEqual({ site: 'x' });
       await q.close();
     });
 
@@ -50,6 +50,24 @@ describe.each(['inline', 'background'] as const)('commit_mode %s', (commitMode) 
       expect(new Set(results.map((r) => r.firstSeq)).size).toBe(500);
       expect(commits).toBeGreaterThan(0);
       expect(commits).toBeLessThan(50); // far fewer commits than appends
+      await q.close();
+    });
+
+    test('wakes readers with the durable last sequence after a round with appends, not after acks or refusals', async () => {
+      const q = open(tempDir(), { maxBytes: encodeEntry(reading(0), Date.now()).length * 3 });
+      await q.openCursor('a', 'oldest');
+      const woken: number[] = [];
+      q.on('append', (lastSeq) => {
+        // emitted once the appends resolved, and what it names is readable
+        woken.push(lastSeq);
+        expect(q.lastSeq).toBe(lastSeq);
+      });
+      const { lastSeq } = await q.append(readings(2));
+      expect(woken).toEqual([lastSeq]);
+      await q.ack('a', lastSeq);
+      await q.openCursor('b');
+      await expect(q.append(readings(10))).rejects.toMatchObject({ code: 'SLUICE_READING_TOO_LARGE' });
+      expect(woken).toEqual([lastSeq]);
       await q.close();
     });
 
@@ -65,14 +83,28 @@ describe.each(['inline', 'background'] as const)('commit_mode %s', (commitMode) 
   });
 
   describe('cursors', () => {
-    test('read respects maxCount and maxBytes, and always returns at least one entry', async () => {
+    test('readSized respects maxCount and maxBytes, always returns at least one entry, and sizes what it read', async () => {
       const q = open();
-      await q.append(readings(10));
-      expect(q.read(0, 4)).toHaveLength(4);
-      expect(q.read(4, 100).map((r) => r.seq)).toEqual([5, 6, 7, 8, 9, 10]);
-      expect(q.read(0, 100, 1)).toHaveLength(1);
+      const appended = await q.append(readings(10));
+      expect(q.readSized(0, 4).readings).toHaveLength(4);
+      expect(q.readSized(4, 100).readings.map((r) => r.seq)).toEqual([5, 6, 7, 8, 9, 10]);
+      expect(q.readSized(0, 100, 1).readings).toHaveLength(1);
       const oneSize = encodeEntry(reading(0), 0).length;
-      expect(q.read(0, 100, oneSize * 3 + 1).length).toBeGreaterThanOrEqual(2);
+      expect(q.readSized(0, 100, oneSize * 3 + 1).readings.length).toBeGreaterThanOrEqual(2);
+      // the encoded bytes behind the sinks' received-bytes metric: those the append stored
+      expect(q.readSized(0, 100).bytes).toBe(appended.bytes);
+      expect(q.readSized(10, 100)).toEqual({ readings: [], bytes: 0 });
+      await q.close();
+    });
+
+    test('a cursor reads from its acknowledged position on, as a sink runner does', async () => {
+      const q = open();
+      await q.openCursor('sink', 'oldest');
+      await q.append(readings(6));
+      const first = q.readSized(q.cursorPosition('sink'), 4).readings;
+      expect(first.map((r) => r.seq)).toEqual([1, 2, 3, 4]);
+      await q.ack('sink', first[first.length - 1]!.seq);
+      expect(q.readSized(q.cursorPosition('sink'), 4).readings.map((r) => r.seq)).toEqual([5, 6]);
       await q.close();
     });
 
@@ -97,7 +129,7 @@ describe.each(['inline', 'background'] as const)('commit_mode %s', (commitMode) 
       expect(q.stats().depth).toBe(10);
       await q.ack('hdfs', 4);
       expect(q.stats()).toMatchObject({ depth: 6, firstSeq: 5 });
-      expect(q.read(0, 100)[0]?.seq).toBe(5);
+      expect(q.readSized(0, 100).readings[0]?.seq).toBe(5);
       await q.ack('hdfs', 10);
       expect(q.stats()).toMatchObject({ depth: 0, bytes: 0 });
       await q.close();
@@ -202,7 +234,7 @@ describe.each(['inline', 'background'] as const)('commit_mode %s', (commitMode) 
       expect(s.bytes).toBeLessThanOrEqual(size * 10);
       expect(q.cursorStats('behind')).toMatchObject({ dropped: 5, lag: 10 });
       expect(q.cursorStats('caught-up').dropped).toBe(0);
-      expect(q.read(0, 100).map((r) => r.seq)).toEqual([6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
+      expect(q.readSized(0, 100).readings.map((r) => r.seq)).toEqual([6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
       await q.close();
     });
 

@@ -138,7 +138,7 @@ test(`every PUBACKed message survives SIGKILL (${ROUNDS} rounds)`, async () => {
     readOnly: true,
   });
   try {
-    const stored = new Set(queue.read(0, 10_000_000).map((r) => r.value));
+    const stored = new Set(queue.readSized(0, 10_000_000).readings.map((r) => r.value));
     const lost = [...acked].filter((v) => !stored.has(v));
     expect(acked.size).toBeGreaterThan(ROUNDS * 50);
     expect(lost, `client errors: ${clientErrors.slice(0, 5).join('; ')}`).toEqual([]);

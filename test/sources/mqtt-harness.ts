@@ -60,7 +60,7 @@ async function run<S extends Source>(source: S, options: HarnessOptions): Promis
     dir,
     rejections,
     errors,
-    readings: () => queue.read(0, 1_000_000),
+    readings: () => queue.readSized(0, 1_000_000).readings,
     async close() {
       await source.close();
       await queue.close();

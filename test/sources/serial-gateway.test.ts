@@ -37,7 +37,7 @@ sources:
       await until(() => !port().connected, 'unplug noticed');
       expect(gw.status().sources[0]!.health.state).toBe('degraded');
 
-      const queued = gw.queue.read(0, 100);
+      const queued = gw.queue.readSized(0, 100).readings;
       expect(queued.filter((r) => r.metric === 'altitude').map((r) => r.device)).toEqual(['gps', 'gps']);
       expect(gw.status().sources[0]!.rejected).toEqual({ 'gps/bad_checksum': 1 });
       expect(port()).toMatchObject({

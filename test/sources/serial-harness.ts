@@ -83,7 +83,7 @@ export class SerialHarness {
   }
 
   readings(): QueuedReading[] {
-    return this.queue.read(0, 1_000_000);
+    return this.queue.readSized(0, 1_000_000).readings;
   }
 
   /** True once everything read has been appended or counted as dropped. */

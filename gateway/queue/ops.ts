@@ -1,0 +1,60 @@
+// The writes the commit loop carries to the store: one explicit kind per queue call, each with what it
+// carries in and the type it resolves with once its commit is durable (and the shapes those name).
+import type { IngestResult } from '../components.js';
+import type { SluiceError } from '../errors.js';
+
+/** Where a cursor created for the first time starts: only new readings, or everything still retained. */
+export type CursorStart = 'tail' | 'oldest';
+
+export interface DeadLetterInput {
+  readonly seq: number;
+  readonly code: string;
+  readonly message: string;
+}
+
+export interface CursorStats {
+  readonly name: string;
+  /** Highest sequence this cursor has acknowledged. */
+  readonly acked: number;
+  /** Entries retained that this cursor has not acknowledged. */
+  readonly lag: number;
+  /** Age in ms of the oldest entry this cursor has not acknowledged; null when it is caught up. */
+  readonly oldestUnackedAgeMs: number | null;
+  /** Entries dropped by `drop_oldest` before this cursor acknowledged them. */
+  readonly dropped: number;
+  readonly createdAt: number;
+}
+
+/** The caller waiting for an op: resolved only once the op's commit is flushed, rejected if it fails. */
+interface Waiter<T> {
+  readonly resolve: (value: T) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+export type AppendOp = Waiter<IngestResult> & {
+  readonly kind: 'append';
+  /** The encoded entries (see codec.ts), in order. */
+  readonly entries: readonly Buffer[];
+  readonly bytes: number;
+};
+export type AckOp = Waiter<void> & {
+  readonly kind: 'ack';
+  readonly cursor: string;
+  readonly upToSeq: number;
+  readonly deadLetters: readonly DeadLetterInput[];
+};
+export type OpenCursorOp = Waiter<CursorStats> & {
+  readonly kind: 'open-cursor';
+  readonly cursor: string;
+  readonly start: CursorStart;
+};
+type RemoveCursorOp = Waiter<boolean> & { readonly kind: 'remove-cursor'; readonly cursor: string };
+
+export type Op = AppendOp | AckOp | OpenCursorOp | RemoveCursorOp;
+
+/**
+ * What an op came to inside its round: done (`resolve` hands the caller its value once the round is durable),
+ * or refused on its own, before it wrote anything (queue full, bad ack).
+ */
+export type Outcome =
+  { readonly ok: true; readonly resolve: () => void } | { readonly ok: false; readonly error: SluiceError };
