@@ -9,7 +9,7 @@ import type { Queue } from '../queue/queue.js';
 import type { GatewayStatus } from '../runtime/gateway.js';
 import { sinkProblem } from '../runtime/sink-runner.js';
 import { redact } from './log.js';
-import type { Telemetry } from './metrics.js';
+import type { GatewayMetrics } from './metrics.js';
 
 function redactUrl(text: string): string {
   const out = redact(text);
@@ -20,7 +20,7 @@ function redactUrl(text: string): string {
 export interface ObservedGateway {
   readonly config: Config;
   readonly startedAt: number;
-  readonly telemetry: Telemetry;
+  readonly metrics: GatewayMetrics;
   readonly queue: Queue;
   readonly log: Logger;
   status(): GatewayStatus;

@@ -1,4 +1,4 @@
-// The agent: opens the queue, starts one runner per sink (each with its cursor), then the sources; stops in
+// The gateway: opens the queue, starts one runner per sink (each with its cursor), then the sources; stops in
 // the reverse order so that nothing is accepted that cannot be queued, and nothing queued is lost. apply()
 // changes the pipeline in place: the queue stays open, unchanged components keep running, changed ones are
 // replaced under the same name (so a sink resumes from its own cursor).
@@ -16,7 +16,7 @@ import { PIPELINE_KEYS, canonicalJson } from '../config/bootstrap.js';
 import type { Config, SinkConfig, SourceConfig } from '../config/schema.js';
 import { SluiceError, errorMessage, toSluiceError } from '../errors.js';
 import { createLogger, RateLimitedLog } from '../observe/log.js';
-import { Telemetry } from '../observe/metrics.js';
+import { GatewayMetrics } from '../observe/metrics.js';
 import { Queue, type QueueStats, newQueueFirstSeq } from '../queue/queue.js';
 import type { Reading } from '../reading.js';
 import { sinks as sinkRegistry } from '../sinks/index.js';
@@ -95,7 +95,7 @@ interface RunningSink {
 }
 
 export class Gateway {
-  readonly telemetry: Telemetry;
+  readonly metrics: GatewayMetrics;
   readonly queue: Queue;
   readonly startedAt = Date.now();
   private current: Config;
@@ -112,7 +112,7 @@ export class Gateway {
     options: GatewayOptions,
   ) {
     this.current = config;
-    this.telemetry = new Telemetry(config.gateway.id);
+    this.metrics = new GatewayMetrics(config.gateway.id);
     this.queue = Queue.open({
       dir: join(config.gateway.data_dir, 'queue'),
       maxBytes: config.queue.max_bytes,
@@ -121,7 +121,7 @@ export class Gateway {
       noSync: options.unsafeNoSync === true,
       firstSeq: newQueueFirstSeq(),
     });
-    this.telemetry.watchQueue(this.queue);
+    this.metrics.watchQueue(this.queue);
   }
 
   /** The config in force (the last one applied). */
@@ -246,7 +246,7 @@ export class Gateway {
 
   /** Ingest used by every source: durable append plus the source's metrics. */
   private contextFor(name: string, type: string, rejections: Map<string, number>): SourceContext {
-    const metrics = this.telemetry.forComponent('source', name, type);
+    const metrics = this.metrics.forComponent('source', name, type);
     const log = this.log.child({ component: name, component_type: type });
     const limited = new RateLimitedLog(log);
     return {
@@ -273,7 +273,7 @@ export class Gateway {
       gatewayId: this.current.gateway.id,
       dataDir: this.current.gateway.data_dir,
       log: this.log.child({ component: name, component_type: type }),
-      metrics: this.telemetry.forComponent(kind, name, type),
+      metrics: this.metrics.forComponent(kind, name, type),
     };
   }
 

@@ -6,7 +6,7 @@ import { failedHealth, type ComponentHealth, type Sink, type SinkProgress } from
 import type { BackoffOptions } from './retry.js';
 import { backoffDelay, sleep, within } from './retry.js';
 import { errorMessage, isSluiceError } from '../errors.js';
-import type { ComponentMetrics } from '../observe/metrics.js';
+import type { ComponentMetrics } from '../metrics-spec.js';
 import type { CursorStart, Queue } from '../queue/queue.js';
 import type { QueuedReading } from '../reading.js';
 
