@@ -5,7 +5,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { errorMessage } from '../errors.js';
-import type { GatewayStatus } from '../runtime/gateway.js';
+import type { GatewayStatus } from '../status.js';
 import { checkHealth, type HealthReport, type ObservedGateway } from './health.js';
 import { History, sampleQueue, type Sample } from './history.js';
 import { hostAllowed } from './host.js';

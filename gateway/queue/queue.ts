@@ -13,6 +13,10 @@ import { endNativeStderrLine } from '../observe/log.js';
 import type { QueuedReading, Reading } from '../reading.js';
 import { decodeEntry, encodeEntry } from './codec.js';
 import { DiskGuard, isDiskFull, type LmdbPages } from './disk.js';
+import type { CursorStats, QueueStats } from '../status.js';
+
+// What stats() reports is a status shape, read by observe/ and fleet/: it is declared on the core floor.
+export type { CursorStats, QueueStats } from '../status.js';
 
 export type OnFull = 'drop_oldest' | 'reject_new';
 /**
@@ -51,45 +55,6 @@ export interface QueueOptions {
    * pass 0 to provoke commits that fail for want of space.
    */
   readonly reserveBytes?: number;
-}
-
-export interface CursorStats {
-  readonly name: string;
-  /** Highest sequence this cursor has acknowledged. */
-  readonly acked: number;
-  /** Entries retained that this cursor has not acknowledged. */
-  readonly lag: number;
-  /** Age in ms of the oldest entry this cursor has not acknowledged; null when it is caught up. */
-  readonly oldestUnackedAgeMs: number | null;
-  /** Entries dropped by `drop_oldest` before this cursor acknowledged them. */
-  readonly dropped: number;
-  readonly createdAt: number;
-}
-
-export interface QueueStats {
-  /** First sequence number this queue ever assigned. */
-  readonly origin: number;
-  readonly depth: number;
-  readonly bytes: number;
-  readonly maxBytes: number;
-  readonly onFull: OnFull;
-  /** First retained sequence; `lastSeq + 1` when empty. */
-  readonly firstSeq: number;
-  readonly lastSeq: number;
-  /** Entries dropped by `drop_oldest` since the queue was created. */
-  readonly dropped: number;
-  /** Appends refused by `reject_new` (readings) since this process opened the queue. */
-  readonly rejected: number;
-  /** Transactions committed (and flushed) since this process opened the queue. */
-  readonly commits: number;
-  /** How the next commit waits for the disk (`auto` resolves to one of the two). */
-  readonly commitMode: 'inline' | 'background';
-  /** Times `auto` moved commits off the event loop because inline fsyncs were slow. */
-  readonly commitModeFallbacks: number;
-  readonly deadLetters: number;
-  /** The last append round found the disk too full to take readings (they are refused and counted). */
-  readonly diskFull: boolean;
-  readonly cursors: readonly CursorStats[];
 }
 
 export interface DeadLetterInput {
