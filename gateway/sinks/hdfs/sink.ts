@@ -10,7 +10,7 @@ import { SluiceError, toSluiceError } from '../../errors.js';
 import type { QueuedReading } from '../../reading.js';
 import { Committer, type Manifest } from './commit.js';
 import { encoder } from './encode.js';
-import type { HdfsSinkConfig } from './index.js';
+import type { HdfsSinkConfig } from './schema.js';
 import { expandDir, parseTemplate, type PathTemplate } from './paths.js';
 import { WebHdfsClient } from './webhdfs.js';
 import { Generation, type GenerationSettings } from './writer.js';

@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import type { ConnectionOptions } from 'node:tls';
 import { Kafka, logLevel, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
 import { SluiceError } from '../../errors.js';
-import type { KafkaSinkConfig } from './index.js';
+import type { KafkaSinkConfig } from './schema.js';
 
 /**
  * KafkaJS retries inside one send, fast, to ride out a leader change without rewinding the queue; anything

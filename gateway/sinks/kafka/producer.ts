@@ -12,7 +12,7 @@ import { SluiceError, errorMessage } from '../../errors.js';
 import { readingId, type QueuedReading } from '../../reading.js';
 import { classify, isUnreachable, type Classified } from './classify.js';
 import { CONTENT_TYPES, HEADERS, toMessage } from './encode.js';
-import type { KafkaSinkConfig } from './index.js';
+import type { KafkaSinkConfig } from './schema.js';
 import { ProducerThread } from './thread.js';
 import { compileTemplate, TopicCache, type Template } from './topics.js';
 

@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads';
 import type { TopicMessages } from 'kafkajs';
 import type { Logger } from 'pino';
 import { SluiceError } from '../../errors.js';
-import type { KafkaSinkConfig } from './index.js';
+import type { KafkaSinkConfig } from './schema.js';
 import { fromWire, type Reply, type Request, type SendResult, type WorkerData } from './wire.js';
 
 /**

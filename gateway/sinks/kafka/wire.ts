@@ -3,7 +3,7 @@
 // code and retriable, the cause chain, SluiceError's code and hint), so errors travel as plain data.
 import type { TopicMessages } from 'kafkajs';
 import { SluiceError, type ErrorCode } from '../../errors.js';
-import type { KafkaSinkConfig } from './index.js';
+import type { KafkaSinkConfig } from './schema.js';
 
 export interface WorkerData {
   readonly config: KafkaSinkConfig;

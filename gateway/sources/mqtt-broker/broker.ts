@@ -9,7 +9,7 @@ import { SluiceError, errorMessage, isSluiceError, toSluiceError } from '../../e
 import { RateLimitedLog } from '../../observe/log.js';
 import type { Reading } from '../../reading.js';
 import { Acl, clientIdAllowed, readPasswordFile, verifyPassword, type Identity } from './auth.js';
-import type { MqttBrokerConfig } from './index.js';
+import type { MqttBrokerConfig } from './schema.js';
 import { ConnectionGate, Listeners, isLoopback, type ListenerInfo } from './listeners.js';
 import { TopicMapper } from './mapping.js';
 

@@ -1,0 +1,155 @@
+// The `hdfs` sink's config schema, the single source of truth of its options and types (the sink and
+// its parts import it from here, not from the front file index.ts).
+import { z } from 'zod';
+import {
+  backoffSchema,
+  batchSchema,
+  byteSize,
+  configFile,
+  durationMs,
+  sinkCommon,
+} from '../../config/common.js';
+import { templateProblems } from './paths.js';
+
+const hdfsPath = z.string().superRefine((text, ctx) => {
+  for (const message of templateProblems(text)) ctx.addIssue({ code: 'custom', message });
+});
+
+const authSchema = z
+  .discriminatedUnion('type', [
+    z.strictObject({
+      type: z.literal('pseudo'),
+      user: z.string().min(1).describe('The HDFS user (`user.name`); only for clusters with security off.'),
+    }),
+    z.strictObject({
+      type: z.literal('delegation_token'),
+      token: z.string().min(1).optional().describe('The token (URL-safe string), inline; prefer token_file.'),
+      token_file: configFile(
+        'File holding the token (as `hdfs fetchdt` + a cron writes it); re-read on every reconnect.',
+        {
+          what: 'delegation token file',
+          missingHint: 'fetch a token into it: hdfs fetchdt --renewer ... FILE',
+        },
+      ).optional(),
+      user: z
+        .string()
+        .min(1)
+        .optional()
+        .describe('Also send `user.name` (security off: the token alone does not name the user).'),
+    }),
+  ])
+  .describe('How the sink identifies itself. Kerberos SPNEGO is not supported: use a delegation token.');
+
+export const schema = z
+  .strictObject({
+    type: z.literal('hdfs'),
+    namenodes: z
+      .array(z.string().regex(/^https?:\/\/[^/\s]+\/?$/, 'a base URL such as http://nn1:9870'))
+      .min(1)
+      .describe('Namenode HTTP(S) addresses (dfs.namenode.http-address); both of an HA pair, in order.'),
+    path: hdfsPath.describe(
+      'Directory template: {yyyy} {MM} {dd} {HH} {mm} (UTC) and {device} {metric} {source} {gateway}, ' +
+        'e.g. /data/sensors/{yyyy}/{MM}/{dd}/{HH}.',
+    ),
+    time_source: z
+      .enum(['reading', 'arrival'])
+      .default('reading')
+      .describe("Time buckets from the reading's own timestamp, or from when the sink writes it."),
+    prefix: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9.-]{0,63}$/, 'letters, digits, `.`, `-` (max 64)')
+      .default('sluice')
+      .describe('First part of every file name: <prefix>-<gateway>-<first seq>-<last seq>.<ext>.'),
+    format: z.enum(['jsonl', 'csv']).default('jsonl').describe('JSON lines (the reading record) or CSV.'),
+    compression: z.enum(['none', 'gzip']).default('none').describe('gzip adds .gz to the file names.'),
+    max_file_bytes: byteSize
+      .default(128 * 1024 * 1024)
+      .describe('Roll once a file holds this many bytes before compression.'),
+    max_file_readings: z
+      .number()
+      .int()
+      .min(1)
+      .default(1_000_000)
+      .describe('Roll once a file holds this many.'),
+    roll_interval_ms: durationMs
+      .min(1)
+      .default(300_000)
+      .describe('Roll the open files this long after opening.'),
+    idle_timeout_ms: durationMs
+      .default(60_000)
+      .describe('Roll when an open file got nothing for this long (an old time bucket); 0: never.'),
+    upload_buffer_bytes: byteSize
+      .default(4 * 1024 * 1024)
+      .describe('Bytes held in memory per open file before they are sent (CREATE, then APPEND).'),
+    state_dir: hdfsPath
+      .refine((p) => !p.includes('{'), 'a fixed directory')
+      .optional()
+      .describe(
+        'Where staged files and commit manifests live (per gateway and sink); default <static part of path>/_sluice. ' +
+          'Must be in the same encryption zone as path.',
+      ),
+    permission: z
+      .string()
+      .regex(/^[0-7]{3,4}$/, 'octal, e.g. "640"')
+      .optional()
+      .describe('Permission of new files; the HDFS default (644) when omitted.'),
+    replication: z.number().int().min(1).max(32_767).optional().describe('dfs.replication for new files.'),
+    block_size: byteSize.optional().describe('dfs.blocksize for new files.'),
+    request_timeout_ms: durationMs
+      .min(100)
+      .default(30_000)
+      .describe('Deadline of one HTTP request, upload included.'),
+    secure: z
+      .boolean()
+      .default(false)
+      .describe(
+        'The cluster runs with hadoop.security.authentication=kerberos: only delegation tokens work.',
+      ),
+    auth: authSchema,
+    tls: z
+      .strictObject({
+        ca_file: configFile('PEM CA(s) of the namenode and datanode certificates.', {
+          what: 'TLS CA file',
+        }).optional(),
+        verify_hostname: z.boolean().default(true).describe('Check the certificates name the hosts.'),
+      })
+      .optional()
+      .describe('For https:// namenodes (swebhdfs).'),
+    ...sinkCommon,
+    // Larger than the common default: each batch is at least one HTTP request per open file.
+    batch: batchSchema.prefault({ max_count: 5_000, max_bytes: 4 * 1024 * 1024 }),
+    retry: backoffSchema.prefault({ max_ms: 5_000 }),
+  })
+  .superRefine((c, ctx) => {
+    if (c.secure && c.auth.type === 'pseudo') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['auth', 'type'],
+        message:
+          'a secure cluster refuses pseudo auth: use delegation_token (Kerberos SPNEGO is not supported)',
+      });
+    }
+    if (
+      c.auth.type === 'delegation_token' &&
+      (c.auth.token === undefined) === (c.auth.token_file === undefined)
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['auth', 'token'],
+        message: 'give exactly one of token and token_file',
+      });
+    }
+    if (c.tls !== undefined && !c.namenodes.every((u) => u.startsWith('https://'))) {
+      ctx.addIssue({ code: 'custom', path: ['tls'], message: 'tls needs https:// namenodes' });
+    }
+    if (c.upload_buffer_bytes > c.max_file_bytes) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['upload_buffer_bytes'],
+        message: 'cannot exceed max_file_bytes',
+      });
+    }
+  })
+  .describe('HDFS over WebHDFS: JSON-lines or CSV files in time-bucketed directories, exactly once.');
+
+export type HdfsSinkConfig = z.output<typeof schema>;
