@@ -2,7 +2,7 @@
 // directories, exactly once. The schema is in schema.ts; the sink is in sink.ts, the commit protocol in commit.ts.
 import type { ComponentDefinition, Sink } from '../../components.js';
 import { HdfsSink } from './sink.js';
-import { schema, type HdfsSinkConfig } from './schema.js';
+import { schema } from './schema.js';
 
 export { schema } from './schema.js';
 export type { HdfsSinkConfig } from './schema.js';

@@ -3,7 +3,7 @@
 // producer.ts.
 import type { ComponentDefinition, Sink } from '../../components.js';
 import { KafkaSink } from './producer.js';
-import { schema, type KafkaSinkConfig } from './schema.js';
+import { schema } from './schema.js';
 
 export { schema } from './schema.js';
 export type { KafkaSinkConfig } from './schema.js';
