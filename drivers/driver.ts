@@ -43,7 +43,3 @@ export interface Driver {
   /** Forgets partial input, e.g. after the port was reopened. */
   reset(): void;
 }
-
-export function emptyOutput(): DriverOutput {
-  return { readings: [], errors: [], frames: 0 };
-}

@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { isSluiceError, type ErrorCode, type SluiceError } from './errors.js';
-import type { ComponentMetrics } from './observe/metrics.js';
+import type { ComponentMetrics } from './metrics-spec.js';
 import type { QueuedReading, Reading } from './reading.js';
 
 export type HealthState = 'starting' | 'healthy' | 'degraded' | 'unhealthy' | 'stopped';

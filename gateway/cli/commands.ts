@@ -1,24 +1,16 @@
 // The list of CLI commands: each with its usage, help and an async run() returning the exit code.
+import type { Command } from './args.js';
 import { configSchemaCommand, checkCommand } from './config.js';
-import { queueDeadLettersCommand, queueDropCursorCommand, queueStatsCommand } from './queue.js';
-import { fleetKeygenCommand, fleetSignCommand } from '../fleet/cli/keys.js';
-import { fleetPushCommand } from '../fleet/cli/push.js';
-import { fleetStatusCommand } from '../fleet/cli/status.js';
 import { configDocsCommand } from './docs.js';
+import { fleetKeygenCommand, fleetSignCommand } from './fleet/keys.js';
+import { fleetPushCommand } from './fleet/push.js';
+import { fleetStatusCommand } from './fleet/status.js';
 import { passwdCommand } from './passwd.js';
+import { queueDeadLettersCommand, queueDropCursorCommand, queueStatsCommand } from './queue.js';
 import { runCommand } from './run.js';
 import { serialListCommand } from './serial.js';
 import { statusCommand } from './status.js';
 import { topCommand } from './top.js';
-
-export interface Command {
-  /** Words that select the command, e.g. `queue stats`. */
-  readonly name: string;
-  readonly usage: string;
-  readonly summary: string;
-  readonly help?: string;
-  run(args: string[]): Promise<number>;
-}
 
 export const commands: readonly Command[] = [
   runCommand,

@@ -4,8 +4,7 @@ import { loadConfigDocument } from '../config/load.js';
 import { jsonSchema } from '../config/schema.js';
 import { currentUser } from '../config/files.js';
 import { SluiceError } from '../errors.js';
-import { parse } from './args.js';
-import type { Command } from './commands.js';
+import { parse, type Command } from './args.js';
 
 export const checkCommand: Command = {
   name: 'check',

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `sluice`: the command line. Each command lives in its own module; this file only dispatches.
 import { SluiceError, isSluiceError } from '../errors.js';
-import { commands, type Command } from './commands.js';
+import type { Command } from './args.js';
+import { commands } from './commands.js';
 
 const HELP = `Usage: sluice <command> [options]
 

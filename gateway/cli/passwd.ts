@@ -3,8 +3,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { SluiceError } from '../errors.js';
 import { DEFAULT_COST, hashPassword } from '../sources/mqtt-broker/auth.js';
-import { parse } from './args.js';
-import type { Command } from './commands.js';
+import { parse, type Command } from './args.js';
 
 const USAGE = 'sluice passwd [-f PASSWORD_FILE] [--cost LOG2_N] USERNAME < password';
 

@@ -5,8 +5,7 @@ import { join } from 'node:path';
 import { loadConfigFile } from '../config/load.js';
 import { SluiceError } from '../errors.js';
 import { Queue } from '../queue/queue.js';
-import { parse } from './args.js';
-import type { Command } from './commands.js';
+import { parse, type Command } from './args.js';
 
 const dirOptions = {
   config: { type: 'string', short: 'c' },

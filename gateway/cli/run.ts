@@ -6,8 +6,7 @@ import { loadConfigDocument } from '../config/load.js';
 import { errorMessage } from '../errors.js';
 import { ManagedGateway } from '../fleet/managed.js';
 import { startObservability } from '../observe/attach.js';
-import { parse } from './args.js';
-import type { Command } from './commands.js';
+import { parse, type Command } from './args.js';
 
 export const runCommand: Command = {
   name: 'run',

@@ -4,8 +4,7 @@
 import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { errorMessage } from '../errors.js';
-import { parse } from './args.js';
-import type { Command } from './commands.js';
+import { parse, type Command } from './args.js';
 
 export interface ListedPort {
   /** Kernel name, e.g. /dev/ttyUSB0: may name another adapter after a replug. */

@@ -4,8 +4,7 @@ import { loadConfigFile } from '../config/load.js';
 import { SluiceError, errorMessage } from '../errors.js';
 import type { StatusSnapshot } from '../observe/http-server.js';
 import { formatAge, formatBytes } from '../observe/status-page.js';
-import { parse } from './args.js';
-import type { Command } from './commands.js';
+import { parse, type Command } from './args.js';
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:9464';
 

@@ -4,8 +4,7 @@
 import { errorMessage } from '../errors.js';
 import type { StatusSnapshot } from '../observe/http-server.js';
 import { formatAge, formatBytes } from '../observe/status-page.js';
-import { parse } from './args.js';
-import type { Command } from './commands.js';
+import { parse, type Command } from './args.js';
 import { apiOptions, apiUrl, fetchStatus } from './status.js';
 
 const ESC = '\x1b[';

@@ -9,7 +9,8 @@ import { canonicalJson, loadLocalConfig, mergePipeline, type LocalConfig } from 
 import { ConfigError } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { SluiceError, errorMessage } from '../errors.js';
-import type { Gateway, ReloadStatus } from '../runtime/gateway.js';
+import type { Gateway } from '../runtime/gateway.js';
+import type { ReloadStatus } from '../status.js';
 import { sleep } from '../runtime/retry.js';
 import { BundleRejected, checkBundle, verifyBundle, type VerifiedBundle } from './bundle.js';
 import { newProblems, problems, type Problems } from './health.js';

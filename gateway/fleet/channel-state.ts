@@ -2,7 +2,7 @@
 // /api/status, `sluice status` and readiness warnings, and the channel's log: the first failure warns,
 // later ones at most once a minute with a count, and getting through again is logged once.
 import type { Logger } from 'pino';
-import type { ChannelStatus } from '../runtime/gateway.js';
+import type { ChannelStatus } from '../status.js';
 
 const WARN_EVERY_MS = 60_000;
 

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { FleetHttpConfig } from '../config/bootstrap-schema.js';
 import { SluiceError, errorMessage } from '../errors.js';
-import type { ChannelStatus } from '../runtime/gateway.js';
+import type { ChannelStatus } from '../status.js';
 import type { FleetAgent } from './agent.js';
 import { ChannelState } from './channel-state.js';
 

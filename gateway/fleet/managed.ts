@@ -8,7 +8,8 @@ import { loadLocalConfig, mergePipeline, type LocalConfig } from '../config/boot
 import type { Config } from '../config/schema.js';
 import { SluiceError, errorMessage } from '../errors.js';
 import { createLogger } from '../observe/log.js';
-import { Gateway, type ChannelStatus, type GatewayOptions } from '../runtime/gateway.js';
+import { Gateway, type GatewayOptions } from '../runtime/gateway.js';
+import type { ChannelStatus } from '../status.js';
 import { FleetAgent } from './agent.js';
 import { loadTrustedKeys } from './bundle.js';
 import { HttpChannel } from './http-channel.js';

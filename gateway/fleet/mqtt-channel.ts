@@ -6,7 +6,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { FleetMqttConfig } from '../config/bootstrap-schema.js';
 import { SluiceError, errorMessage } from '../errors.js';
-import type { ChannelStatus } from '../runtime/gateway.js';
+import type { ChannelStatus } from '../status.js';
 import { backoffDelay } from '../runtime/retry.js';
 import type { FleetAgent, FleetStatus } from './agent.js';
 import { ChannelState } from './channel-state.js';

@@ -6,10 +6,9 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { errorMessage } from '../errors.js';
 import type { Queue } from '../queue/queue.js';
-import type { GatewayStatus } from '../runtime/gateway.js';
-import { sinkProblem } from '../runtime/sink-runner.js';
+import { failingComponents, isWorking, type GatewayStatus } from '../status.js';
 import { redact } from './log.js';
-import type { Telemetry } from './metrics.js';
+import type { GatewayMetrics } from './metrics.js';
 
 function redactUrl(text: string): string {
   const out = redact(text);
@@ -20,7 +19,7 @@ function redactUrl(text: string): string {
 export interface ObservedGateway {
   readonly config: Config;
   readonly startedAt: number;
-  readonly telemetry: Telemetry;
+  readonly metrics: GatewayMetrics;
   readonly queue: Queue;
   readonly log: Logger;
   status(): GatewayStatus;
@@ -53,7 +52,7 @@ export function sinkStall(
   now: number,
 ): { stalledMs: number; reachable: boolean; lag: number } {
   const lag = cursor?.lag ?? 0;
-  const reachable = sink.connected && (sink.health.state === 'healthy' || sink.health.state === 'degraded');
+  const reachable = sink.connected && isWorking(sink.health);
   // Progress is the later of the last ack and the arrival of the oldest waiting reading: a sink that was
   // idle for an hour is not stuck the moment a new reading arrives.
   const waitingSince = now - (cursor?.oldestUnackedAgeMs ?? 0);
@@ -71,13 +70,16 @@ export async function checkHealth(
   const status = gw.status();
   const reasons: string[] = [];
   const warnings: string[] = [];
+  // The judgement the fleet health gate uses too (gateway/status.ts); readiness gives a pending connect
+  // stall_after_ms before it counts.
+  const failing = check === 'ready' ? failingComponents(status, now, opts.stall_after_ms) : undefined;
 
   for (const sink of status.sinks) {
     const cursor = status.queue.cursors.find((c) => c.name === sink.sink);
     const s = sinkStall(sink, cursor, gw.startedAt, opts.stall_after_ms, now);
     // A sink that cannot start or write because of its own settings is not ready, whatever its lag: no
     // reading will ever leave through it until someone changes the config.
-    const broken = check === 'ready' ? sinkProblem(sink, now, opts.stall_after_ms) : undefined;
+    const broken = failing?.get(`sink ${sink.sink}`);
     if (broken !== undefined) {
       reasons.push(
         `sink ${sink.sink}: ${broken}${sink.consecutiveFailures > 0 ? ` (${sink.consecutiveFailures} attempts)` : ''}`,
@@ -126,8 +128,10 @@ export async function checkHealth(
   }
 
   if (check === 'ready') {
+    // Beyond the failing ones (`unhealthy`), readiness wants every source working: one still starting is
+    // not ready, though not the config's fault (the fleet gate does not count it).
     for (const src of status.sources) {
-      if (src.health.state !== 'healthy' && src.health.state !== 'degraded') {
+      if (!isWorking(src.health)) {
         reasons.push(
           `source ${src.name}: ${src.health.state}${src.health.detail ? `: ${src.health.detail}` : ''}`,
         );

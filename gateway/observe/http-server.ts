@@ -5,7 +5,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { errorMessage } from '../errors.js';
-import type { GatewayStatus } from '../runtime/gateway.js';
+import type { GatewayStatus } from '../status.js';
 import { checkHealth, type HealthReport, type ObservedGateway } from './health.js';
 import { History, sampleQueue, type Sample } from './history.js';
 import { hostAllowed } from './host.js';
@@ -71,7 +71,7 @@ export class ObserveServer {
       });
     });
     server.on('error', (err) => gw.log.error({ err: errorMessage(err) }, 'http server error'));
-    gw.telemetry.enableProcessMetrics();
+    gw.metrics.enableProcessMetrics();
     self.sample();
     self.timer = setInterval(() => self.sample(), gw.config.observe.history.sample_interval_ms);
     self.timer.unref();
@@ -93,8 +93,8 @@ export class ObserveServer {
     const snapshot: StatusSnapshot = {
       ...this.gw.status(),
       now: Date.now(),
-      components: this.gw.telemetry.componentTotals(),
-      errors: this.gw.telemetry.recentErrors(),
+      components: this.gw.metrics.componentTotals(),
+      errors: this.gw.metrics.recentErrors(),
       health,
     };
     // Health details and error messages can quote a URL with a password in it: same rules as the logs.
@@ -126,7 +126,7 @@ export class ObserveServer {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     switch (path) {
       case '/metrics': {
-        const reg = this.gw.telemetry.registry;
+        const reg = this.gw.metrics.registry;
         send(res, 200, reg.contentType, await reg.metrics());
         return;
       }

@@ -1,23 +1,10 @@
-// The metrics spec every component follows (after Vector's component spec), and the only place metric names
-// are defined: events and bytes in and out, errors by stage and kind, discarded events by reason; queue and
-// per-sink gauges are collected from the queue itself at scrape time. The spec is written out in README.md
-// ("Metrics"); change both together.
+// The metrics registry of one gateway: it implements the component metrics spec (gateway/metrics-spec.ts)
+// and is the only place metric names are defined: events and bytes in and out, errors by stage and kind,
+// discarded events by reason; queue and per-sink gauges are collected from the queue itself at scrape time.
+// The spec is written out in README.md ("Metrics"); change both together.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ComponentKind, ComponentMetrics } from '../metrics-spec.js';
 import type { Queue } from '../queue/queue.js';
-
-export type ComponentKind = 'source' | 'sink';
-
-/** The per-component view of the metrics, handed to each source and sink. */
-export interface ComponentMetrics {
-  /** Events (readings) and bytes taken in from outside (sources) or from the queue (sinks). */
-  received(events: number, bytes: number): void;
-  /** Events and bytes delivered: to the queue (sources) or acknowledged upstream (sinks). */
-  sent(events: number, bytes: number): void;
-  /** An error at a stage (`decode`, `ingest`, `connect`, `write`, ...), of a kind (an error code). */
-  error(stage: string, kind: string): void;
-  /** Events refused or dropped, with a stable reason (`bad_payload`, `queue_full`, `dead_letter`, ...). */
-  discarded(events: number, reason: string): void;
-}
 
 /** Running totals of one component, kept beside the Prometheus counters for `/api/status` and `sluice top`. */
 export interface ComponentTotals {
@@ -43,7 +30,8 @@ export interface ErrorEvent {
 
 const RECENT_ERRORS = 20;
 
-export class Telemetry {
+/** Prometheus counters and gauges of one gateway, and the running totals `/api/status` and `sluice top` show. */
+export class GatewayMetrics {
   readonly registry = new Registry();
   private readonly errors: Counter<string>;
   private readonly discardedEvents: Counter<string>;
@@ -246,11 +234,3 @@ export class Telemetry {
     );
   }
 }
-
-/** Metrics that count nothing, for unit tests of components and for tools. */
-export const noMetrics: ComponentMetrics = {
-  received: () => undefined,
-  sent: () => undefined,
-  error: () => undefined,
-  discarded: () => undefined,
-};

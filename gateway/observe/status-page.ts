@@ -1,6 +1,6 @@
 // The local status page: one self-contained HTML document (inline CSS and SVG, no scripts, no external
 // assets) with sources, sinks, the queue-depth chart over the kept history and the last errors.
-import type { GatewayStatus } from '../runtime/gateway.js';
+import type { GatewayStatus } from '../status.js';
 import type { HealthReport } from './health.js';
 import type { Sample } from './history.js';
 import type { ComponentTotals, ErrorEvent } from './metrics.js';

@@ -2,6 +2,7 @@
 // carries in and the type it resolves with once its commit is durable (and the shapes those name).
 import type { IngestResult } from '../components.js';
 import type { SluiceError } from '../errors.js';
+import type { CursorStats } from '../status.js';
 
 /** Where a cursor created for the first time starts: only new readings, or everything still retained. */
 export type CursorStart = 'tail' | 'oldest';
@@ -12,18 +13,7 @@ export interface DeadLetterInput {
   readonly message: string;
 }
 
-export interface CursorStats {
-  readonly name: string;
-  /** Highest sequence this cursor has acknowledged. */
-  readonly acked: number;
-  /** Entries retained that this cursor has not acknowledged. */
-  readonly lag: number;
-  /** Age in ms of the oldest entry this cursor has not acknowledged; null when it is caught up. */
-  readonly oldestUnackedAgeMs: number | null;
-  /** Entries dropped by `drop_oldest` before this cursor acknowledged them. */
-  readonly dropped: number;
-  readonly createdAt: number;
-}
+export type { CursorStats };
 
 /** The caller waiting for an op: resolved only once the op's commit is flushed, rejected if it fails. */
 interface Waiter<T> {

@@ -6,42 +6,18 @@ import { EventEmitter } from 'node:events';
 import type { AppendOptions, IngestResult } from '../components.js';
 import { SluiceError, toSluiceError } from '../errors.js';
 import type { QueuedReading, Reading } from '../reading.js';
+import type { QueueStats } from '../status.js';
 import { encodeEntry } from './codec.js';
 import { CommitLoop } from './commit-loop.js';
-import type { OnFull, QueueLimits, QueueOptions } from './options.js';
+import type { QueueLimits, QueueOptions } from './options.js';
 import type { CursorStart, CursorStats, DeadLetterInput, Op } from './ops.js';
 import type { StoredDeadLetter } from './dead-letters.js';
 import { Store, type Snapshot } from './store.js';
 
 export type { CommitMode, OnFull, QueueOptions } from './options.js';
 export type { CursorStart, CursorStats, DeadLetterInput } from './ops.js';
+export type { QueueStats } from '../status.js';
 export type { StoredDeadLetter } from './dead-letters.js';
-
-export interface QueueStats {
-  /** First sequence number this queue ever assigned. */
-  readonly origin: number;
-  readonly depth: number;
-  readonly bytes: number;
-  readonly maxBytes: number;
-  readonly onFull: OnFull;
-  /** First retained sequence; `lastSeq + 1` when empty. */
-  readonly firstSeq: number;
-  readonly lastSeq: number;
-  /** Entries dropped by `drop_oldest` since the queue was created. */
-  readonly dropped: number;
-  /** Appends refused by `reject_new` (readings) since this process opened the queue. */
-  readonly rejected: number;
-  /** Transactions committed (and flushed) since this process opened the queue. */
-  readonly commits: number;
-  /** How the next commit waits for the disk (`auto` resolves to one of the two). */
-  readonly commitMode: 'inline' | 'background';
-  /** Times `auto` moved commits off the event loop because inline fsyncs were slow. */
-  readonly commitModeFallbacks: number;
-  readonly deadLetters: number;
-  /** The last append round found the disk too full to take readings (they are refused and counted). */
-  readonly diskFull: boolean;
-  readonly cursors: readonly CursorStats[];
-}
 
 export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
   private readonly store: Store;

@@ -1,78 +1,27 @@
-// The agent: opens the queue, starts one runner per sink (each with its cursor), then the sources; stops in
+// The gateway: opens the queue, starts one runner per sink (each with its cursor), then the sources; stops in
 // the reverse order so that nothing is accepted that cannot be queued, and nothing queued is lost. apply()
 // changes the pipeline in place: the queue stays open, unchanged components keep running, changed ones are
 // replaced under the same name (so a sink resumes from its own cursor).
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type {
-  AppendOptions,
-  ComponentDeps,
-  ComponentHealth,
-  Sink,
-  Source,
-  SourceContext,
-} from '../components.js';
+import type { AppendOptions, ComponentDeps, Sink, Source, SourceContext } from '../components.js';
 import { PIPELINE_KEYS, canonicalJson } from '../config/bootstrap.js';
 import type { Config, SinkConfig, SourceConfig } from '../config/schema.js';
 import { SluiceError, errorMessage, toSluiceError } from '../errors.js';
 import { createLogger, RateLimitedLog } from '../observe/log.js';
-import { Telemetry } from '../observe/metrics.js';
-import { Queue, type QueueStats, newQueueFirstSeq } from '../queue/queue.js';
+import { GatewayMetrics } from '../observe/metrics.js';
+import { Queue, newQueueFirstSeq } from '../queue/queue.js';
 import type { Reading } from '../reading.js';
 import { sinks as sinkRegistry } from '../sinks/index.js';
 import { sources as sourceRegistry } from '../sources/index.js';
 import { within } from './retry.js';
-import { SinkRunner, type SinkRunnerStatus } from './sink-runner.js';
+import type { ControlStatus, GatewayStatus } from '../status.js';
+import { SinkRunner } from './sink-runner.js';
 
 export interface GatewayOptions {
   readonly log?: Logger;
   /** Benchmarks only: open the queue without fsync. */
   readonly unsafeNoSync?: boolean;
-}
-
-export interface GatewayStatus {
-  readonly gateway: string;
-  readonly startedAt: number;
-  readonly queue: QueueStats;
-  readonly sources: ReadonlyArray<{
-    name: string;
-    type: string;
-    health: ComponentHealth;
-    rejected: Record<string, number>;
-  }>;
-  readonly sinks: readonly SinkRunnerStatus[];
-  /** Null until the fleet layer reports (a gateway started on its own, in tests and benchmarks). */
-  readonly control: ControlStatus | null;
-}
-
-/** One fleet channel, as the fleet layer reports it. */
-export interface ChannelStatus {
-  readonly channel: 'mqtt' | 'http';
-  /** Broker or bundle URL (passwords in it are redacted by the status API). */
-  readonly url: string;
-  /** `connecting`: not through yet, or lost and retrying. */
-  readonly state: 'connected' | 'connecting';
-  /** Failed attempts since the channel last got through. */
-  readonly attempts: number;
-  readonly lastError: { readonly message: string; readonly at: number } | null;
-  readonly nextRetryAt: number | null;
-  readonly connectedAt: number | null;
-}
-
-/** The last reload of the local file (SIGHUP or a changed file). */
-export interface ReloadStatus {
-  readonly result: 'ok' | 'failed';
-  /** `applied`, `rejected` (invalid or needs a restart) or `rolled_back` (worse health). */
-  readonly outcome: string;
-  readonly reason?: string;
-  readonly error?: string;
-  readonly at: number;
-}
-
-/** How this gateway takes changes: its fleet channels and its last local reload. */
-export interface ControlStatus {
-  readonly channels: readonly ChannelStatus[];
-  readonly reload: ReloadStatus | null;
 }
 
 /** What apply() changed, by component name. */
@@ -95,7 +44,7 @@ interface RunningSink {
 }
 
 export class Gateway {
-  readonly telemetry: Telemetry;
+  readonly metrics: GatewayMetrics;
   readonly queue: Queue;
   readonly startedAt = Date.now();
   private current: Config;
@@ -112,7 +61,7 @@ export class Gateway {
     options: GatewayOptions,
   ) {
     this.current = config;
-    this.telemetry = new Telemetry(config.gateway.id);
+    this.metrics = new GatewayMetrics(config.gateway.id);
     this.queue = Queue.open({
       dir: join(config.gateway.data_dir, 'queue'),
       maxBytes: config.queue.max_bytes,
@@ -121,7 +70,7 @@ export class Gateway {
       noSync: options.unsafeNoSync === true,
       firstSeq: newQueueFirstSeq(),
     });
-    this.telemetry.watchQueue(this.queue);
+    this.metrics.watchQueue(this.queue);
   }
 
   /** The config in force (the last one applied). */
@@ -246,7 +195,7 @@ export class Gateway {
 
   /** Ingest used by every source: durable append plus the source's metrics. */
   private contextFor(name: string, type: string, rejections: Map<string, number>): SourceContext {
-    const metrics = this.telemetry.forComponent('source', name, type);
+    const metrics = this.metrics.forComponent('source', name, type);
     const log = this.log.child({ component: name, component_type: type });
     const limited = new RateLimitedLog(log);
     return {
@@ -273,7 +222,7 @@ export class Gateway {
       gatewayId: this.current.gateway.id,
       dataDir: this.current.gateway.data_dir,
       log: this.log.child({ component: name, component_type: type }),
-      metrics: this.telemetry.forComponent(kind, name, type),
+      metrics: this.metrics.forComponent(kind, name, type),
     };
   }
 

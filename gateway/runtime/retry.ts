@@ -1,4 +1,8 @@
-// The one backoff policy: jittered exponential ("full jitter"), settings passed in by the caller's config.
+// The one backoff policy: jittered exponential, settings passed in by the caller's config. It is "equal
+// jitter" in the terms of AWS's "Exponential Backoff And Jitter" (half the capped delay fixed, half random),
+// not "full jitter" (uniform in [0, cap]): the fixed half keeps a failing upstream from being retried at
+// near-zero delays, which full jitter allows on every attempt, and one gateway is not the crowd of clients
+// whose contention full jitter spreads best.
 
 export interface BackoffOptions {
   readonly initial_ms: number;
@@ -6,9 +10,7 @@ export interface BackoffOptions {
   readonly multiplier: number;
 }
 
-export const defaultBackoff: BackoffOptions = { initial_ms: 200, max_ms: 30_000, multiplier: 2 };
-
-/** Delay before retry number `attempt` (0-based): uniform in [cap/2, cap], cap growing exponentially. */
+/** Delay before retry number `attempt` (0-based): uniform in [cap/2, cap], cap growing exponentially (equal jitter). */
 export function backoffDelay(attempt: number, o: BackoffOptions, random: () => number = Math.random): number {
   const cap = Math.min(o.max_ms, o.initial_ms * Math.pow(o.multiplier, Math.min(attempt, 64)));
   return Math.round(cap / 2 + random() * (cap / 2));

@@ -6,9 +6,10 @@ import { failedHealth, type ComponentHealth, type Sink, type SinkProgress } from
 import type { BackoffOptions } from './retry.js';
 import { backoffDelay, sleep, within } from './retry.js';
 import { errorMessage, isSluiceError } from '../errors.js';
-import type { ComponentMetrics } from '../observe/metrics.js';
+import type { ComponentMetrics } from '../metrics-spec.js';
 import type { CursorStart, Queue } from '../queue/queue.js';
 import type { QueuedReading } from '../reading.js';
+import type { LastSinkError, SinkRunnerStatus } from '../status.js';
 
 export interface SinkRunnerOptions {
   readonly startFrom: CursorStart;
@@ -16,50 +17,6 @@ export interface SinkRunnerOptions {
   readonly retry: BackoffOptions;
   /** How often an idle runner asks the sink to commit held data (time-based file rolls). */
   readonly idleFlushMs?: number;
-}
-
-/** The last error a sink's connect, write or flush failed with (cleared by the next success). */
-export interface LastSinkError {
-  readonly code: string;
-  readonly message: string;
-  readonly retriable: boolean;
-  readonly at: number;
-}
-
-export interface SinkRunnerStatus {
-  readonly sink: string;
-  readonly type: string;
-  readonly connected: boolean;
-  readonly health: ComponentHealth;
-  readonly consecutiveFailures: number;
-  /** Lets the fleet health gate tell "upstream down, retrying" from "failing because of its config". */
-  readonly lastError: LastSinkError | undefined;
-  readonly lastAckAt: number | undefined;
-  /** Sequence the runner has fed to the sink (may be ahead of the durable ack). */
-  readonly position: number;
-  /** The call into the sink that has not returned yet, and since when (a hung filesystem, a stuck peer). */
-  readonly pending?: { readonly op: 'connect' | 'write' | 'flush'; readonly since: number } | undefined;
-}
-
-/**
- * Why a sink counts as failing because of its own config rather than its upstream, or undefined: it cannot
- * connect or write for a reason other than an unreachable upstream (a broker that is down is what the queue
- * is for), or its connect has not returned for `connectStuckAfterMs`. Shared by readiness and the fleet
- * health gate, so that both call the same sink broken.
- */
-export function sinkProblem(
-  s: SinkRunnerStatus,
-  now: number,
-  connectStuckAfterMs: number,
-): string | undefined {
-  const e = s.lastError;
-  const upstreamDown = e !== undefined && e.retriable && e.code === 'SLUICE_UPSTREAM_UNREACHABLE';
-  if (upstreamDown) return undefined;
-  if ((!s.connected && s.consecutiveFailures > 0) || s.health.state === 'unhealthy')
-    return e ? `${e.code}: ${e.message}` : (s.health.detail ?? 'unhealthy');
-  if (!s.connected && s.pending?.op === 'connect' && now - s.pending.since >= connectStuckAfterMs)
-    return `connect has not returned for ${Math.round((now - s.pending.since) / 1000)} s`;
-  return undefined;
 }
 
 export class SinkRunner {

@@ -3,8 +3,8 @@
 // ends up in the file sink exactly once.
 import { join } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
-import { FleetView } from '../../gateway/fleet/cli/broker.js';
-import { push } from '../../gateway/fleet/cli/push.js';
+import { FleetView } from '../../gateway/cli/fleet/broker.js';
+import { push } from '../../gateway/cli/fleet/push.js';
 import { ManagedGateway } from '../../gateway/fleet/managed.js';
 import { silentLogger } from '../../gateway/observe/log.js';
 import { Mosquitto } from '../peers/mosquitto.js';

@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import { afterEach, expect, test, vi } from 'vitest';
 import { ManagedGateway } from '../../gateway/fleet/managed.js';
-import { statusRows } from '../../gateway/fleet/cli/status.js';
+import { statusRows } from '../../gateway/cli/fleet/status.js';
 import type { LastResult } from '../../gateway/fleet/store.js';
 import { silentLogger } from '../../gateway/observe/log.js';
 import { Gateway } from '../../gateway/runtime/gateway.js';

@@ -1,7 +1,7 @@
 // The fleet channels and the last local reload on the status page, as the API reports them.
 import { expect, test } from 'vitest';
 import { renderStatusPage } from '../../gateway/observe/status-page.js';
-import type { GatewayStatus } from '../../gateway/runtime/gateway.js';
+import type { GatewayStatus } from '../../gateway/status.js';
 
 const now = 1_800_000_000_000;
 

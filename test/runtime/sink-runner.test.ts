@@ -2,7 +2,7 @@ import { expect, test, vi, type Mock } from 'vitest';
 import type { ComponentHealth, Sink, SinkProgress } from '../../gateway/components.js';
 import { SluiceError } from '../../gateway/errors.js';
 import { silentLogger } from '../../gateway/observe/log.js';
-import { noMetrics, type ComponentMetrics } from '../../gateway/observe/metrics.js';
+import { noMetrics, type ComponentMetrics } from '../../gateway/metrics-spec.js';
 import { Queue } from '../../gateway/queue/queue.js';
 import type { QueuedReading } from '../../gateway/reading.js';
 import { SinkRunner } from '../../gateway/runtime/sink-runner.js';

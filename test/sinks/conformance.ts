@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import type { Sink } from '../../gateway/components.js';
 import { silentLogger } from '../../gateway/observe/log.js';
-import { noMetrics } from '../../gateway/observe/metrics.js';
+import { noMetrics } from '../../gateway/metrics-spec.js';
 import { Queue } from '../../gateway/queue/queue.js';
 import { SinkRunner } from '../../gateway/runtime/sink-runner.js';
 import { readings } from '../helpers/readings.js';

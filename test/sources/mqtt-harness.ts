@@ -7,7 +7,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { z } from 'zod';
 import type { Source, SourceContext } from '../../gateway/components.js';
 import { silentLogger } from '../../gateway/observe/log.js';
-import type { ComponentMetrics } from '../../gateway/observe/metrics.js';
+import type { ComponentMetrics } from '../../gateway/metrics-spec.js';
 import { Queue, type OnFull } from '../../gateway/queue/queue.js';
 import type { QueuedReading } from '../../gateway/reading.js';
 import { MqttBrokerSource, schema as brokerSchema } from '../../gateway/sources/mqtt-broker/index.js';

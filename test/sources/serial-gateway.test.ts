@@ -47,7 +47,7 @@ sources:
         disconnects: 1,
         readings: queued.length,
       });
-      const metrics = await gw.telemetry.registry.metrics();
+      const metrics = await gw.metrics.registry.metrics();
       expect(Number(/received_bytes_total\{[^}]*component_id="gps"[^}]*\} (\d+)/.exec(metrics)?.[1])).toBe(
         text.length,
       );

@@ -5,7 +5,7 @@ import { SerialPort } from 'serialport';
 import type { z } from 'zod';
 import type { SourceContext } from '../../gateway/components.js';
 import { silentLogger } from '../../gateway/observe/log.js';
-import type { ComponentMetrics } from '../../gateway/observe/metrics.js';
+import type { ComponentMetrics } from '../../gateway/metrics-spec.js';
 import { Queue, type OnFull } from '../../gateway/queue/queue.js';
 import type { QueuedReading } from '../../gateway/reading.js';
 import { SerialSource, schema } from '../../gateway/sources/serial/index.js';

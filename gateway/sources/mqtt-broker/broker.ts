@@ -10,7 +10,7 @@ import { TopicMapper } from '../mqtt/mapping.js';
 import { Acl } from './acl.js';
 import { limitPacketSize, onBrokerError } from './aedes-internals.js';
 import { Authenticator } from './auth.js';
-import type { MqttBrokerConfig } from './index.js';
+import type { MqttBrokerConfig } from './schema.js';
 import { ConnectionGate, Listeners, isLoopback, type ListenerInfo } from './listeners.js';
 import { handlePublish, type PublishSteps } from './publish.js';
 

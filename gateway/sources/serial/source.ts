@@ -7,7 +7,7 @@ import { SluiceError, errorMessage } from '../../errors.js';
 import { RateLimitedLog } from '../../observe/log.js';
 import type { Reading } from '../../reading.js';
 import { IngestBatcher } from '../ingest-batcher.js';
-import type { SerialConfig } from './index.js';
+import type { SerialConfig } from './schema.js';
 import { PortLink } from './port.js';
 
 /** Per-port counters, since the source started. */

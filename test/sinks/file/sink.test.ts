@@ -5,7 +5,7 @@ import { schema } from '../../../gateway/sinks/file/schema.js';
 import { FileSink } from '../../../gateway/sinks/file/sink.js';
 import { finalName } from '../../../gateway/sinks/ranged-names.js';
 import { silentLogger } from '../../../gateway/observe/log.js';
-import { noMetrics } from '../../../gateway/observe/metrics.js';
+import { noMetrics } from '../../../gateway/metrics-spec.js';
 import type { ReadingRecord } from '../../../gateway/reading.js';
 import { reading } from '../../helpers/readings.js';
 import { tempDir } from '../../helpers/tmp.js';

@@ -4,7 +4,7 @@
 import { gunzipSync } from 'node:zlib';
 import { expect } from 'vitest';
 import { silentLogger } from '../../../gateway/observe/log.js';
-import { noMetrics } from '../../../gateway/observe/metrics.js';
+import { noMetrics } from '../../../gateway/metrics-spec.js';
 import { Queue } from '../../../gateway/queue/queue.js';
 import type { ReadingRecord } from '../../../gateway/reading.js';
 import { SinkRunner } from '../../../gateway/runtime/sink-runner.js';

@@ -3,7 +3,7 @@
 import { KafkaSink } from '../../../gateway/sinks/kafka/sink.js';
 import { schema } from '../../../gateway/sinks/kafka/schema.js';
 import { silentLogger } from '../../../gateway/observe/log.js';
-import { noMetrics, type ComponentMetrics } from '../../../gateway/observe/metrics.js';
+import { noMetrics, type ComponentMetrics } from '../../../gateway/metrics-spec.js';
 import { Queue } from '../../../gateway/queue/queue.js';
 import type { ReadingRecord } from '../../../gateway/reading.js';
 import { SinkRunner } from '../../../gateway/runtime/sink-runner.js';

@@ -6,7 +6,7 @@
 import { decode } from 'cbor-x';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { noMetrics, type ComponentMetrics } from '../../../gateway/observe/metrics.js';
+import { noMetrics, type ComponentMetrics } from '../../../gateway/metrics-spec.js';
 import { toRecord, type QueuedReading } from '../../../gateway/reading.js';
 import { encodeValue } from '../../../gateway/sinks/kafka/encode.js';
 import { schema } from '../../../gateway/sinks/kafka/schema.js';

@@ -5,14 +5,14 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, expect, test, vi } from 'vitest';
 import { stringify } from 'yaml';
-import { FleetView } from '../../gateway/fleet/cli/broker.js';
-import { fleetKeygenCommand, fleetSignCommand } from '../../gateway/fleet/cli/keys.js';
-import { fleetPushCommand } from '../../gateway/fleet/cli/push.js';
-import { fleetStatusCommand } from '../../gateway/fleet/cli/status.js';
+import { FleetView } from '../../gateway/cli/fleet/broker.js';
+import { fleetKeygenCommand, fleetSignCommand } from '../../gateway/cli/fleet/keys.js';
+import { fleetPushCommand } from '../../gateway/cli/fleet/push.js';
+import { fleetStatusCommand } from '../../gateway/cli/fleet/status.js';
 import { cliPath } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 import { Mosquitto } from '../peers/mosquitto.js';
-import { fileSink, sim } from './helpers.js';
+import { fileSink, sim } from '../fleet/helpers.js';
 
 const cleanup: Array<() => Promise<void> | void> = [];
 afterAll(async () => {

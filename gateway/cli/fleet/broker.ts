@@ -2,8 +2,8 @@
 // that gateways publish (retained, so a fresh subscriber sees every gateway at once).
 import mqtt, { type MqttClient } from 'mqtt';
 import { SluiceError, errorMessage } from '../../errors.js';
-import type { FleetStatus } from '../agent.js';
-import { credentials, fleetTopics } from '../mqtt-channel.js';
+import type { FleetStatus } from '../../fleet/agent.js';
+import { credentials, fleetTopics } from '../../fleet/mqtt-channel.js';
 
 /** parseArgs options of every command that talks to the fleet broker. */
 export const brokerOptions = {

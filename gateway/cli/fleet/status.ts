@@ -1,6 +1,5 @@
 // `sluice fleet status`: a table of every gateway that published a status on the fleet broker.
-import { parse } from '../../cli/args.js';
-import type { Command } from '../../cli/commands.js';
+import { parse, type Command } from '../args.js';
 import { BROKER_HELP, FleetView, type GatewaySeen } from './broker.js';
 import { brokerOptions } from './broker.js';
 

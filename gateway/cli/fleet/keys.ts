@@ -4,12 +4,11 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { parse } from '../../cli/args.js';
-import type { Command } from '../../cli/commands.js';
+import { parse, type Command } from '../args.js';
 import { PIPELINE_KEYS, pipelineSchema } from '../../config/bootstrap.js';
 import { componentName } from '../../config/common.js';
 import { SluiceError, errorMessage } from '../../errors.js';
-import { loadPrivateKey, signBundle } from '../bundle.js';
+import { loadPrivateKey, signBundle } from '../../fleet/bundle.js';
 
 export const fleetKeygenCommand: Command = {
   name: 'fleet keygen',

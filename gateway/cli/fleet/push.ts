@@ -2,11 +2,10 @@
 // the canaries first, each must report the version applied (committed after its health gate), then the
 // rest. Stops at the first canary that rejects it, rolls it back or does not answer in time.
 import { readFileSync } from 'node:fs';
-import { parse } from '../../cli/args.js';
-import type { Command } from '../../cli/commands.js';
+import { parse, type Command } from '../args.js';
 import { SluiceError, errorMessage } from '../../errors.js';
-import { envelopeSchema, payloadSchema, type BundlePayload } from '../bundle.js';
-import { fleetTopics } from '../mqtt-channel.js';
+import { envelopeSchema, payloadSchema, type BundlePayload } from '../../fleet/bundle.js';
+import { fleetTopics } from '../../fleet/mqtt-channel.js';
 import { BROKER_HELP, FleetView, brokerOptions, type GatewaySeen } from './broker.js';
 
 export interface GatewayOutcome {
