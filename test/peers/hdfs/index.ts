@@ -2,10 +2,11 @@
 // DataNodes and WebHDFS on loopback, driven by line commands (safe mode, quotas, kills, failover, reads
 // through Hadoop's own FileSystem client). No JVM outlives the test: close() ends it, spawnJvm reaps it.
 import { createInterface } from 'node:readline';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rssBytes, spawnJvm } from '../jvm.js';
+import { makeHdfsCerts } from './certs.js';
 
 /** simple: simple auth, permissions on; ha: two NameNodes (one active); secure: Kerberos, SPNEGO, HTTPS. */
 export type HdfsVariant = 'simple' | 'ha' | 'secure';
@@ -16,6 +17,9 @@ export interface StartHdfsOptions {
   readonly heap?: string;
   /** Killed (SIGKILL) when not ready after this long. Default 90 s. */
   readonly startTimeoutMs?: number;
+  /** Secure variant: delegation token renew interval and max lifetime (Hadoop: a day, a week). */
+  readonly tokenRenewIntervalMs?: number;
+  readonly tokenMaxLifetimeMs?: number;
   /** Each command's answer must come within this. Default 60 s (a NameNode restart waits for DataNodes). */
   readonly commandTimeoutMs?: number;
 }
@@ -51,6 +55,21 @@ export interface HdfsState {
   readonly supergroup: string;
   readonly namenodes: readonly HdfsNameNode[];
   readonly datanodes: readonly HdfsDataNode[];
+  /** Secure variant only: the KDC and the files a client needs (krb5.conf, the test user's keytab, the CA). */
+  readonly kerberos?: HdfsKerberos;
+}
+
+export interface HdfsKerberos {
+  readonly realm: string;
+  /** host:port of MiniKdc. */
+  readonly kdc: string;
+  readonly krb5Conf: string;
+  /** The test user's principal (sluice@REALM); `token` answers tokens it owns. */
+  readonly user: string;
+  readonly userKeytab: string;
+  readonly serviceKeytab: string;
+  /** PEM of the CA that signed every HTTPS endpoint's certificate. */
+  readonly caFile: string;
 }
 
 /** One command's answer; `error` is the Java class (the NameNode's own, e.g. SafeModeException). */
@@ -108,12 +127,20 @@ export async function startHdfs(options: StartHdfsOptions = {}): Promise<HdfsPee
   const commandTimeoutMs = options.commandTimeoutMs ?? 60_000;
   const work = await mkdtemp(join(tmpdir(), `sluice-hdfs-${variant}-`));
   const started = Date.now();
-  const child = spawnJvm('hdfs', MAIN, [variant, work], {
-    heap,
-    stdin: true,
-    // Hadoop's scratch files (and MiniKdc's) stay in the work dir that close() removes.
-    jvmArgs: [`-Djava.io.tmpdir=${work}`],
-  });
+  const args = [variant, work];
+  const jvmArgs = [`-Djava.io.tmpdir=${work}`]; // Hadoop's scratch files stay in what close() removes
+  if (variant === 'secure') {
+    const certs = join(work, 'certs');
+    await mkdir(certs);
+    args.push((await makeHdfsCerts(certs)).dir);
+    if (options.tokenRenewIntervalMs !== undefined) {
+      jvmArgs.push(`-Dsluice.hdfs.tokenRenewIntervalMs=${options.tokenRenewIntervalMs}`);
+    }
+    if (options.tokenMaxLifetimeMs !== undefined) {
+      jvmArgs.push(`-Dsluice.hdfs.tokenMaxLifetimeMs=${options.tokenMaxLifetimeMs}`);
+    }
+  }
+  const child = spawnJvm('hdfs', MAIN, args, { heap, stdin: true, jvmArgs });
   let tail = '';
   child.stderr?.on('data', (b: Buffer) => {
     tail = (tail + b.toString()).slice(-STDERR_TAIL);

@@ -27,8 +27,8 @@ final class Commands {
   static final String HELP =
       "state | safemode enter|leave|get | mkdir PATH [OCTAL] | chmod PATH OCTAL | chown PATH USER [GROUP]"
           + " | quota PATH NS|keep|clear DS|keep|clear | ls PATH | read PATH [text|base64]"
-          + " | write PATH text|base64 DATA | rm PATH | dn-kill INDEX | dn-restart NAME | nn-restart INDEX"
-          + " | activate INDEX | failover | token RENEWER";
+          + " | write PATH text|base64 DATA | rm PATH | dn-kill INDEX [dead] | dn-restart NAME | nn-restart INDEX [nowait]"
+          + " | activate INDEX | failover | token RENEWER | spnego URL";
 
   private final HdfsPeer peer;
   /** DataNodes stopped by dn-kill, by transfer address, kept to restart them on the same ports. */
@@ -120,8 +120,13 @@ final class Commands {
         int i = Integer.parseInt(arg(w, 1));
         DataNode dn = cluster.getDataNodes().get(i);
         String name = HdfsPeer.hostPort(dn.getXferAddress());
+        var id = dn.getDatanodeId();
         stopped.put(name, cluster.stopDataNode(i));
-        return Json.obj("datanode", name);
+        // Without "dead" the NameNode learns of it as it would of a crash, when heartbeats stop (10 s here),
+        // and until then may still send clients there; "dead" skips that wait.
+        boolean dead = w.length > 2 && w[2].equals("dead");
+        if (dead) cluster.setDataNodeDead(id);
+        return Json.obj("datanode", name, "markedDead", dead);
       }
       case "dn-restart": {
         MiniDFSCluster.DataNodeProperties props = stopped.remove(arg(w, 1));
@@ -132,8 +137,20 @@ final class Commands {
         return Json.obj("datanode", w[1]);
       }
       case "nn-restart": {
-        cluster.restartNameNode(Integer.parseInt(arg(w, 1)), true);
-        return peer.describe();
+        int i = Integer.parseInt(arg(w, 1));
+        long t0 = System.nanoTime();
+        cluster.restartNameNode(i, true);
+        // A restarted NameNode stays in safe mode until the DataNodes' block reports reach its threshold,
+        // refusing writes meanwhile (what a client of a real restart sees). "nowait" answers at once.
+        boolean wait = !(w.length > 2 && w[2].equals("nowait"));
+        long deadline = System.nanoTime() + 60_000_000_000L;
+        while (wait && cluster.getNameNode(i).isInSafeMode() && System.nanoTime() < deadline) {
+          Thread.sleep(100);
+        }
+        Map<String, Object> d = peer.describe();
+        d.put("safemode", cluster.getNameNode(i).isInSafeMode());
+        d.put("restartMillis", (System.nanoTime() - t0) / 1_000_000);
+        return d;
       }
       case "activate": {
         activate(Integer.parseInt(arg(w, 1)));
@@ -150,8 +167,13 @@ final class Commands {
         return peer.describe();
       }
       case "token": {
-        Token<?> t = fs.getDelegationToken(arg(w, 1));
+        // Secure: owned by the test user (Kerberos login from its keytab). Simple auth issues none (null).
+        Token<?> t = peer.secure != null ? peer.secure.token(fs, arg(w, 1)) : fs.getDelegationToken(arg(w, 1));
         return Json.obj("token", t == null ? null : t.encodeToUrlString());
+      }
+      case "spnego": {
+        if (peer.secure == null) throw new IllegalStateException("spnego needs the secure variant");
+        return Json.obj("status", peer.secure.spnegoGet(arg(w, 1)));
       }
       case "help":
         return Json.obj("help", HELP);

@@ -42,15 +42,16 @@ public final class HdfsPeer {
   }
 
   public static void main(String[] args) throws Exception {
-    if (args.length != 2 || !List.of("simple", "ha", "secure").contains(args[0])) {
-      System.err.println("usage: HdfsPeer simple|ha|secure <work dir>");
+    boolean secure = args.length == 3 && args[0].equals("secure");
+    if (!secure && (args.length != 2 || !List.of("simple", "ha").contains(args[0]))) {
+      System.err.println("usage: HdfsPeer simple|ha <work dir> | HdfsPeer secure <work dir> <certificates dir>");
       System.exit(2);
     }
     // Answers are the only thing on stdout: whatever Hadoop prints there goes to stderr.
     PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true, StandardCharsets.UTF_8);
     System.setOut(System.err);
     long t0 = System.nanoTime();
-    HdfsPeer peer = start(args[0], new File(args[1]));
+    HdfsPeer peer = start(args[0], new File(args[1]), secure ? new File(args[2]) : null);
     // A SIGTERM still shuts the cluster down (its storage is then left consistent for a look afterwards).
     Runtime.getRuntime().addShutdownHook(new Thread(peer::stop, "hdfs-peer-stop"));
     Map<String, Object> ready = peer.describe();
@@ -71,7 +72,7 @@ public final class HdfsPeer {
     System.exit(0);
   }
 
-  static HdfsPeer start(String variant, File work) throws Exception {
+  static HdfsPeer start(String variant, File work, File certs) throws Exception {
     Configuration conf = new HdfsConfiguration();
     conf.setBoolean("dfs.permissions.enabled", true);
     conf.setBoolean("dfs.webhdfs.enabled", true);
@@ -101,7 +102,7 @@ public final class HdfsPeer {
     // mid-upload or a space quota (charged a whole block times the replication per open block) bites at
     // test sizes rather than at 128 MiB.
     conf.setLong("dfs.blocksize", 1024 * 1024);
-    Secure secure = variant.equals("secure") ? Secure.configure(conf, new File(work, "secure")) : null;
+    Secure secure = variant.equals("secure") ? Secure.configure(conf, new File(work, "secure"), certs) : null;
 
     MiniDFSCluster.Builder builder =
         new MiniDFSCluster.Builder(conf, new File(work, "dfs"))
