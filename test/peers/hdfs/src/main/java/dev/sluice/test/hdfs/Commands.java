@@ -140,11 +140,16 @@ final class Commands {
         int i = Integer.parseInt(arg(w, 1));
         long t0 = System.nanoTime();
         cluster.restartNameNode(i, true);
-        // A restarted NameNode stays in safe mode until the DataNodes' block reports reach its threshold,
-        // refusing writes meanwhile (what a client of a real restart sees). "nowait" answers at once.
+        // A restarted NameNode stays in safe mode until the DataNodes' block reports reach its threshold, and
+        // redirects no WebHDFS write ("Failed to find datanode", 403) until they count as live: refusals a
+        // client of a real restart sees. Unless "nowait", the answer waits until both are over.
         boolean wait = !(w.length > 2 && w[2].equals("nowait"));
         long deadline = System.nanoTime() + 60_000_000_000L;
-        while (wait && cluster.getNameNode(i).isInSafeMode() && System.nanoTime() < deadline) {
+        int running = cluster.getDataNodes().size();
+        while (wait
+            && (cluster.getNameNode(i).isInSafeMode()
+                || cluster.getNameNode(i).getNamesystem().getNumLiveDataNodes() < running)
+            && System.nanoTime() < deadline) {
           Thread.sleep(100);
         }
         Map<String, Object> d = peer.describe();

@@ -81,6 +81,13 @@ final class Secure {
     conf.set("dfs.web.authentication.kerberos.principal", "*");
     conf.set("dfs.web.authentication.kerberos.keytab", keytab);
     conf.set("dfs.namenode.kerberos.internal.spnego.principal", "HTTP/localhost@" + realm);
+    // Kerberos RPC alone leaves the HTTP endpoints on simple auth (user.name trusted as given): SPNEGO on
+    // every one of them, anonymous refused. WebHDFS also admits a delegation token in place of SPNEGO.
+    conf.set("hadoop.http.filter.initializers", "org.apache.hadoop.security.AuthenticationFilterInitializer");
+    conf.set("hadoop.http.authentication.type", "kerberos");
+    conf.set("hadoop.http.authentication.kerberos.principal", "*");
+    conf.set("hadoop.http.authentication.kerberos.keytab", keytab);
+    conf.setBoolean("hadoop.http.authentication.simple.anonymous.allowed", false);
     conf.setBoolean("dfs.block.access.token.enable", true);
     // SASL on the data transfer protocol plus HTTPS only: what lets a secure DataNode run unprivileged.
     conf.set("dfs.data.transfer.protection", "authentication");
