@@ -120,6 +120,7 @@ describe('Apache Hadoop HDFS peer, simple auth with permissions on', () => {
   beforeAll(async () => {
     hdfs = await startHdfs({ variant: 'simple' });
     base = await hdfs.webhdfs();
+    await hdfs.must('mkdir', '/w', '755');
   });
   afterAll(async () => hdfs?.close());
 
@@ -133,7 +134,6 @@ describe('Apache Hadoop HDFS peer, simple auth with permissions on', () => {
   });
 
   test('a WebHDFS create (redirect to a DataNode, 2 steps) reads back through FileSystem', async () => {
-    await hdfs.must('mkdir', '/w', '755');
     const body = 'line 1\nline 2 \u00e9\n';
     const r = await webCreate(base, '/w/a.jsonl', body);
     expect(r).toMatchObject({ status: 201, exception: undefined });
@@ -207,14 +207,23 @@ describe('Apache Hadoop HDFS peer, simple auth with permissions on', () => {
   });
 
   test('a restarted NameNode answers WebHDFS on the same port with the files it had', async () => {
+    await hdfs.must('write', '/before-restart', 'text', 'kept');
     expect(await hdfs.must('nn-restart', '0')).toMatchObject({ safemode: false });
     expect(await hdfs.webhdfs()).toBe(base);
-    expect(await webStatus(base, '/w/a.jsonl')).toMatchObject({ status: 200 });
-    expect(await webCreate(base, '/w/after-restart', 'ok')).toMatchObject({
-      status: 201,
-      exception: undefined,
-    });
-    expect((await hdfs.read('/w/after-restart')).toString()).toBe('ok');
+    expect(await webStatus(base, '/before-restart')).toMatchObject({ status: 200 });
+    expect((await hdfs.read('/before-restart')).toString()).toBe('kept');
+    // The first write after the restart may fail at the DataNode: its cached RPC connection to the old
+    // NameNode process answers EOFException (403), and a create is not retried for you. A client starts
+    // over from step 1, as the sink must; the retry goes through.
+    const refusals: WebHdfsResult[] = [];
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const r = await webCreate(base, '/after-restart', 'ok');
+      if (r.status === 201) break;
+      refusals.push(r);
+    }
+    expect(refusals.length).toBeLessThan(3);
+    for (const r of refusals) expect(r).toMatchObject({ status: 403, exception: 'EOFException' });
+    expect((await hdfs.read('/after-restart')).toString()).toBe('ok');
   });
 });
 
@@ -246,6 +255,13 @@ describe('Apache Hadoop HDFS peer, HA with two NameNodes', () => {
     expect((await hdfs.read('/before')).toString()).toBe('written on nn1');
     expect((await hdfs.read('/after')).toString()).toBe('written on nn2');
   });
+
+  test('close() leaves no JVM behind', async () => {
+    const pid = hdfs.pid ?? 0;
+    expect(pid).toBeGreaterThan(0);
+    await hdfs.close();
+    expect(() => process.kill(pid, 0)).toThrow(/ESRCH/);
+  });
 });
 
 describe('Apache Hadoop HDFS peer, secure: Kerberos (MiniKdc), SPNEGO, HTTPS only', () => {
@@ -256,6 +272,7 @@ describe('Apache Hadoop HDFS peer, secure: Kerberos (MiniKdc), SPNEGO, HTTPS onl
     hdfs = await startHdfs({ variant: 'secure' });
     base = await hdfs.webhdfs();
     ca = await readFile(hdfs.ready.kerberos?.caFile ?? '', 'utf8');
+    await hdfs.must('mkdir', '/s', '777');
   });
   afterAll(async () => hdfs?.close());
 
@@ -268,7 +285,6 @@ describe('Apache Hadoop HDFS peer, secure: Kerberos (MiniKdc), SPNEGO, HTTPS onl
   });
 
   test('without credentials swebhdfs answers 401 Negotiate; user.name alone is not trusted', async () => {
-    await hdfs.must('mkdir', '/s', '777');
     const anonymous = await send('GET', `${base}/s?op=GETFILESTATUS`, '', ca);
     expect(anonymous.status).toBe(401);
     expect(anonymous.headers.get('www-authenticate')).toBe('Negotiate');
@@ -277,7 +293,7 @@ describe('Apache Hadoop HDFS peer, secure: Kerberos (MiniKdc), SPNEGO, HTTPS onl
   });
 
   test("SPNEGO with the test user's Kerberos ticket is admitted (Hadoop's own HTTP client)", async () => {
-    expect(await hdfs.must('spnego', `${base}/s?op=GETFILESTATUS`)).toMatchObject({ status: 200 });
+    expect(await hdfs.must('spnego', `${base}/?op=GETFILESTATUS`)).toMatchObject({ status: 200 });
   });
 
   test('a delegation token fetched from the kerberized NameNode writes through swebhdfs', async () => {
@@ -288,5 +304,18 @@ describe('Apache Hadoop HDFS peer, secure: Kerberos (MiniKdc), SPNEGO, HTTPS onl
     expect(hdfs.ready.datanodes.map((d) => d.https)).toContain(r.datanode);
     expect((await hdfs.read('/s/by-token.jsonl')).toString()).toBe('{"a":1}\n');
     expect(await hdfs.ls('/s')).toMatchObject([{ name: 'by-token.jsonl', owner: 'sluice' }]);
+  });
+
+  test('a renewed token lives on; a cancelled one is refused by swebhdfs', async () => {
+    const token = String((await hdfs.must('token', 'sluice')).token);
+    const renewed = await hdfs.must('token-renew', token);
+    expect(Number(renewed.expiry)).toBeGreaterThan(Date.now());
+    const status = (t: string) => send('GET', `${base}/?op=GETFILESTATUS&delegation=${t}`, '', ca);
+    expect((await status(token)).status).toBe(200);
+    await hdfs.must('token-cancel', token);
+    const refused = await status(token);
+    expect(refused.status).toBe(403);
+    // Hadoop 3.5 wraps the InvalidToken in a SecurityException ("... can't be found in cache").
+    expect(await refused.text()).toMatch(/SecurityException.*token/i);
   });
 });

@@ -132,7 +132,11 @@ export async function startHdfs(options: StartHdfsOptions = {}): Promise<HdfsPee
   if (variant === 'secure') {
     const certs = join(work, 'certs');
     await mkdir(certs);
-    args.push((await makeHdfsCerts(certs)).dir);
+    await makeHdfsCerts(certs).catch(async (err: unknown) => {
+      await rm(work, { recursive: true, force: true });
+      throw err;
+    });
+    args.push(certs);
     if (options.tokenRenewIntervalMs !== undefined) {
       jvmArgs.push(`-Dsluice.hdfs.tokenRenewIntervalMs=${options.tokenRenewIntervalMs}`);
     }

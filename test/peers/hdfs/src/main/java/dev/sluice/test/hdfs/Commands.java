@@ -28,7 +28,7 @@ final class Commands {
       "state | safemode enter|leave|get | mkdir PATH [OCTAL] | chmod PATH OCTAL | chown PATH USER [GROUP]"
           + " | quota PATH NS|keep|clear DS|keep|clear | ls PATH | read PATH [text|base64]"
           + " | write PATH text|base64 DATA | rm PATH | dn-kill INDEX [dead] | dn-restart NAME | nn-restart INDEX [nowait]"
-          + " | activate INDEX | failover | token RENEWER | spnego URL";
+          + " | activate INDEX | failover | token RENEWER | token-renew TOKEN | token-cancel TOKEN | spnego URL";
 
   private final HdfsPeer peer;
   /** DataNodes stopped by dn-kill, by transfer address, kept to restart them on the same ports. */
@@ -175,6 +175,12 @@ final class Commands {
         // Secure: owned by the test user (Kerberos login from its keytab). Simple auth issues none (null).
         Token<?> t = peer.secure != null ? peer.secure.token(fs, arg(w, 1)) : fs.getDelegationToken(arg(w, 1));
         return Json.obj("token", t == null ? null : t.encodeToUrlString());
+      }
+      case "token-renew":
+      case "token-cancel": {
+        if (peer.secure == null) throw new IllegalStateException(w[0] + " needs the secure variant");
+        long expiry = peer.secure.renewOrCancel(arg(w, 1), w[0].equals("token-renew"));
+        return w[0].equals("token-renew") ? Json.obj("expiry", expiry) : Json.obj();
       }
       case "spnego": {
         if (peer.secure == null) throw new IllegalStateException("spnego needs the secure variant");

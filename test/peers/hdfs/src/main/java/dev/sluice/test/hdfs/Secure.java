@@ -179,6 +179,20 @@ final class Secure {
                 });
   }
 
+  /** Renews (as the test user, its renewer) or cancels a token given in URL-safe form; renew answers the new expiry. */
+  long renewOrCancel(String encoded, boolean renew) throws Exception {
+    Token<?> t = new Token<>();
+    t.decodeFromUrlString(encoded);
+    return user()
+        .doAs(
+            (PrivilegedExceptionAction<Long>)
+                () -> {
+                  if (renew) return t.renew(conf);
+                  t.cancel(conf);
+                  return 0L;
+                });
+  }
+
   /** Status of a GET with SPNEGO as the test user through Hadoop's own client: does SPNEGO admit it. */
   int spnegoGet(String url) throws Exception {
     return user()
