@@ -2,7 +2,7 @@
 // DataNodes and WebHDFS on loopback, driven by line commands (safe mode, quotas, kills, failover, reads
 // through Hadoop's own FileSystem client). No JVM outlives the test: close() ends it, spawnJvm reaps it.
 import { createInterface } from 'node:readline';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rssBytes, spawnJvm } from '../jvm.js';
@@ -181,9 +181,16 @@ export async function startHdfs(options: StartHdfsOptions = {}): Promise<HdfsPee
   });
 
   let closed: Promise<void> | undefined;
+  let readyAt = 0; // 0 until ready
   const close = (): Promise<void> => {
     closed ??= (async () => {
       if (gone === undefined) {
+        const peak = await peakRssBytes(child.pid);
+        if (peak !== undefined && readyAt > 0) {
+          console.info(
+            `hdfs ${variant}: peak RSS ${Math.round(peak / 2 ** 20)} MiB over ${((Date.now() - readyAt) / 1000).toFixed(1)} s of tests`,
+          );
+        }
         child.stdin?.end();
         const timer = setTimeout(() => child.kill('SIGKILL'), CLOSE_GRACE_MS);
         await exited;
@@ -219,7 +226,8 @@ export async function startHdfs(options: StartHdfsOptions = {}): Promise<HdfsPee
     onReady = undefined;
   }
   const ready = JSON.parse(readyLine) as HdfsState & { startMillis: number };
-  const startMillis = Date.now() - started;
+  readyAt = Date.now();
+  const startMillis = readyAt - started;
   const rss = await rssBytes(child.pid);
 
   const command = (...words: string[]): Promise<HdfsAnswer> => {
@@ -283,4 +291,12 @@ export async function startHdfs(options: StartHdfsOptions = {}): Promise<HdfsPee
     },
     close,
   };
+}
+
+/** Peak resident set size (VmHWM) of a process in bytes, or undefined when it is gone. */
+async function peakRssBytes(pid: number | undefined): Promise<number | undefined> {
+  if (pid === undefined) return undefined;
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => undefined);
+  const kb = status && /^VmHWM:\s+(\d+) kB/m.exec(status)?.[1];
+  return kb ? Number(kb) * 1024 : undefined;
 }
