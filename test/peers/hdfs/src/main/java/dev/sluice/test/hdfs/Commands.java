@@ -4,7 +4,6 @@
 package dev.sluice.test.hdfs;
 
 import java.io.ByteArrayOutputStream;
-import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
@@ -122,8 +121,8 @@ final class Commands {
         String name = HdfsPeer.hostPort(dn.getXferAddress());
         var id = dn.getDatanodeId();
         stopped.put(name, cluster.stopDataNode(i));
-        // Without "dead" the NameNode learns of it as it would of a crash, when heartbeats stop (10 s here),
-        // and until then may still send clients there; "dead" skips that wait.
+        // Without "dead" the NameNode learns of it as of a crash, when heartbeats have stopped for 20 s here
+        // (2 x recheck + 10 x heartbeat), and may send clients there until then; "dead" skips the wait.
         boolean dead = w.length > 2 && w[2].equals("dead");
         if (dead) cluster.setDataNodeDead(id);
         return Json.obj("datanode", name, "markedDead", dead);

@@ -108,6 +108,7 @@ public final class HdfsPeer {
         new MiniDFSCluster.Builder(conf, new File(work, "dfs"))
             .numDataNodes(DATANODES)
             .hosts(new String[] {"127.0.0.1", "127.0.0.1", "127.0.0.1"})
+            // The DataNodes take the loopback addresses set above instead of MiniDFSCluster's own defaults.
             .checkDataNodeAddrConfig(true);
     if (variant.equals("ha")) builder.nnTopology(MiniDFSNNTopology.simpleHATopology());
     MiniDFSCluster cluster = builder.build();
