@@ -79,17 +79,22 @@ test(`SIGKILL during apply, ${ROUNDS} rounds: every start has a valid config, an
   const { dir, file, key } = setup();
   let committed = 0;
   let applies = 0;
-  for (let round = 0; round < ROUNDS; round++) {
+  // A round counts once its kill landed after at least one apply: on a loaded machine a kill can come before
+  // the child got that far, and such a round proves less (it is still checked, up to 3x the rounds).
+  let rounds = 0;
+  for (let attempt = 0; rounds < ROUNDS && attempt < 3 * ROUNDS; attempt++) {
     const r = await run([file, key, join(dir, 'out')], 30 + Math.floor(Math.random() * 400));
     expect(r.signal).toBe('SIGKILL');
     const started = ready(r.out);
     // Started with what was committed before (or a later bundle it was verifying): never older.
     expect(started.applied).toBeGreaterThanOrEqual(committed);
     expect(started.highest).toBeGreaterThanOrEqual(committed);
+    const appliesBefore = applies;
     for (const m of r.out.matchAll(/^committed (\d+)$/gm)) {
       committed = Math.max(committed, Number(m[1]));
       applies++;
     }
+    if (applies > appliesBefore) rounds++;
     // The state file is whole after every kill: it parses, and no temp file is left to confuse a start.
     const store = FleetStore.open(join(dir, 'data', 'fleet'));
     expect(store.recovered).toBeUndefined();
@@ -100,11 +105,12 @@ test(`SIGKILL during apply, ${ROUNDS} rounds: every start has a valid config, an
     expect(files.filter((f) => f !== 'state.json')).toEqual([]);
     if (committed > 0) expect(files).toEqual(['state.json']);
   }
-  expect(applies).toBeGreaterThan(ROUNDS); // the kills landed among many applies
+  expect(rounds).toBe(ROUNDS); // the kills landed among many applies
+  expect(applies).toBeGreaterThan(ROUNDS);
   const last = await run([file, key, join(dir, 'out')], undefined, { NO_PUSH: '1' });
   expect(last.code).toBe(0);
   expect(ready(last.out).applied).toBeGreaterThanOrEqual(committed);
-}, 120_000);
+}, 240_000);
 
 test('a config that crashes the gateway at boot is abandoned after max_boot_attempts starts', async () => {
   const { dir, file, key } = setup();

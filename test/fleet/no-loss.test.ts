@@ -28,7 +28,9 @@ test('50 pushes while ingesting: every queued reading reaches the sink exactly o
     op,
     labels: ['all'],
     mqttUrl: broker.url,
-    graceMs: 30,
+    // Long enough for the file sink's connect (mkdir, directory fsync) to return on a loaded machine: the gate
+    // counts a connect still pending after the grace as failing, and rolls the bundle back.
+    graceMs: 300,
     pipeline: { sources: { sim: sim(5) }, sinks: { out: fileSink(out) } },
   });
   const m = await ManagedGateway.start(file, { log: silentLogger });

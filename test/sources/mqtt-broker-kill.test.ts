@@ -125,7 +125,12 @@ test(`every PUBACKed message survives SIGKILL (${ROUNDS} rounds)`, async () => {
     const pubs = Array.from({ length: PUBLISHERS }, (_, p) =>
       publisher(port, `dev${p}`, round * 1_000_000 + p * 100_000, acked),
     );
-    await new Promise((r) => setTimeout(r, 80 + Math.random() * 320));
+    // Kill only once this round has PUBACKs of its own (a loaded machine can take seconds to get there), then
+    // at a random moment of the flow, so every round tests acknowledged messages in flight.
+    const before = acked.size;
+    const deadline = Date.now() + 20_000;
+    while (acked.size < before + 60 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 20 + Math.random() * 300));
     const exited = new Promise((r) => gw.child.once('exit', r));
     gw.child.kill('SIGKILL');
     await exited;
@@ -145,4 +150,4 @@ test(`every PUBACKed message survives SIGKILL (${ROUNDS} rounds)`, async () => {
   } finally {
     await queue.close();
   }
-}, 90_000);
+}, 180_000);
