@@ -82,7 +82,8 @@ test(`SIGKILL during apply, ${ROUNDS} rounds: every start has a valid config, an
   // A round counts once its kill landed after at least one apply: on a loaded machine a kill can come before
   // the child got that far, and such a round proves less (it is still checked, up to 3x the rounds).
   let rounds = 0;
-  for (let attempt = 0; rounds < ROUNDS && attempt < 3 * ROUNDS; attempt++) {
+  let attempts = 0;
+  for (; rounds < ROUNDS && attempts < 3 * ROUNDS; attempts++) {
     const r = await run([file, key, join(dir, 'out')], 30 + Math.floor(Math.random() * 400));
     expect(r.signal).toBe('SIGKILL');
     const started = ready(r.out);
@@ -105,7 +106,7 @@ test(`SIGKILL during apply, ${ROUNDS} rounds: every start has a valid config, an
     expect(files.filter((f) => f !== 'state.json')).toEqual([]);
     if (committed > 0) expect(files).toEqual(['state.json']);
   }
-  expect(rounds).toBe(ROUNDS); // the kills landed among many applies
+  expect(rounds, `${attempts} kills, ${applies} applies`).toBe(ROUNDS); // the kills landed among many applies
   expect(applies).toBeGreaterThan(ROUNDS);
   const last = await run([file, key, join(dir, 'out')], undefined, { NO_PUSH: '1' });
   expect(last.code).toBe(0);
