@@ -12,7 +12,7 @@ const PASSWORD_HINT = 'write the password on its first line (mode 0640, group of
  * in kafka); check them with `credentialProblems` in the component's refinement.
  */
 export const credentialFields = {
-  username: z.string().min(1).optional().describe('User name the peer authenticates.'),
+  username: z.string().min(1).optional().describe('User name to log in to the peer with.'),
   password: z
     .string()
     .min(1)

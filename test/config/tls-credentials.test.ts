@@ -7,6 +7,7 @@ import { readPassword, readSecretFile } from '../../gateway/config/credentials.j
 import { ConfigError, parseConfig, parseConfigDocument, validateConfig } from '../../gateway/config/load.js';
 import { clientTlsOptions } from '../../gateway/config/tls.js';
 import { isSluiceError } from '../../gateway/errors.js';
+import { sluice, sluiceSpawn } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const gateway = 'gateway:\n  id: gw1\n';
@@ -163,5 +164,55 @@ describe('one credentials group and secret reader', () => {
         `${gateway}sinks:\n  k:\n    type: kafka\n    brokers: [k:9092]\n    topic: t\n    sasl: { mechanism: plain, username: u }\n`,
       ),
     ).toContain('sinks.k.sasl.password: give exactly one of password and password_file');
+  });
+});
+
+describe('the CLI reports old options', () => {
+  /** A config whose mqtt source uses the flat ca_file (the source retries a closed port meanwhile). */
+  function oldConfig(): string {
+    const dir = tempDir();
+    const ca = join(dir, 'ca.pem');
+    writeFileSync(ca, 'CA');
+    const file = join(dir, 'sluice.yaml');
+    writeFileSync(
+      file,
+      `gateway:\n  id: gw1\n  data_dir: ${dir}/data\nobserve:\n  http:\n    enabled: false\n` +
+        `sources:\n  site:\n    type: mqtt\n    url: mqtts://127.0.0.1:1\n    ca_file: ${ca}\n`,
+    );
+    return file;
+  }
+
+  test('`sluice check` prints the deprecation with its line and exits 0', () => {
+    const file = oldConfig();
+    const r = sluice(['check', file]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(
+      `  warning: ${file}:11: \`sources.site.ca_file\` is deprecated: move it to \`sources.site.tls.ca_file\``,
+    );
+  });
+
+  test('`sluice run` logs it once, at warn', async () => {
+    const child = sluiceSpawn(['run', '-c', oldConfig()]);
+    let out = '';
+    child.stdout?.on('data', (b: Buffer) => (out += b.toString()));
+    child.stderr?.on('data', (b: Buffer) => (out += b.toString()));
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    try {
+      const deadline = Date.now() + 15_000;
+      while (!out.includes('"started') && !out.includes('is deprecated') && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 300));
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+    }
+    const lines = out.split('\n').filter((l) => l.includes('is deprecated'));
+    expect(lines, out).toHaveLength(1);
+    expect(JSON.parse(lines[0] ?? '{}')).toMatchObject({
+      level: 'warn',
+      option: 'sources.site.ca_file',
+      msg: '`sources.site.ca_file` is deprecated: move it to `sources.site.tls.ca_file`',
+    });
   });
 });

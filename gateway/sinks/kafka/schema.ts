@@ -16,7 +16,7 @@ const saslSchema = z
       .enum(['plain', 'scram-sha-256', 'scram-sha-512'])
       .describe('SASL mechanism; use PLAIN only over TLS.'),
     ...credentialFields,
-    username: z.string().min(1).describe('User name the brokers authenticate.'),
+    username: z.string().min(1).describe('User name to log in to the brokers with.'),
   })
   .superRefine((s, ctx) => {
     for (const p of credentialProblems(s, true)) ctx.addIssue({ code: 'custom', ...p, path: [...p.path] });
