@@ -41,7 +41,7 @@ function kafkaLogCreator(log: LogSink): () => (entry: LogEntry) => void {
   };
 }
 
-export async function createKafka(config: KafkaSinkConfig, log: LogSink): Promise<Kafka> {
+export function createKafka(config: KafkaSinkConfig, log: LogSink): Kafka {
   const options: KafkaConfig = {
     clientId: config.client_id,
     brokers: [...config.brokers],
