@@ -28,7 +28,7 @@ export const checkCommand: Command = {
       throw new SluiceError('SLUICE_USAGE', 'check needs a config file', {
         hint: 'sluice check deploy/config/demo.yaml',
       });
-    const { config, locate } = loadConfigDocument(file);
+    const { config, locate, deprecations } = loadConfigDocument(file);
     const host = values['schema-only'] ? undefined : checkHost(config, file, locate);
     if (values.json) {
       process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
@@ -46,6 +46,7 @@ export const checkCommand: Command = {
     ];
     if (Object.keys(config.sinks).length === 0)
       lines.push('  warning: no sinks: readings will stay in the queue until max_bytes');
+    for (const d of deprecations) lines.push(`  warning: ${file}${d.line ? `:${d.line}` : ''}: ${d.message}`);
     for (const w of host?.warnings ?? []) lines.push(`  warning: ${w}`);
     lines.push(
       host

@@ -19,11 +19,13 @@ export const runCommand: Command = {
     const file = values.config ?? 'sluice.yaml';
     // What `sluice check` checks, before the queue or any directory is created: a config that cannot run
     // fails here with its lines, and leaves nothing behind.
-    const { config, locate } = loadConfigDocument(file);
+    const { config, locate, deprecations } = loadConfigDocument(file);
     const host = checkHost(config, file, locate);
     const managed = await ManagedGateway.start(file);
     const gateway = managed.gateway;
     for (const warning of host.warnings) gateway.log.warn({ file }, warning);
+    // Once, at start: a reload of the same file would only repeat them.
+    for (const d of deprecations) gateway.log.warn({ file, line: d.line, option: d.path }, d.message);
     const observe = await startObservability(gateway); // HTTP endpoints, systemd READY/watchdog
     const reload = (why: string): void => {
       gateway.log.info({ why, file }, 'reloading the config file');

@@ -3,6 +3,8 @@
 // never change it (see bootstrap.ts).
 import { z } from 'zod';
 import { byteSize, componentName, configFile, durationMs } from './common.js';
+import { credentialFields, credentialProblems } from './credentials.js';
+import { tlsClientSchema } from './tls.js';
 
 const trustedKeySchema = z
   .strictObject({
@@ -29,14 +31,12 @@ export const fleetMqttSchema = z
       .regex(/^(mqtts?|wss?):\/\/[^/]+/, 'a broker URL such as mqtts://fleet.example.com:8883')
       .describe('The fleet broker.'),
     client_id: z.string().min(1).optional().describe('MQTT client id. Default: `sluice-fleet-<gateway id>`.'),
-    username: z.string().min(1).optional(),
-    password_file: configFile('File whose first line is the password.', {
-      what: 'fleet password file',
-      missingHint: 'write the password on its first line (mode 0640, group of the sluice user)',
-    }).optional(),
-    ca_file: configFile('PEM CA bundle to verify an mqtts/wss broker.', { what: 'TLS CA file' }).optional(),
-    cert_file: configFile('PEM client certificate.', { what: 'TLS certificate' }).optional(),
-    key_file: configFile('PEM key of cert_file.', { what: 'TLS key' }).optional(),
+    ...credentialFields,
+    tls: tlsClientSchema
+      .optional()
+      .describe(
+        'How an mqtts:// or wss:// fleet broker is verified, and the client certificate shown to it.',
+      ),
     topic_prefix: z
       .string()
       .regex(/^[^#+]+$/, 'a topic without wildcards')
@@ -49,6 +49,9 @@ export const fleetMqttSchema = z
     keepalive_s: z.number().int().min(0).max(65_535).default(30).describe('MQTT keepalive, in seconds.'),
     reconnect_period_ms: durationMs.min(100).default(5_000).describe('Delay between reconnects.'),
     connect_timeout_ms: durationMs.min(100).default(10_000).describe('How long to wait for CONNACK.'),
+  })
+  .superRefine((c, ctx) => {
+    for (const p of credentialProblems(c, false)) ctx.addIssue({ code: 'custom', ...p, path: [...p.path] });
   })
   .describe('Receive bundles from, and report status to, an MQTT fleet broker.');
 

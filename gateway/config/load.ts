@@ -14,6 +14,7 @@ import {
 import { z } from 'zod';
 import { SluiceError } from '../errors.js';
 import { crossProblems } from './cross-checks.js';
+import { migrateConfig } from './deprecations.js';
 import { readConfigText } from './files.js';
 import { sinks } from '../sinks/index.js';
 import { sources } from '../sources/index.js';
@@ -47,6 +48,8 @@ export function loadConfigFile(file: string): Config {
 export interface LoadedConfig {
   readonly config: Config;
   readonly locate: Locate;
+  /** Old option names the file still uses (accepted, moved to their new place): `check` prints them, `run` logs them. */
+  readonly deprecations: readonly ConfigProblem[];
 }
 
 /** The line of a path in the config file, when it is there. */
@@ -86,7 +89,7 @@ export function parseConfigDocument(text: string, file = '<config>'): LoadedConf
     );
   }
   const locate: Locate = (path) => lineOf(doc, lineCounter, path);
-  return { config: validateConfig(toJS(doc, lineCounter, file), file, locate), locate };
+  return { ...validate(toJS(doc, lineCounter, file), file, locate), locate };
 }
 
 /** The document as plain values; an alias bomb is a config error like any other YAML error. */
@@ -114,12 +117,26 @@ function toJS(doc: Document, lc: LineCounter, file: string): unknown {
   }
 }
 
-/** Validates an already-parsed config object (remote pushes arrive as JSON) and freezes it. */
+/**
+ * Validates an already-parsed config object (remote pushes arrive as JSON) and freezes it. Old option names
+ * are accepted as in a file; only `check` and `run` report them.
+ */
 export function validateConfig(input: unknown, file = '<config>', locate: Locate = () => undefined): Config {
+  return validate(input, file, locate).config;
+}
+
+function validate(
+  raw: unknown,
+  file: string,
+  locate: Locate,
+): { config: Config; deprecations: readonly ConfigProblem[] } {
+  const { value: input, deprecations, conflicts: both } = migrateConfig(raw, locate);
   const result = configSchema.safeParse(input ?? {});
-  if (!result.success) {
-    const problems = result.error.issues.flatMap((issue) => describe(issue, input, locate));
-    throw new ConfigError(file, problems);
+  if (!result.success || both.length > 0) {
+    const problems = result.success
+      ? []
+      : result.error.issues.flatMap((issue) => describe(issue, input, locate));
+    throw new ConfigError(file, [...both, ...problems]);
   }
   // What no single option can say: names shared by a source and a sink, sinks writing the same files.
   const conflicts = crossProblems(result.data);
@@ -133,7 +150,7 @@ export function validateConfig(input: unknown, file = '<config>', locate: Locate
       })),
     );
   }
-  return deepFreeze(result.data);
+  return { config: deepFreeze(result.data), deprecations };
 }
 
 function describe(issue: z.core.$ZodIssue, input: unknown, locate: Locate): ConfigProblem[] {

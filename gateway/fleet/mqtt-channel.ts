@@ -1,11 +1,12 @@
 // The MQTT fleet channel: subscribes to the gateway's retained config topic and to those of its groups, hands
 // every bundle to the agent, and publishes a retained status on every change and every heartbeat. A retained
 // `offline` presence is the Last Will, so a gateway that vanishes is marked at once.
-import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { FleetMqttConfig } from '../config/bootstrap-schema.js';
-import { SluiceError, errorMessage } from '../errors.js';
+import { readPassword, type Credentials } from '../config/credentials.js';
+import { clientTlsOptions, type TlsClientConfig } from '../config/tls.js';
+import { errorMessage } from '../errors.js';
 import type { ChannelStatus } from '../status.js';
 import { backoffDelay } from '../runtime/retry.js';
 import type { FleetAgent, FleetStatus } from './agent.js';
@@ -19,34 +20,19 @@ export const fleetTopics = {
   presence: (prefix: string, id: string): string => `${prefix}/gateways/${id}/presence`,
 };
 
-export interface TlsFiles {
-  readonly username?: string | undefined;
-  readonly password_file?: string | undefined;
-  readonly ca_file?: string | undefined;
-  readonly cert_file?: string | undefined;
-  readonly key_file?: string | undefined;
-}
-
-function readFile(path: string, what: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new SluiceError('SLUICE_CONFIG_READ', `cannot read ${what} ${path}: ${errorMessage(err)}`, {
-      cause: err,
-    });
-  }
+/** What a connection to the fleet broker authenticates with: the channel's config, or the operator's flags. */
+export interface FleetBrokerSecurity extends Credentials {
+  readonly tls?: TlsClientConfig | undefined;
 }
 
 /** Credentials and TLS material for MQTT.js, read from the files the config names (never logged). */
-export function credentials(c: TlsFiles): IClientOptions {
+export function credentials(c: FleetBrokerSecurity): IClientOptions {
+  const password = readPassword(c);
   return {
     ...(c.username !== undefined ? { username: c.username } : {}),
-    ...(c.password_file !== undefined
-      ? { password: readFile(c.password_file, 'password_file').toString('utf8').split('\n')[0] ?? '' }
-      : {}),
-    ...(c.ca_file !== undefined ? { ca: readFile(c.ca_file, 'ca_file') } : {}),
-    ...(c.cert_file !== undefined ? { cert: readFile(c.cert_file, 'cert_file') } : {}),
-    ...(c.key_file !== undefined ? { key: readFile(c.key_file, 'key_file') } : {}),
+    ...(password !== undefined ? { password } : {}),
+    // Used only when the URL is mqtts:// or wss:// (MQTT.js decides TLS by the scheme).
+    ...(c.tls !== undefined ? clientTlsOptions(c.tls) : {}),
   };
 }
 

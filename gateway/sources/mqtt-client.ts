@@ -10,8 +10,9 @@ import type {
   SourceContext,
 } from '../components.js';
 import { failedHealth } from '../components.js';
-import { backoffSchema, configFile } from '../config/common.js';
-import { readConfigFile } from '../config/files.js';
+import { backoffSchema } from '../config/common.js';
+import { credentialFields, credentialProblems, readPassword } from '../config/credentials.js';
+import { clientTlsOptions, tlsClientSchema } from '../config/tls.js';
 import { SluiceError, errorMessage, isSluiceError } from '../errors.js';
 import { RateLimitedLog } from '../observe/log.js';
 import { backoffDelay } from '../runtime/retry.js';
@@ -35,16 +36,10 @@ export const schema = z
       .describe(
         'MQTT client id; it names the persistent session, so it must be stable and unique. Default: `sl-<gateway id>-<source name>` cut to 23 characters.',
       ),
-    username: z.string().min(1).optional(),
-    password_file: configFile('File whose first line is the password (kept out of the config).', {
-      what: 'password file',
-      missingHint: 'write the password on its first line (mode 0640, group of the sluice user)',
-    }).optional(),
-    ca_file: configFile('PEM CA bundle to verify an mqtts/wss broker.', { what: 'TLS CA file' }).optional(),
-    cert_file: configFile('PEM client certificate, for brokers that authenticate by certificate.', {
-      what: 'TLS certificate',
-    }).optional(),
-    key_file: configFile('PEM key of cert_file.', { what: 'TLS key' }).optional(),
+    ...credentialFields,
+    tls: tlsClientSchema
+      .optional()
+      .describe('How an mqtts:// or wss:// broker is verified, and the client certificate shown to it.'),
     subscriptions: z
       .array(z.string().min(1))
       .min(1)
@@ -54,6 +49,9 @@ export const schema = z
     connect_timeout_ms: z.number().int().min(100).default(10_000).describe('How long to wait for CONNACK.'),
     reconnect: backoffSchema.prefault({}).describe('Jittered exponential backoff between reconnects.'),
     ...mappingOptions,
+  })
+  .superRefine((c, ctx) => {
+    for (const p of credentialProblems(c, false)) ctx.addIssue({ code: 'custom', ...p, path: [...p.path] });
   })
   .describe('MQTT client of an existing broker; messages are acknowledged after the durable append.');
 
@@ -86,6 +84,7 @@ export class MqttClientSource implements Source {
     this.ctx = ctx;
     this.limited = new RateLimitedLog(ctx.log);
     const c = this.config;
+    const password = readPassword(c);
     const options: IClientOptions = {
       clientId: this.clientId,
       clean: false,
@@ -95,12 +94,9 @@ export class MqttClientSource implements Source {
       // Reconnects are ours (jittered backoff); MQTT.js only knows a fixed period.
       reconnectPeriod: 0,
       ...(c.username !== undefined ? { username: c.username } : {}),
-      ...(c.password_file !== undefined
-        ? { password: readConfigFile(c.password_file, 'password_file').toString('utf8').split('\n')[0] ?? '' }
-        : {}),
-      ...(c.ca_file !== undefined ? { ca: readConfigFile(c.ca_file, 'ca_file') } : {}),
-      ...(c.cert_file !== undefined ? { cert: readConfigFile(c.cert_file, 'cert_file') } : {}),
-      ...(c.key_file !== undefined ? { key: readConfigFile(c.key_file, 'key_file') } : {}),
+      ...(password !== undefined ? { password } : {}),
+      // Used only when the URL is mqtts:// or wss:// (MQTT.js decides TLS by the scheme).
+      ...(c.tls !== undefined ? clientTlsOptions(c.tls) : {}),
     };
     const client = mqtt.connect(c.url, options);
     this.client = client;

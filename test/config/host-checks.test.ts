@@ -19,9 +19,9 @@ test('every file option of the examples is found, with the path of its line', ()
     'sources.sensors.password_file=/etc/sluice/mqtt-passwords',
   ]);
   expect(found('fleet-managed.yaml').sort()).toEqual([
-    'fleet.mqtt.ca_file=/etc/sluice/fleet-ca.pem',
-    'fleet.mqtt.cert_file=/etc/sluice/lyon-gw-01.crt',
-    'fleet.mqtt.key_file=/etc/sluice/lyon-gw-01.key',
+    'fleet.mqtt.tls.ca_file=/etc/sluice/fleet-ca.pem',
+    'fleet.mqtt.tls.cert_file=/etc/sluice/lyon-gw-01.crt',
+    'fleet.mqtt.tls.key_file=/etc/sluice/lyon-gw-01.key',
     'fleet.trusted_keys.0.public_key_file=/etc/sluice/keys/ops.pub',
   ]);
   const tls = parseConfig(

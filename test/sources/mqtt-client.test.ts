@@ -3,7 +3,10 @@
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { SluiceError } from '../../gateway/errors.js';
-import { Mosquitto, runTool } from '../peers/mosquitto.js';
+import { validateConfig } from '../../gateway/config/load.js';
+import { makeTestCerts } from '../helpers/certs.js';
+import { tempDir } from '../helpers/tmp.js';
+import { Mosquitto, freePort, runTool } from '../peers/mosquitto.js';
 import { eventually, startClientSource } from './mqtt-harness.js';
 
 let broker: Mosquitto;
@@ -101,6 +104,76 @@ describe('mqtt client source', () => {
       await eventually(() => h.readings().length === 1, 'the re-delivered message', 10_000);
       expect(h.readings().map((r) => r.value)).toEqual([5]);
       expect(h.errors.filter((e) => e.kind === 'SLUICE_QUEUE_FULL')).toHaveLength(3);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('mqtt client source over TLS', () => {
+  let tlsBroker: Mosquitto;
+  let tlsUrl: string;
+  const certs = makeTestCerts(tempDir());
+
+  beforeAll(async () => {
+    const port = await freePort();
+    // Mutual TLS: mosquitto requires a client certificate signed by the test CA.
+    tlsBroker = await Mosquitto.start({
+      extraConfig: [
+        `listener ${port} 127.0.0.1`,
+        `cafile ${certs.ca}`,
+        `certfile ${certs.serverCert}`,
+        `keyfile ${certs.serverKey}`,
+        'require_certificate true',
+      ],
+    });
+    tlsUrl = `mqtts://127.0.0.1:${port}`;
+  });
+  afterAll(async () => {
+    await tlsBroker?.dispose();
+  });
+
+  test('the tls group verifies the broker and shows the client certificate', async () => {
+    const tls = { ca_file: certs.ca, cert_file: certs.clientCert, key_file: certs.clientKey };
+    const h = await startClientSource({ url: tlsUrl, client_id: 'sluice-tls', reconnect, tls });
+    try {
+      await eventually(() => h.source.health().state === 'healthy', 'connected over TLS');
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('the deprecated flat ca_file/cert_file/key_file still connect (moved into tls when loaded)', async () => {
+    const config = validateConfig({
+      gateway: { id: 'gw-test' },
+      sources: {
+        upstream: {
+          type: 'mqtt',
+          url: tlsUrl,
+          client_id: 'sluice-flat',
+          reconnect,
+          ca_file: certs.ca,
+          cert_file: certs.clientCert,
+          key_file: certs.clientKey,
+        },
+      },
+    });
+    const c = config.sources.upstream;
+    if (c?.type !== 'mqtt') throw new Error('expected the mqtt source');
+    const h = await startClientSource(c);
+    try {
+      await eventually(() => h.source.health().state === 'healthy', 'connected over TLS');
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('without the CA the broker certificate is refused: the source is degraded, never healthy', async () => {
+    const tls = { cert_file: certs.clientCert, key_file: certs.clientKey };
+    const h = await startClientSource({ url: tlsUrl, client_id: 'sluice-noca', reconnect, tls });
+    try {
+      await eventually(() => h.errors.some((e) => e.stage === 'connect'), 'a connect error');
+      expect(h.source.health().state).not.toBe('healthy');
     } finally {
       await h.close();
     }

@@ -59,9 +59,7 @@ export class FleetView {
         ...credentials({
           username: args.username,
           password_file: args['password-file'],
-          ca_file: args.ca,
-          cert_file: args.cert,
-          key_file: args['key-file'],
+          tls: { ca_file: args.ca, cert_file: args.cert, key_file: args['key-file'], verify_hostname: true },
         }),
       });
     } catch (err) {

@@ -4,6 +4,7 @@
 // what to do about that. Several namenodes (an HA pair) are tried in turn past a refusal or a standby.
 import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { ConnectionOptions } from 'node:tls';
 import { z } from 'zod';
 import { WebHdfsError, answerError, transportError } from './classify.js';
 
@@ -12,9 +13,8 @@ export interface WebHdfsClientOptions {
   readonly namenodes: readonly string[];
   /** Query parameters naming the caller, asked for on every request (`user.name`, `delegation`). */
   readonly auth: () => Readonly<Record<string, string>>;
-  /** PEM CA(s) for https (swebhdfs); the system CAs when undefined. */
-  readonly ca?: string | Buffer;
-  readonly verifyHostname?: boolean;
+  /** For https (swebhdfs) namenodes: CA, client certificate, host name check (config/tls.ts reads them). */
+  readonly tls?: ConnectionOptions;
   /** Deadline of one HTTP exchange, upload included. */
   readonly requestTimeoutMs: number;
 }
@@ -55,13 +55,7 @@ export class WebHdfsClient {
 
   constructor(private readonly options: WebHdfsClientOptions) {
     if (options.namenodes.length === 0) throw new Error('WebHdfsClient needs at least one namenode');
-    const verify = options.verifyHostname ?? true;
-    this.httpsAgent = new HttpsAgent({
-      keepAlive: true,
-      maxSockets: 8,
-      ...(options.ca === undefined ? {} : { ca: options.ca }),
-      ...(verify ? {} : { checkServerIdentity: () => undefined }),
-    });
+    this.httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 8, ...options.tls });
   }
 
   /** Two-step CREATE: the namenode names a datanode, the data goes there. Resolves on 201 only. */

@@ -9,6 +9,7 @@ import {
   durationMs,
   sinkCommon,
 } from '../../config/common.js';
+import { tlsClientSchema } from '../../config/tls.js';
 import { templateProblems } from './paths.js';
 
 const hdfsPath = z.string().superRefine((text, ctx) => {
@@ -106,15 +107,11 @@ export const schema = z
         'The cluster runs with hadoop.security.authentication=kerberos: only delegation tokens work.',
       ),
     auth: authSchema,
-    tls: z
-      .strictObject({
-        ca_file: configFile('PEM CA(s) of the namenode and datanode certificates.', {
-          what: 'TLS CA file',
-        }).optional(),
-        verify_hostname: z.boolean().default(true).describe('Check the certificates name the hosts.'),
-      })
+    tls: tlsClientSchema
       .optional()
-      .describe('For https:// namenodes (swebhdfs).'),
+      .describe(
+        'For https:// namenodes (swebhdfs): the namenode and datanode certificates are checked as set here.',
+      ),
     ...sinkCommon,
     // Larger than the common default: each batch is at least one HTTP request per open file.
     batch: batchSchema.prefault({ max_count: 5_000, max_bytes: 4 * 1024 * 1024 }),

@@ -3,7 +3,7 @@
 // generation's last sequence) never covers a reading whose file is not final. Any failure drops the
 // generation; the next write first runs recovery, which decides from HDFS alone what is delivered.
 import { readFileSync } from 'node:fs';
-import { readConfigFile } from '../../config/files.js';
+import { clientTlsOptions } from '../../config/tls.js';
 import type { ComponentDeps, ComponentHealth, Sink, SinkProgress } from '../../components.js';
 import { failedHealth } from '../../components.js';
 import { SluiceError, toSluiceError } from '../../errors.js';
@@ -42,8 +42,7 @@ export class HdfsSink implements Sink {
     this.client = new WebHdfsClient({
       namenodes: config.namenodes,
       auth: () => this.authParams(),
-      ...(config.tls?.ca_file === undefined ? {} : { ca: readConfigFile(config.tls.ca_file, 'tls.ca_file') }),
-      verifyHostname: config.tls?.verify_hostname ?? true,
+      ...(config.tls === undefined ? {} : { tls: clientTlsOptions(config.tls) }),
       requestTimeoutMs: config.request_timeout_ms,
     });
     this.committer = new Committer(this.client, stateRoot, deps.log);

@@ -1,10 +1,9 @@
 // The KafkaJS client built from the sink config: brokers, TLS and SASL (files read here, at connect time),
 // and KafkaJS's own log lines routed into the component's logger with an allow-list of fields, so that
 // nothing KafkaJS attaches (SASL state, request payloads) can carry a secret into a log.
-import { readFile } from 'node:fs/promises';
-import type { ConnectionOptions } from 'node:tls';
 import { Kafka, logLevel, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
-import { SluiceError } from '../../errors.js';
+import { readPassword } from '../../config/credentials.js';
+import { clientTlsOptions } from '../../config/tls.js';
 import type { KafkaSinkConfig } from './schema.js';
 
 /**
@@ -13,30 +12,9 @@ import type { KafkaSinkConfig } from './schema.js';
  */
 export const CLIENT_RETRIES = 2;
 
-async function readSecretFile(path: string, what: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    throw new SluiceError('SLUICE_CONFIG_READ', `cannot read the Kafka ${what} file ${path}`, {
-      hint: 'check the path and that the gateway user may read it',
-      cause: err,
-    });
-  }
-}
-
-async function tlsOptions(tls: NonNullable<KafkaSinkConfig['tls']>): Promise<ConnectionOptions> {
-  const out: ConnectionOptions = {};
-  if (tls.ca_file !== undefined) out.ca = await readSecretFile(tls.ca_file, 'TLS CA');
-  if (tls.cert_file !== undefined) out.cert = await readSecretFile(tls.cert_file, 'TLS certificate');
-  if (tls.key_file !== undefined) out.key = await readSecretFile(tls.key_file, 'TLS key');
-  // The chain is always verified; only the host name check can be turned off (IP-addressed lab brokers).
-  if (!tls.verify_hostname) out.checkServerIdentity = () => undefined;
-  return out;
-}
-
-async function saslOptions(sasl: NonNullable<KafkaSinkConfig['sasl']>): Promise<SASLOptions> {
-  const password =
-    sasl.password ?? (await readSecretFile(sasl.password_file ?? '', 'SASL password')).replace(/\r?\n$/, '');
+function saslOptions(sasl: NonNullable<KafkaSinkConfig['sasl']>): SASLOptions {
+  // The schema requires one of password and password_file, so the reader finds one.
+  const password = readPassword(sasl) ?? '';
   return { mechanism: sasl.mechanism, username: sasl.username, password };
 }
 
@@ -63,7 +41,7 @@ function kafkaLogCreator(log: LogSink): () => (entry: LogEntry) => void {
   };
 }
 
-export async function createKafka(config: KafkaSinkConfig, log: LogSink): Promise<Kafka> {
+export function createKafka(config: KafkaSinkConfig, log: LogSink): Kafka {
   const options: KafkaConfig = {
     clientId: config.client_id,
     brokers: [...config.brokers],
@@ -78,7 +56,7 @@ export async function createKafka(config: KafkaSinkConfig, log: LogSink): Promis
     logLevel: logLevel.INFO,
     logCreator: kafkaLogCreator(log),
   };
-  if (config.tls !== undefined) options.ssl = await tlsOptions(config.tls);
-  if (config.sasl !== undefined) options.sasl = await saslOptions(config.sasl);
+  if (config.tls !== undefined) options.ssl = clientTlsOptions(config.tls);
+  if (config.sasl !== undefined) options.sasl = saslOptions(config.sasl);
   return new Kafka(options);
 }

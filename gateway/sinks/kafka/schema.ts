@@ -1,51 +1,25 @@
 // Config of the `kafka` sink: brokers, topic and key templates, delivery guarantees, TLS and SASL. The single
 // source of truth for its keys, defaults and `config docs` text; the config type is inferred from it.
 import { z } from 'zod';
-import { backoffSchema, byteSize, configFile, durationMs, sinkCommon } from '../../config/common.js';
+import { backoffSchema, byteSize, durationMs, sinkCommon } from '../../config/common.js';
+import { credentialFields, credentialProblems } from '../../config/credentials.js';
+import { tlsClientSchema } from '../../config/tls.js';
 import { templateProblems } from './topics.js';
 
 const hostPort = z
   .string()
   .regex(/^[^\s:/]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/, 'host:port, e.g. "kafka-1:9092"');
 
-const tlsSchema = z
-  .strictObject({
-    ca_file: configFile(
-      "PEM file of the CA(s) that signed the brokers' certificates; the system CAs when omitted.",
-      { what: 'TLS CA file' },
-    ).optional(),
-    cert_file: configFile('PEM client certificate, for brokers that require mutual TLS.', {
-      what: 'TLS certificate',
-    }).optional(),
-    key_file: configFile('PEM private key of cert_file.', { what: 'TLS key' }).optional(),
-    verify_hostname: z
-      .boolean()
-      .default(true)
-      .describe(
-        'Check that each broker certificate names the host connected to. Turn off only for IP-only labs.',
-      ),
-  })
-  .refine((t) => (t.cert_file === undefined) === (t.key_file === undefined), {
-    message: 'cert_file and key_file go together',
-    path: ['key_file'],
-  })
-  .describe('TLS to the brokers; present (even as `tls: {}`) means TLS is on.');
-
 const saslSchema = z
   .strictObject({
     mechanism: z
       .enum(['plain', 'scram-sha-256', 'scram-sha-512'])
       .describe('SASL mechanism; use PLAIN only over TLS.'),
-    username: z.string().min(1),
-    password: z.string().min(1).optional().describe('The password, inline; prefer password_file.'),
-    password_file: configFile('File holding the password (trailing newline ignored).', {
-      what: 'SASL password file',
-      missingHint: 'write the password into it (mode 0640, owner root, group of the sluice user)',
-    }).optional(),
+    ...credentialFields,
+    username: z.string().min(1).describe('User name to log in to the brokers with.'),
   })
-  .refine((s) => (s.password === undefined) !== (s.password_file === undefined), {
-    message: 'give exactly one of password and password_file',
-    path: ['password'],
+  .superRefine((s, ctx) => {
+    for (const p of credentialProblems(s, true)) ctx.addIssue({ code: 'custom', ...p, path: [...p.path] });
   })
   .describe('SASL authentication; secrets never reach a log line.');
 
@@ -110,7 +84,9 @@ export const schema = z
       .min(1)
       .optional()
       .describe('Also send a note (id, seq, device, metric, error) of each dead letter to this fixed topic.'),
-    tls: tlsSchema.optional(),
+    tls: tlsClientSchema
+      .optional()
+      .describe('TLS to the brokers; present (even as `tls: {}`) means TLS is on.'),
     sasl: saslSchema.optional(),
     ...sinkCommon,
     // Tighter than the common default: after an outage the sink should be back within a few seconds.

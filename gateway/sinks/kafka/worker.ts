@@ -45,7 +45,7 @@ let producer: Producer | undefined;
 
 async function connect(): Promise<Producer> {
   if (producer === undefined) {
-    const kafka = await createKafka(config, log);
+    const kafka = createKafka(config, log);
     const partitioner = fastDefaultPartitioner;
     producer = kafka.producer({
       idempotent: config.idempotent,

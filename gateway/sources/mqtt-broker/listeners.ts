@@ -12,8 +12,7 @@ import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { z } from 'zod';
-import { configFile } from '../../config/common.js';
-import { readConfigFile } from '../../config/files.js';
+import { serverTlsOptions, tlsServerFields } from '../../config/tls.js';
 import { SluiceError } from '../../errors.js';
 
 const port = z.number().int().min(0).max(65_535);
@@ -32,9 +31,7 @@ const allowAnonymous = z
 const wsPath = z.string().startsWith('/').default('/mqtt').describe('HTTP path of the WebSocket endpoint.');
 const tlsFields = {
   allow_anonymous: allowAnonymous,
-  cert_file: configFile('PEM server certificate (chain).', { what: 'TLS certificate' }),
-  key_file: configFile('PEM private key of the server certificate.', { what: 'TLS key' }),
-  ca_file: configFile('PEM CA bundle that signs client certificates.', { what: 'TLS CA file' }).optional(),
+  ...tlsServerFields,
   client_certs: z
     .enum(['none', 'optional', 'required'])
     .default('none')
@@ -260,11 +257,8 @@ export class Listeners {
 
 /** Server certificate, and client certificates as configured, for `tls` and `wss` listeners. */
 function tlsOptions(c: Extract<ListenerConfig, { type: 'tls' | 'wss' }>): TlsOptions {
-  const read = (file: string, what: string): Buffer => readConfigFile(file, `the TLS ${what}`);
   return {
-    cert: read(c.cert_file, 'certificate'),
-    key: read(c.key_file, 'key'),
-    ...(c.ca_file ? { ca: read(c.ca_file, 'CA bundle') } : {}),
+    ...serverTlsOptions(c),
     requestCert: c.client_certs !== 'none',
     rejectUnauthorized: c.client_certs === 'required',
   };
