@@ -1,10 +1,10 @@
 // The HTTP pull channel, for sites where only HTTPS leaves: polls one URL with If-None-Match and hands a new
 // body (the same signed bundle as on MQTT) to the agent. A 304 costs a few bytes; the first poll, and every
 // poll after a restart, replays the current bundle, which the agent ignores when it is not newer.
-import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { FleetHttpConfig } from '../config/bootstrap-schema.js';
-import { SluiceError, errorMessage } from '../errors.js';
+import { readSecretFile } from '../config/credentials.js';
+import { errorMessage } from '../errors.js';
 import type { ChannelStatus } from '../status.js';
 import type { FleetAgent } from './agent.js';
 import { ChannelState } from './channel-state.js';
@@ -31,15 +31,8 @@ export class HttpChannel {
     private readonly log: Logger,
   ) {
     this.state = new ChannelState('http', config.url, log);
-    if (config.token_file !== undefined) {
-      try {
-        this.token = readFileSync(config.token_file, 'utf8').split('\n')[0] ?? '';
-      } catch (err) {
-        throw new SluiceError('SLUICE_CONFIG_READ', `cannot read token_file ${config.token_file}`, {
-          cause: err,
-        });
-      }
-    }
+    // The same first-line rule as every other secret file (a CRLF file works, an empty token is an error).
+    if (config.token_file !== undefined) this.token = readSecretFile(config.token_file, 'token_file');
   }
 
   status(): ChannelStatus {

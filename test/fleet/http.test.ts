@@ -2,7 +2,12 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
+import { fleetHttpSchema } from '../../gateway/config/bootstrap-schema.js';
+import type { FleetAgent } from '../../gateway/fleet/agent.js';
+import { HttpChannel } from '../../gateway/fleet/http-channel.js';
 import { ManagedGateway } from '../../gateway/fleet/managed.js';
 import { silentLogger } from '../../gateway/observe/log.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -42,4 +47,32 @@ test('polls with ETag: applies a new bundle once, then only revalidates', async 
   body = bundle(op, { version: 2, config: { sources: { sim: sim(34) } } });
   await until(() => m.agent.status().applied_version === 2, 5000, 'v2 applied');
   expect(m.gateway.config.sources.sim).toMatchObject({ interval_ms: 34 });
+});
+
+test('the bearer token is the first line of token_file, without a CR; an empty one is a config error', async () => {
+  const dir = tempDir();
+  const tokenFile = join(dir, 'token');
+  writeFileSync(tokenFile, 's3cret\r\nsecond line\r\n');
+  const seen: Array<string | undefined> = [];
+  const tokenServer = createServer((req, res) => {
+    seen.push(req.headers.authorization);
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((r) => tokenServer.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(tokenServer.address() as AddressInfo).port}/b.json`;
+  const config = fleetHttpSchema.parse({ url, poll_interval_ms: 100, token_file: tokenFile });
+  const agent = { submit: () => Promise.resolve(undefined) } as unknown as FleetAgent;
+  const channel = new HttpChannel(agent, config, silentLogger);
+  channel.start();
+  try {
+    await until(() => seen.length > 0, 5000, 'a first poll');
+    expect(seen[0]).toBe('Bearer s3cret');
+  } finally {
+    await channel.stop();
+    tokenServer.close();
+  }
+  writeFileSync(tokenFile, '\n');
+  expect(() => new HttpChannel(agent, config, silentLogger)).toThrow(
+    expect.objectContaining({ code: 'SLUICE_CONFIG_INVALID' }),
+  );
 });
