@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { until } from '../helpers/wait.mjs';
 
 import { decodeToken, startWebHdfs } from './webhdfs/index.js';
 import type { WebHdfs, WebHdfsOptions } from './webhdfs/index.js';
@@ -735,7 +736,10 @@ describe('quotas and leases', () => {
   it('a second writer is refused while the first holds the lease; overwrite takes the file from under it', async () => {
     const first = await call(w.namenodeUrl, '/user/alice/busy', 'CREATE', { method: 'PUT' });
     const slow = fetchStreaming(first.headers.get('location')!, 'part one ');
-    await until(() => w.fs.leaseHolder('/user/alice/busy') !== undefined);
+    await until(() => w.fs.leaseHolder('/user/alice/busy') !== undefined, {
+      timeoutMs: 5_000,
+      intervalMs: 10,
+    });
     const second = await twoStep(w.namenodeUrl, '/user/alice/busy', 'CREATE', 'rival');
     expect(second.second?.remote().message).toMatch(
       /^Failed to CREATE_FILE \/user\/alice\/busy for DFSClient_\S+ on 127\.0\.0\.1 because this file lease is currently owned by DFSClient_\S+ on 127\.0\.0\.1$/,
@@ -861,12 +865,4 @@ function fetchStreaming(url: string, head: string): { finish(tail: string): Prom
       return reply(await response);
     },
   };
-}
-
-async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }

@@ -8,7 +8,8 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { MqttBrokerSource } from '../../gateway/sources/mqtt-broker/index.js';
 import { runTool } from '../peers/mosquitto.js';
-import { connectClient, eventually, portOf, startBroker, type Harness } from './mqtt-harness.js';
+import { until } from '../helpers/wait.mjs';
+import { connectClient, portOf, startBroker, type Harness } from './mqtt-harness.js';
 
 /** A throwaway CA, a server certificate for 127.0.0.1 and a client certificate with CN `dev-tls`. */
 function makeCerts(dir: string): void {
@@ -350,7 +351,7 @@ describe('broker duties', () => {
     });
     clients.push(again);
     again.on('message', (_t, p) => got.push(p.toString()));
-    await eventually(() => got.length === 3, 'queued messages');
+    await until(() => got.length === 3, { what: 'queued messages', timeoutMs: 5000 });
     expect(got).toEqual(['1', '2', '3']);
   });
 });

@@ -123,15 +123,6 @@ export function connectClient(url: string, options: IClientOptions = {}): Promis
   });
 }
 
-/** Polls `check` until it returns true (or throws on timeout with `what`). */
-export async function eventually(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 /** MQTT's variable-length integer (the remaining length of a fixed header). */
 export function remainingLength(n: number): number[] {
   const out: number[] = [];
