@@ -9,7 +9,7 @@ import { stringify } from 'yaml';
 import { fetchStatus, formatStatus } from '../../gateway/cli/status.js';
 import { ManagedGateway } from '../../gateway/fleet/managed.js';
 import { ObserveServer } from '../../gateway/observe/http-server.js';
-import { freePort } from '../peers/mosquitto.js';
+import { freePort } from '../helpers/net.mjs';
 import { tempDir } from '../helpers/tmp.js';
 import { until } from '../helpers/wait.mjs';
 import { fileSink, operator, sim, writeLocal } from './helpers.js';

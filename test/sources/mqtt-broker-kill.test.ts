@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { Queue } from '../../gateway/queue/queue.js';
-import { freePort, waitForPort } from '../peers/mosquitto.js';
+import { freePort, waitForPort } from '../helpers/net.mjs';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const ROUNDS = 20;

@@ -17,7 +17,7 @@ import {
   sharedKafka,
   uniqueTopic,
 } from '../../peers/kafka/index.js';
-import { freePort } from '../../peers/mosquitto.js';
+import { freePort } from '../../helpers/net.mjs';
 import { assertBuilt, consume, dedupProblems } from './helpers.js';
 
 const kafka = sharedKafka();
