@@ -16,6 +16,7 @@ import ts from 'typescript';
 import { validateConfig } from '../../dist/gateway/config/load.js';
 import { Queue } from '../../dist/gateway/queue/queue.js';
 import { Gateway } from '../../dist/gateway/runtime/gateway.js';
+import { until } from '../helpers/wait.mjs';
 import { encoder } from '../../dist/gateway/sinks/hdfs/encode.js';
 import { WebHdfsClient } from '../../dist/gateway/sinks/hdfs/client.js';
 
@@ -126,7 +127,13 @@ async function sluiceDrain(emu) {
   });
   const started = performance.now();
   const gw = await Gateway.start(config);
-  while (gw.queue.cursorPosition('hdfs') < N) await new Promise((r) => setTimeout(r, 5));
+  // Half an hour is far past any drain; a stalled one ends with where the cursor stopped.
+  await until(() => gw.queue.cursorPosition('hdfs') >= N, {
+    timeoutMs: 30 * 60_000,
+    intervalMs: 5,
+    what: `${N} readings drained`,
+    state: () => gw.status().sinks[0],
+  });
   const elapsed = performance.now() - started;
   await gw.stop();
   rmSync(dataDir, { recursive: true, force: true });

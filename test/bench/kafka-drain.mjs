@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { validateConfig } from '../../dist/gateway/config/load.js';
 import { Queue } from '../../dist/gateway/queue/queue.js';
 import { Gateway } from '../../dist/gateway/runtime/gateway.js';
+import { until } from '../helpers/wait.mjs';
 import { toMessage } from '../../dist/gateway/sinks/kafka/encode.js';
 
 const require = createRequire(import.meta.url);
@@ -85,7 +86,13 @@ async function sluiceDrain(bootstrap, topic) {
   });
   const started = performance.now();
   const gw = await Gateway.start(config);
-  while (gw.queue.cursorPosition('kafka') < N) await new Promise((r) => setTimeout(r, 5));
+  // Half an hour is far past any drain; a stalled one ends with where the cursor stopped.
+  await until(() => gw.queue.cursorPosition('kafka') >= N, {
+    timeoutMs: 30 * 60_000,
+    intervalMs: 5,
+    what: `${N} readings drained`,
+    state: () => gw.status().sinks[0],
+  });
   const elapsed = performance.now() - started;
   await gw.stop();
   rmSync(dataDir, { recursive: true, force: true });

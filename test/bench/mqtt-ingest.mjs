@@ -9,11 +9,12 @@
 // what decides throughput when the load generator and the server saturate the machine together.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import mqtt from 'mqtt';
+import { freePort, waitForPort } from '../helpers/net.mjs';
 import { procCpuSeconds } from './proc-cpu.mjs';
 
 const { values: opts } = parseArgs({
@@ -62,33 +63,6 @@ async function serve(kind, port, dir) {
     if (m === 'stats') process.send?.({ stats: gw.queue.stats() });
   });
   process.send?.('ready');
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForPort(port) {
-  for (let i = 0; i < 200; i++) {
-    const ok = await new Promise((resolve) => {
-      const s = connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`nothing listens on ${port}`);
 }
 
 function mosquittoPath() {

@@ -11,25 +11,19 @@ import { SerialPort } from 'serialport';
 import { silentLogger } from '../../dist/gateway/observe/log.js';
 import { Queue } from '../../dist/gateway/queue/queue.js';
 import { SerialSource, schema } from '../../dist/gateway/sources/serial/index.js';
+import { until } from '../helpers/wait.mjs';
 
 const ROUNDS = Number(process.argv[2] ?? 100);
 const MAX_AWAY_MS = Number(process.argv[3] ?? 300);
 const LINES = 20;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// Polled every 2 ms: the reopen latency is read right after a wait ends.
+const benchWait = { timeoutMs: 5000, intervalMs: 2 };
 // socat outlives this process if not killed: stop every child on the way out, failure included.
 const children = new Set();
 process.on('exit', () => children.forEach((c) => c.kill()));
 const track = (child) => (children.add(child), child.once('exit', () => children.delete(child)), child);
 const fds = () => readdirSync('/proc/self/fd').length;
-
-async function until(probe, what, timeoutMs = 5000) {
-  const started = performance.now();
-  while (!probe()) {
-    if (performance.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
-    await sleep(2);
-  }
-  return performance.now() - started;
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'sluice-chaos-'));
 let socat;
@@ -83,7 +77,7 @@ await source.start({
   ingest: (r) => queue.append(r),
   reject: noop,
 });
-await until(() => source.stats().connected, 'first open');
+await until(() => source.stats().connected, { ...benchWait, what: 'first open' });
 
 const latencies = [];
 let fdsFirst = 0;
@@ -92,11 +86,20 @@ const signals = ['SIGTERM', 'SIGKILL', 'SIGINT'];
 const started = Date.now();
 for (let round = 1; round <= ROUNDS; round++) {
   await sensor(Array.from({ length: LINES }, (_, i) => `round=${round} line=${i}\n`).join(''));
-  await until(() => source.stats().readings === round * LINES * 2, `round ${round}: readings`);
+  await until(() => source.stats().readings === round * LINES * 2, {
+    ...benchWait,
+    what: `round ${round}: readings`,
+  });
   await unplug(signals[round % signals.length]);
   await sleep(Math.random() * MAX_AWAY_MS);
   await plug();
-  latencies.push(await until(() => source.stats().reconnects === round, `round ${round}: reopen`, 10_000));
+  const plugged = performance.now();
+  await until(() => source.stats().reconnects === round, {
+    ...benchWait,
+    what: `round ${round}: reopen`,
+    timeoutMs: 10_000,
+  });
+  latencies.push(performance.now() - plugged);
   if (round === 1) fdsFirst = fds();
   fdsMax = Math.max(fdsMax, fds());
 }

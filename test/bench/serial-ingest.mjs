@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { validateConfig } from '../../dist/gateway/config/load.js';
 import { silentLogger } from '../../dist/gateway/observe/log.js';
 import { Gateway } from '../../dist/gateway/runtime/gateway.js';
+import { until } from '../helpers/wait.mjs';
 import { TICKS, procCpuSeconds } from './proc-cpu.mjs';
 
 const LINES = Number(process.argv[2] ?? 200_000);
@@ -18,18 +19,12 @@ const ROUNDS = Number(process.argv[3] ?? 3);
 const COMMIT_MODE = process.argv[4] ?? 'auto';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// Polled every 2 ms: the wall time of a run is read right after a wait ends.
+const benchWait = { timeoutMs: 120_000, intervalMs: 2 };
 // socat outlives this process if not killed: stop every child on the way out, failure included.
 const children = new Set();
 process.on('exit', () => children.forEach((c) => c.kill()));
 const track = (child) => (children.add(child), child.once('exit', () => children.delete(child)), child);
-
-async function waitFor(probe, what, timeoutMs = 120_000) {
-  const end = Date.now() + timeoutMs;
-  while (!probe()) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await sleep(2);
-  }
-}
 
 /** A socat pty pair with links in `dir`; resolves once both ends exist. */
 async function ptyPair(dir) {
@@ -68,13 +63,8 @@ async function floorCat(file, bytes) {
   await sleep(100);
   const started = performance.now();
   const written = writer(file, pair.sim);
-  await waitFor(() => {
-    try {
-      return statSync(out).size >= bytes;
-    } catch {
-      return false;
-    }
-  }, 'cat read everything');
+  // Before cat's first write the file may not exist yet: until() takes ENOENT as "not yet".
+  await until(() => statSync(out).size >= bytes, { ...benchWait, what: 'cat read everything' });
   const wall = (performance.now() - started) / 1000;
   const cpu = procCpuSeconds(cat.pid);
   await written;
@@ -103,17 +93,17 @@ async function sluice(file, expectedReadings) {
     },
   });
   const gw = await Gateway.start(config, { log: silentLogger });
-  await waitFor(() => gw.status().sources[0].health.port.connected, 'port open');
+  await until(() => gw.status().sources[0].health.port.connected, { ...benchWait, what: 'port open' });
   const commits0 = gw.queue.stats().commits;
   const cpu0 = process.cpuUsage();
   const started = performance.now();
   const written = writer(file, pair.sim);
   // Every reading is either durable or counted as dropped (the pty can outrun the disk; a sensor cannot wait).
   const port = () => gw.status().sources[0].health.port;
-  await waitFor(
-    () => port().readings + port().dropped_overflow >= expectedReadings,
-    'all readings accounted',
-  );
+  await until(() => port().readings + port().dropped_overflow >= expectedReadings, {
+    ...benchWait,
+    what: 'all readings accounted',
+  });
   const wall = (performance.now() - started) / 1000;
   const used = process.cpuUsage(cpu0);
   const cpu = (used.user + used.system) / 1e6;

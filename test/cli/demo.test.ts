@@ -7,6 +7,7 @@ import { expect, test } from 'vitest';
 import type { ReadingRecord } from '../../gateway/reading.js';
 import { sluice, sluiceSpawn } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
+import { until } from '../helpers/wait.mjs';
 
 function records(dir: string): ReadingRecord[] {
   if (!existsSync(dir)) return [];
@@ -34,9 +35,16 @@ test('the demo runs and the file sink receives every simulated reading once', as
   let logs = '';
   child.stdout?.on('data', (d: Buffer) => (logs += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (logs += d.toString()));
-  const deadline = Date.now() + 30_000;
-  while (records(out).length < N && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-  child.kill('SIGTERM');
+  try {
+    await until(() => records(out).length >= N, {
+      timeoutMs: 30_000,
+      intervalMs: 100,
+      what: `${N} readings in the files`,
+      state: () => logs,
+    });
+  } finally {
+    child.kill('SIGTERM');
+  }
   const [code] = (await once(child, 'exit')) as [number | null];
   expect(code, logs).toBe(0);
   const stats = sluice(['queue', 'stats', '-c', config, '--json']);

@@ -9,6 +9,7 @@ import { expect, test } from 'vitest';
 import { silentLogger } from '../../gateway/observe/log.js';
 import { SystemdNotifier } from '../../gateway/observe/sd-notify.js';
 import { tempDir } from '../helpers/tmp.js';
+import { until } from '../helpers/wait.mjs';
 
 const unitPath = fileURLToPath(new URL('../../deploy/systemd/sluice.service', import.meta.url));
 const unit = readFileSync(unitPath, 'utf8');
@@ -102,16 +103,19 @@ test('READY=1 and watchdog pings reach $NOTIFY_SOCKET through systemd-notify', a
   let seen = '';
   manager.stdout.on('data', (d: Buffer) => (seen += d.toString()));
   try {
-    const deadline = Date.now() + 5000;
-    while (!seen.includes('listening') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await until(() => seen.includes('listening'), { timeoutMs: 5000, what: 'the fake manager listening' });
     const env = { NOTIFY_SOCKET: sock, WATCHDOG_USEC: '1000000', WATCHDOG_PID: String(process.pid) };
     const notifier = SystemdNotifier.fromEnv(silentLogger, env);
     expect(notifier).toBeDefined();
     expect(await notifier!.ready('forwarding')).toBe(true);
     expect(seen).toContain('READY=1|STATUS=forwarding');
     notifier!.startWatchdog(); // every 500 ms
-    while (!seen.includes('WATCHDOG=1') && Date.now() < deadline + 5000)
-      await new Promise((r) => setTimeout(r, 50));
+    await until(() => seen.includes('WATCHDOG=1'), {
+      timeoutMs: 10_000,
+      intervalMs: 50,
+      what: 'a watchdog ping',
+      state: () => seen,
+    });
     expect(seen).toContain('WATCHDOG=1');
     expect(await notifier!.stopping()).toBe(true);
     expect(seen).toContain('STOPPING=1');

@@ -9,7 +9,8 @@ import { ManagedGateway } from '../../gateway/fleet/managed.js';
 import { FleetStore } from '../../gateway/fleet/store.js';
 import { silentLogger } from '../../gateway/observe/log.js';
 import { tempDir } from '../helpers/tmp.js';
-import { bundle, fileSink, operator, sim, sinkSeqs, until, writeLocal } from './helpers.js';
+import { until } from '../helpers/wait.mjs';
+import { bundle, fileSink, operator, sim, sinkSeqs, writeLocal } from './helpers.js';
 
 const op = operator();
 const running: ManagedGateway[] = [];
@@ -34,7 +35,7 @@ describe('Gateway.apply', () => {
     const m = await start(file);
     const gw = m.gateway;
     const queue = gw.queue;
-    await until(() => gw.queue.stats().lastSeq > 20, 5000, 'readings');
+    await until(() => gw.queue.stats().lastSeq > 20, { timeoutMs: 5000, what: 'readings' });
     const local = loadLocalConfig(file);
     const next = mergePipeline(
       local,
@@ -95,7 +96,10 @@ describe('health-gated commit', () => {
     });
     // the readings go on to the old sink
     const before = m.gateway.queue.cursorPosition('out');
-    await until(() => m.gateway.queue.cursorPosition('out') > before, 5000, 'old sink acks again');
+    await until(() => m.gateway.queue.cursorPosition('out') > before, {
+      timeoutMs: 5000,
+      what: 'old sink acks again',
+    });
   });
 
   test('a source that fails to start (its port is taken) is rolled back at once and reported', async () => {
@@ -180,7 +184,7 @@ describe('boot', () => {
     const next = { version: 4, digest: 'n', config: { log: { level: 'silent' } }, at_ms: 1 };
     await store.update((s) => ({ ...s, highest_version: 4, pending: { ...next, boots: 0 } }));
     const m = await start(file);
-    await until(() => m.agent.status().applied_version === 4, 5000, 'commit at boot');
+    await until(() => m.agent.status().applied_version === 4, { timeoutMs: 5000, what: 'commit at boot' });
     expect(m.agent.status().last_result).toMatchObject({ version: 4, outcome: 'applied', origin: 'boot' });
   });
 });

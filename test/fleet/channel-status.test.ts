@@ -9,9 +9,10 @@ import { stringify } from 'yaml';
 import { fetchStatus, formatStatus } from '../../gateway/cli/status.js';
 import { ManagedGateway } from '../../gateway/fleet/managed.js';
 import { ObserveServer } from '../../gateway/observe/http-server.js';
-import { freePort } from '../peers/mosquitto.js';
+import { freePort } from '../helpers/net.mjs';
 import { tempDir } from '../helpers/tmp.js';
-import { fileSink, operator, sim, until, writeLocal } from './helpers.js';
+import { until } from '../helpers/wait.mjs';
+import { fileSink, operator, sim, writeLocal } from './helpers.js';
 
 const op = operator();
 const stops: Array<() => Promise<void>> = [];
@@ -51,7 +52,7 @@ test('an unreachable fleet broker: state in /api/status, `sluice status` and rea
   const m = await ManagedGateway.start(file, { log });
   stops.push(() => m.stop());
   const channel = () => m.gateway.status().control?.channels[0];
-  await until(() => (channel()?.attempts ?? 0) >= 4, 10_000, 'four failed attempts');
+  await until(() => (channel()?.attempts ?? 0) >= 4, { timeoutMs: 10_000, what: 'four failed attempts' });
   expect(channel()).toMatchObject({
     channel: 'mqtt',
     url: `mqtt://127.0.0.1:${port}`,
@@ -93,7 +94,10 @@ test('an unreachable bundle URL shows the same way', async () => {
   });
   const m = await ManagedGateway.start(file, { log: capture().log });
   stops.push(() => m.stop());
-  await until(() => (m.gateway.status().control?.channels[0]?.attempts ?? 0) >= 2, 10_000, 'failed polls');
+  await until(() => (m.gateway.status().control?.channels[0]?.attempts ?? 0) >= 2, {
+    timeoutMs: 10_000,
+    what: 'failed polls',
+  });
   expect(m.gateway.status().control?.channels[0]).toMatchObject({ channel: 'http', state: 'connecting' });
 }, 20_000);
 

@@ -84,16 +84,6 @@ export function bundle(op: Operator, p: Partial<BundlePayloadInput> & { version:
   );
 }
 
-export async function until<T>(fn: () => T | undefined | false, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 /** Sequence numbers of every reading in the final files of a file sink directory. */
 export function sinkSeqs(dir: string): number[] {
   const seqs: number[] = [];

@@ -11,7 +11,8 @@ import { HttpChannel } from '../../gateway/fleet/http-channel.js';
 import { ManagedGateway } from '../../gateway/fleet/managed.js';
 import { silentLogger } from '../../gateway/observe/log.js';
 import { tempDir } from '../helpers/tmp.js';
-import { bundle, operator, sim, until, writeLocal } from './helpers.js';
+import { until } from '../helpers/wait.mjs';
+import { bundle, operator, sim, writeLocal } from './helpers.js';
 
 const op = operator();
 let body = '';
@@ -36,16 +37,16 @@ test('polls with ETag: applies a new bundle once, then only revalidates', async 
   const file = writeLocal({ id: 'gw-http', dir, op, labels: ['all'], httpUrl: url, graceMs: 50 });
   const m = await ManagedGateway.start(file, { log: silentLogger });
   stops.push(() => m.stop());
-  await until(() => requests.length > 0, 5000, 'a first poll');
+  await until(() => requests.length > 0, { timeoutMs: 5000, what: 'a first poll' });
   body = bundle(op, { version: 1, config: { sources: { sim: sim(33) } } });
-  await until(() => m.agent.status().applied_version === 1, 5000, 'v1 applied');
+  await until(() => m.agent.status().applied_version === 1, { timeoutMs: 5000, what: 'v1 applied' });
   expect(m.agent.status().last_result).toMatchObject({ version: 1, outcome: 'applied', origin: 'http' });
   expect(m.gateway.config.sources.sim).toMatchObject({ interval_ms: 33 });
   const n = requests.length;
-  await until(() => requests.length > n + 2, 5000, 'more polls');
+  await until(() => requests.length > n + 2, { timeoutMs: 5000, what: 'more polls' });
   expect(requests.slice(n).every((r) => r.status === 304 && r.headers['if-none-match'])).toBe(true);
   body = bundle(op, { version: 2, config: { sources: { sim: sim(34) } } });
-  await until(() => m.agent.status().applied_version === 2, 5000, 'v2 applied');
+  await until(() => m.agent.status().applied_version === 2, { timeoutMs: 5000, what: 'v2 applied' });
   expect(m.gateway.config.sources.sim).toMatchObject({ interval_ms: 34 });
 });
 
@@ -65,7 +66,7 @@ test('the bearer token is the first line of token_file, without a CR; an empty o
   const channel = new HttpChannel(agent, config, silentLogger);
   channel.start();
   try {
-    await until(() => seen.length > 0, 5000, 'a first poll');
+    await until(() => seen.length > 0, { timeoutMs: 5000, what: 'a first poll' });
     expect(seen[0]).toBe('Bearer s3cret');
   } finally {
     await channel.stop();

@@ -12,7 +12,8 @@ import { fleetTopics } from '../../gateway/fleet/mqtt-channel.js';
 import { silentLogger } from '../../gateway/observe/log.js';
 import { Mosquitto } from '../peers/mosquitto.js';
 import { tempDir } from '../helpers/tmp.js';
-import { bundle, fileSink, operator, sim, until, writeLocal } from './helpers.js';
+import { until } from '../helpers/wait.mjs';
+import { bundle, fileSink, operator, sim, writeLocal } from './helpers.js';
 
 const op = operator('ops');
 const LABELS: Record<string, string[]> = {
@@ -142,7 +143,10 @@ describe('each rejection is reported with its reason', () => {
     expect(inv.message).toMatch(/sinks\.out\.path/);
     // a good one at 10, then 9 is stale
     await view.publishRetained(topic(), bundle(op, { version: 10, target: { gateways: ['gw-c'] } }));
-    await until(() => gw('gw-c').agent.status().applied_version === 10, 5000, 'v10 on gw-c');
+    await until(() => gw('gw-c').agent.status().applied_version === 10, {
+      timeoutMs: 5000,
+      what: 'v10 on gw-c',
+    });
     expect(await reported(bundle(op, { version: 9, target: { gateways: ['gw-c'] } }), 9)).toMatchObject({
       reason: 'stale_version',
     });

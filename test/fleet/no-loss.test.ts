@@ -9,7 +9,8 @@ import { ManagedGateway } from '../../gateway/fleet/managed.js';
 import { silentLogger } from '../../gateway/observe/log.js';
 import { Mosquitto } from '../peers/mosquitto.js';
 import { tempDir } from '../helpers/tmp.js';
-import { bundle, fileSink, operator, sim, sinkSeqs, until, writeLocal } from './helpers.js';
+import { until } from '../helpers/wait.mjs';
+import { bundle, fileSink, operator, sim, sinkSeqs, writeLocal } from './helpers.js';
 
 const op = operator();
 const cleanup: Array<() => Promise<void>> = [];
@@ -55,7 +56,10 @@ test('50 pushes while ingesting: every queued reading reaches the sink exactly o
   const q = m.gateway.queue;
   const lastSeq = q.stats().lastSeq;
   expect(lastSeq - seqAtStart).toBeGreaterThan(500);
-  await until(() => q.cursorPosition('out') === lastSeq, 15_000, 'the sink to acknowledge everything');
+  await until(() => q.cursorPosition('out') === lastSeq, {
+    timeoutMs: 15_000,
+    what: 'the sink to acknowledge everything',
+  });
   expect(q.stats().dropped).toBe(0);
   const seqs = sinkSeqs(out);
   expect(new Set(seqs).size).toBe(seqs.length); // no duplicates

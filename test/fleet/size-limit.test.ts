@@ -11,7 +11,8 @@ import { fleetTopics } from '../../gateway/fleet/mqtt-channel.js';
 import { silentLogger } from '../../gateway/observe/log.js';
 import { Mosquitto } from '../peers/mosquitto.js';
 import { tempDir } from '../helpers/tmp.js';
-import { bundle, operator, sim, until, writeLocal } from './helpers.js';
+import { until } from '../helpers/wait.mjs';
+import { bundle, operator, sim, writeLocal } from './helpers.js';
 
 const op = operator();
 const stops: Array<() => Promise<void>> = [];
@@ -59,14 +60,20 @@ test('HTTP: a body above max_bundle_bytes is refused without being read whole, C
   const file = writeLocal({ id: 'gw-big-http', dir, op, labels: ['all'], httpUrl: url, graceMs: 50 });
   const m = await ManagedGateway.start(file, { log: silentLogger });
   stops.push(() => m.stop());
-  await until(() => m.agent.status().last_result?.reason === 'too_large', 5000, 'refusal');
+  await until(() => m.agent.status().last_result?.reason === 'too_large', {
+    timeoutMs: 5000,
+    what: 'refusal',
+  });
   expect(m.agent.status().last_result).toMatchObject({ outcome: 'rejected', origin: 'http' });
   expect(m.agent.status().last_result?.message).toMatch(/above fleet\.max_bundle_bytes \(1048576\)/);
   expect(sent).toBeLessThan(total); // refused on its Content-Length: the body was not read to its end
   const first = m.agent.status().last_result?.at_ms ?? 0;
   mode = 'chunked';
   sent = 0;
-  await until(() => (m.agent.status().last_result?.at_ms ?? 0) > first, 5000, 'second refusal');
+  await until(() => (m.agent.status().last_result?.at_ms ?? 0) > first, {
+    timeoutMs: 5000,
+    what: 'second refusal',
+  });
   expect(m.agent.status().last_result).toMatchObject({ outcome: 'rejected', reason: 'too_large' });
   expect(sent).toBeLessThan(total); // cut once the limit was crossed
 });
@@ -85,16 +92,22 @@ test('MQTT: a retained bundle above max_bundle_bytes is refused as too_large; th
   stops.push(() => pub.endAsync());
   const topic = fleetTopics.gatewayConfig('sluice/fleet', 'gw-big-mqtt');
   await pub.publishAsync(topic, big(1, 100 * 1024), { qos: 1 });
-  await until(() => m.agent.status().last_result?.reason === 'too_large', 5000, 'refusal');
+  await until(() => m.agent.status().last_result?.reason === 'too_large', {
+    timeoutMs: 5000,
+    what: 'refusal',
+  });
   expect(m.agent.status().last_result?.message).toMatch(/above fleet\.max_bundle_bytes \(65536\)/);
   // below the configured limit the same kind of bundle gets to verification (and fails it there)
   await pub.publishAsync(topic, big(2, 1024), { qos: 1 });
-  await until(() => m.agent.status().last_result?.reason === 'malformed', 5000, 'verification');
+  await until(() => m.agent.status().last_result?.reason === 'malformed', {
+    timeoutMs: 5000,
+    what: 'verification',
+  });
   // and a good one is applied
   await pub.publishAsync(topic, bundle(op, { version: 3, config: { sources: { sim: sim(25) } } }), {
     qos: 1,
   });
-  await until(() => m.agent.status().applied_version === 3, 5000, 'v3 applied');
+  await until(() => m.agent.status().applied_version === 3, { timeoutMs: 5000, what: 'v3 applied' });
 });
 
 test('a bundle whose simulator would multiply memory (devices x metrics, device_prefix) is refused', async () => {

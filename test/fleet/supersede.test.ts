@@ -10,7 +10,8 @@ import { silentLogger } from '../../gateway/observe/log.js';
 import { Gateway } from '../../gateway/runtime/gateway.js';
 import { FileSink } from '../../gateway/sinks/file/sink.js';
 import { tempDir } from '../helpers/tmp.js';
-import { bundle, fileSink, operator, sim, until, writeLocal } from './helpers.js';
+import { until } from '../helpers/wait.mjs';
+import { bundle, fileSink, operator, sim, writeLocal } from './helpers.js';
 
 const op = operator();
 const running: ManagedGateway[] = [];
@@ -73,7 +74,7 @@ test('a bundle superseded in its grace: the newer one is judged against the last
     bundle(op, { version: 1, config: { sinks: { out: fileSink(join(dir, 'out1')) } } }),
     { origin: 'test' },
   );
-  await until(() => m.agent.status().state === 'verifying', 5000, 'v1 in its grace');
+  await until(() => m.agent.status().state === 'verifying', { timeoutMs: 5000, what: 'v1 in its grace' });
   // v2 breaks the sink (ENOTDIR): it must be rolled back to the local config, not to the uncommitted v1
   const v2 = m.agent.submit(
     bundle(op, { version: 2, config: { sinks: { out: fileSink('/dev/null/out') } } }),

@@ -4,7 +4,8 @@
 import { afterEach, expect, test } from 'vitest';
 import type { HealthReport } from '../../gateway/observe/health.js';
 import { sinkStall } from '../../gateway/observe/health.js';
-import { simToFile, startGateway, until, type Running } from './helpers.js';
+import { until } from '../helpers/wait.mjs';
+import { simToFile, startGateway, type Running } from './helpers.js';
 
 let run: Running | undefined;
 afterEach(async () => {
@@ -22,11 +23,12 @@ async function health(
 
 test('a running, forwarding gateway is live and ready', async () => {
   run = await startGateway(simToFile({ count: 0, intervalMs: 50 }));
-  const live = await until(
-    'sources up',
-    () => health(run!.server.url, '/readyz'),
-    (h) => h.code === 200,
-  );
+  const live = await until(() => health(run!.server.url, '/readyz'), {
+    what: 'sources up',
+    accept: (h) => h.code === 200,
+    timeoutMs: 20_000,
+    intervalMs: 50,
+  });
   expect(live.body).toMatchObject({ status: 'ok', check: 'ready', reasons: [] });
   const h = await health(run.server.url, '/healthz');
   expect(h.code).toBe(200);
@@ -45,12 +47,12 @@ test('a connected sink that holds readings without acknowledging them fails /hea
   const { url } = run.server;
   const first = await health(url, '/healthz');
   expect(first.code).toBe(200); // not yet: the readings have only just arrived
-  const stuck = await until(
-    'the stall to be reported',
-    () => health(url, '/healthz'),
-    (h) => h.code === 503,
-    10_000,
-  );
+  const stuck = await until(() => health(url, '/healthz'), {
+    what: 'the stall to be reported',
+    accept: (h) => h.code === 503,
+    timeoutMs: 10_000,
+    intervalMs: 50,
+  });
   expect(stuck.body.status).toBe('fail');
   expect(stuck.body.reasons.join('\n')).toMatch(
     /sink local: 30 readings waiting and upstream connected, but nothing acknowledged for \d+ s \(observe\.health\.stall_after_ms 1000\)/,

@@ -111,18 +111,3 @@ export async function scrape(url: string): Promise<Sample[]> {
   if (!res.ok) throw new Error(`/metrics answered ${res.status}`);
   return parseProm(await res.text());
 }
-
-export async function until<T>(
-  what: string,
-  fn: () => Promise<T> | T,
-  ok: (v: T) => boolean,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}

@@ -15,7 +15,7 @@ import { observeSchema } from '../../gateway/observe/options.js';
 import { Gateway } from '../../gateway/runtime/gateway.js';
 import { launchChromium } from '../helpers/chromium.js';
 import { tempDir } from '../helpers/tmp.js';
-import { freePort } from '../peers/mosquitto.js';
+import { freePort } from '../helpers/net.mjs';
 
 interface Served {
   readonly gw: Gateway;

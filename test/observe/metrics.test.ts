@@ -1,7 +1,8 @@
 // /metrics scraped while a gateway runs (simulator -> queue -> file sink): the counters of the metrics spec
 // agree with what the simulator sent and what the file sink wrote, and the process metrics are there.
 import { afterAll, expect, test } from 'vitest';
-import { fileLines, maybe, metric, scrape, simToFile, startGateway, until, type Running } from './helpers.js';
+import { until } from '../helpers/wait.mjs';
+import { fileLines, maybe, metric, scrape, simToFile, startGateway, type Running } from './helpers.js';
 
 const N = 240; // 2 devices x 3 metrics x 40 ticks
 let run: Running | undefined;
@@ -14,19 +15,21 @@ test('counters scraped during a run match what was sent and delivered', async ()
   const sink = { component_kind: 'sink', component_id: 'local', component_type: 'file' };
 
   // Mid-run: something was ingested but not necessarily everything; counters never go backwards.
-  const early = await until(
-    'first readings',
-    () => scrape(url),
-    (s) => (maybe(s, 'sluice_component_sent_events_total', src) ?? 0) > 0,
-  );
+  const early = await until(() => scrape(url), {
+    what: 'first readings',
+    accept: (s) => (maybe(s, 'sluice_component_sent_events_total', src) ?? 0) > 0,
+    timeoutMs: 20_000,
+    intervalMs: 50,
+  });
   const earlyIn = metric(early, 'sluice_component_sent_events_total', src);
   expect(earlyIn).toBeLessThanOrEqual(N);
 
-  const done = await until(
-    'the file sink to acknowledge every reading',
-    () => scrape(url),
-    (s) => maybe(s, 'sluice_component_sent_events_total', sink) === N,
-  );
+  const done = await until(() => scrape(url), {
+    what: 'the file sink to acknowledge every reading',
+    accept: (s) => maybe(s, 'sluice_component_sent_events_total', sink) === N,
+    timeoutMs: 20_000,
+    intervalMs: 50,
+  });
   expect(metric(done, 'sluice_component_sent_events_total', src)).toBe(N);
   expect(metric(done, 'sluice_component_received_events_total', src)).toBe(N);
   expect(metric(done, 'sluice_component_received_events_total', sink)).toBeGreaterThanOrEqual(N);
@@ -35,11 +38,12 @@ test('counters scraped during a run match what was sent and delivered', async ()
   expect(metric(done, 'sluice_component_sent_events_total', src)).toBeGreaterThanOrEqual(earlyIn);
 
   // Queue and per-sink gauges: everything acknowledged, so nothing waits.
-  const drained = await until(
-    'the queue to be trimmed',
-    () => scrape(url),
-    (s) => metric(s, 'sluice_queue_depth_events') === 0,
-  );
+  const drained = await until(() => scrape(url), {
+    what: 'the queue to be trimmed',
+    accept: (s) => metric(s, 'sluice_queue_depth_events') === 0,
+    timeoutMs: 20_000,
+    intervalMs: 50,
+  });
   expect(metric(drained, 'sluice_queue_last_sequence')).toBe(run.gw.queue.origin + N - 1);
   expect(metric(drained, 'sluice_sink_lag_events', { sink: 'local' })).toBe(0);
   expect(metric(drained, 'sluice_sink_oldest_unacked_age_seconds', { sink: 'local' })).toBe(0);

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
 import { apiUrl, fetchStatus, formatStatus } from '../../gateway/cli/status.js';
 import { tempDir } from '../helpers/tmp.js';
-import { simToFile, startGateway, until, type Running } from './helpers.js';
+import { until } from '../helpers/wait.mjs';
+import { simToFile, startGateway, type Running } from './helpers.js';
 
 let run: Running | undefined;
 afterAll(async () => run?.stop());
@@ -13,11 +14,12 @@ afterAll(async () => run?.stop());
 test('the summary names the gateway, health, queue, each source and sink', async () => {
   run = await startGateway(simToFile({ count: 60 }));
   const url = run.server.url;
-  const s = await until(
-    'every reading delivered',
-    () => fetchStatus(url),
-    (x) => x.components.some((c) => c.kind === 'sink' && c.sentEvents === 60),
-  );
+  const s = await until(() => fetchStatus(url), {
+    what: 'every reading delivered',
+    accept: (x) => x.components.some((c) => c.kind === 'sink' && c.sentEvents === 60),
+    timeoutMs: 20_000,
+    intervalMs: 50,
+  });
   const lines = formatStatus(s, url);
   expect(lines[0]).toMatch(
     new RegExp(`^gateway obs-gw  up \\d+s  healthy  \\(${url.replace(/[.]/g, '\\.')}\\)$`),

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
 import { launchChromium } from '../helpers/chromium.js';
 import { tempDir } from '../helpers/tmp.js';
-import { simToFile, startGateway, until, type Running } from './helpers.js';
+import { until } from '../helpers/wait.mjs';
+import { simToFile, startGateway, type Running } from './helpers.js';
 
 let run: Running | undefined;
 afterAll(async () => run?.stop());
@@ -20,11 +21,12 @@ test('the status page shows sources, sinks, the depth chart and errors, with no 
     ),
   );
   const { url } = run.server;
-  await until(
-    'a few history samples',
-    () => run!.server.history.samples().length,
-    (n) => n >= 15,
-  );
+  await until(() => run!.server.history.samples().length, {
+    what: 'a few history samples',
+    accept: (n) => n >= 15,
+    timeoutMs: 20_000,
+    intervalMs: 50,
+  });
 
   const browser = await launchChromium();
   try {

@@ -5,7 +5,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, expect, test } from 'vitest';
-import { simToFile, startGateway, until, type Running } from './helpers.js';
+import { until } from '../helpers/wait.mjs';
+import { simToFile, startGateway, type Running } from './helpers.js';
 
 const topModule = fileURLToPath(new URL('../../dist/gateway/cli/top.js', import.meta.url));
 const socket = `sluice-top-${process.pid}`; // a tmux server of our own: parallel tests do not meet
@@ -32,12 +33,13 @@ test('sluice top shows live rates, queue depth and lag in place, and q quits', a
 
   const capture = (): string => tmux('capture-pane', '-p', '-t', 'top').out;
   // 2 devices x 3 metrics every 20 ms = ~300 readings/s into the queue.
-  const frame = await until(
-    'a frame with rates',
-    capture,
-    (s) => /^source\s+sim\s+simulator\s+healthy\s+\d+(\.\d)?\s+\d+/m.test(s) && /^sink\s+local/m.test(s),
-    15_000,
-  );
+  const frame = await until(capture, {
+    what: 'a frame with rates',
+    accept: (s) =>
+      /^source\s+sim\s+simulator\s+healthy\s+\d+(\.\d)?\s+\d+/m.test(s) && /^sink\s+local/m.test(s),
+    timeoutMs: 15_000,
+    intervalMs: 50,
+  });
   expect(frame).toContain(`sluice top - ${run.server.url} - q quits`);
   expect(frame).toMatch(/gateway obs-gw\s+up \d+s\s+healthy/);
   expect(frame).toMatch(/^queue \d+ readings/m);
@@ -49,11 +51,21 @@ test('sluice top shows live rates, queue depth and lag in place, and q quits', a
   expect(rate).toBeLessThan(2000);
   const total = (s: string): number => Number(/^sink\s+local\s+file\s+\S+\s+\S+\s+\S+\s+(\d+)/m.exec(s)?.[1]);
   // Redrawn in place: a later frame has moved on, and there is still exactly one frame on the screen.
-  const later = await until('the next frames', capture, (s) => total(s) > total(frame), 10_000);
+  const later = await until(capture, {
+    what: 'the next frames',
+    accept: (s) => total(s) > total(frame),
+    timeoutMs: 10_000,
+    intervalMs: 50,
+  });
   expect(later.match(/sluice top - /g)).toHaveLength(1);
 
   tmux('send-keys', '-t', 'top', 'q');
-  const after = await until('top to exit', capture, (s) => s.includes('top exited'), 5_000);
+  const after = await until(capture, {
+    what: 'top to exit',
+    accept: (s) => s.includes('top exited'),
+    timeoutMs: 5_000,
+    intervalMs: 50,
+  });
   expect(after).toContain('top exited 0');
   expect(after).not.toContain('sluice top - '); // the alternate screen is gone: the terminal is restored
 });

@@ -2,9 +2,9 @@
 // optional on-disk persistence that survives restart(); plus runners for mosquitto_pub and mosquitto_sub.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort, waitForPort } from '../helpers/net.mjs';
 
 /** What to run when the binaries are missing; thrown verbatim so a reader can paste it. */
 export const MOSQUITTO_INSTALL = 'apt-get install -y mosquitto mosquitto-clients';
@@ -19,37 +19,6 @@ export function mosquittoBinary(name: 'mosquitto' | 'mosquitto_pub' | 'mosquitto
     if (spawnSync('test', ['-x', path]).status === 0) return path;
   }
   throw new Error(MOSQUITTO_INSTALL);
-}
-
-/** A TCP port that was free a moment ago (bind to 0, read, close). */
-export function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, host, () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/** Resolves once something accepts TCP connections on host:port. */
-export async function waitForPort(port: number, host = '127.0.0.1', timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const sock = connect(port, host);
-      sock.once('connect', () => {
-        sock.destroy();
-        resolve(true);
-      });
-      sock.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`nothing listens on ${host}:${port} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 export interface MosquittoOptions {

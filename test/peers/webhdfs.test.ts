@@ -2,11 +2,12 @@
 // JSON and statuses, HDFS rename/delete semantics, permissions, pseudo and token auth, quotas, leases) and
 // that each fault switch does what it says. Plain fetch with redirect: 'manual', and curl as a foreign client.
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers/tmp.js';
+import { until } from '../helpers/wait.mjs';
 
 import { decodeToken, startWebHdfs } from './webhdfs/index.js';
 import type { WebHdfs, WebHdfsOptions } from './webhdfs/index.js';
@@ -172,31 +173,23 @@ describe('two-step writes', () => {
   });
 
   it('curl, a foreign client, does a two-step CREATE and reads the file back', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'webhdfs-'));
-    try {
-      await writeFile(join(dir, 'payload'), 'from curl\n');
-      const step1 = await run('curl', [
-        '-sS',
-        '-i',
-        '-X',
-        'PUT',
-        webhdfsUrl(w.namenodeUrl, '/user/alice/curl.txt', 'CREATE'),
-      ]);
-      expect(step1.stdout).toMatch(/^HTTP\/1\.1 307 Temporary Redirect\r\n/);
-      const location = /^Location: (\S+)\r$/im.exec(step1.stdout)?.[1];
-      expect(location).toBeDefined();
-      const step2 = await run('curl', ['-sS', '-i', '-X', 'PUT', '-T', join(dir, 'payload'), location!]);
-      expect(step2.stdout).toMatch(/HTTP\/1\.1 201 Created\r\n/);
-      expect(step2.stdout).toContain(`Location: hdfs://${w.rpcAddress}/user/alice/curl.txt`);
-      const read = await run('curl', [
-        '-sS',
-        '-L',
-        webhdfsUrl(w.namenodeUrl, '/user/alice/curl.txt', 'OPEN'),
-      ]);
-      expect(read.stdout).toBe('from curl\n');
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    const dir = tempDir('webhdfs-');
+    await writeFile(join(dir, 'payload'), 'from curl\n');
+    const step1 = await run('curl', [
+      '-sS',
+      '-i',
+      '-X',
+      'PUT',
+      webhdfsUrl(w.namenodeUrl, '/user/alice/curl.txt', 'CREATE'),
+    ]);
+    expect(step1.stdout).toMatch(/^HTTP\/1\.1 307 Temporary Redirect\r\n/);
+    const location = /^Location: (\S+)\r$/im.exec(step1.stdout)?.[1];
+    expect(location).toBeDefined();
+    const step2 = await run('curl', ['-sS', '-i', '-X', 'PUT', '-T', join(dir, 'payload'), location!]);
+    expect(step2.stdout).toMatch(/HTTP\/1\.1 201 Created\r\n/);
+    expect(step2.stdout).toContain(`Location: hdfs://${w.rpcAddress}/user/alice/curl.txt`);
+    const read = await run('curl', ['-sS', '-L', webhdfsUrl(w.namenodeUrl, '/user/alice/curl.txt', 'OPEN')]);
+    expect(read.stdout).toBe('from curl\n');
   });
 
   it('counts requests per op on each server', async () => {
@@ -735,7 +728,10 @@ describe('quotas and leases', () => {
   it('a second writer is refused while the first holds the lease; overwrite takes the file from under it', async () => {
     const first = await call(w.namenodeUrl, '/user/alice/busy', 'CREATE', { method: 'PUT' });
     const slow = fetchStreaming(first.headers.get('location')!, 'part one ');
-    await until(() => w.fs.leaseHolder('/user/alice/busy') !== undefined);
+    await until(() => w.fs.leaseHolder('/user/alice/busy') !== undefined, {
+      timeoutMs: 5_000,
+      intervalMs: 10,
+    });
     const second = await twoStep(w.namenodeUrl, '/user/alice/busy', 'CREATE', 'rival');
     expect(second.second?.remote().message).toMatch(
       /^Failed to CREATE_FILE \/user\/alice\/busy for DFSClient_\S+ on 127\.0\.0\.1 because this file lease is currently owned by DFSClient_\S+ on 127\.0\.0\.1$/,
@@ -861,12 +857,4 @@ function fetchStreaming(url: string, head: string): { finish(tail: string): Prom
       return reply(await response);
     },
   };
-}
-
-async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }

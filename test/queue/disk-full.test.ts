@@ -10,6 +10,7 @@ import { describe, expect, test } from 'vitest';
 import { cliPath } from '../helpers/cli.js';
 import { fillDisk, mountTmpfs, tmpfsUnavailable } from '../helpers/tmpfs.js';
 import { tempDir } from '../helpers/tmp.js';
+import { until } from '../helpers/wait.mjs';
 
 const child = fileURLToPath(new URL('../fixtures/disk-full-child.mjs', import.meta.url));
 const unavailable = tmpfsUnavailable();
@@ -48,20 +49,6 @@ function parseLog(file: string): { json: LogLine[]; native: string[]; bad: strin
   return { json, native, bad };
 }
 
-async function waitFor<T>(
-  what: string,
-  probe: () => T | undefined | Promise<T | undefined>,
-  ms = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 function exited(p: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   return new Promise((resolve) => {
     if (p.exitCode !== null || p.signalCode !== null) resolve({ code: p.exitCode, signal: p.signalCode });
@@ -82,7 +69,7 @@ async function queueOnFullDisk(mode: 'inline' | 'background', reserve: string) {
   const find = (msg: string) => () => parseLog(logFile).json.find((l) => l.msg === msg);
   const step = async (msg: string) =>
     Promise.race([
-      waitFor(msg, find(msg)),
+      until(find(msg), { what: msg, timeoutMs: 30_000, intervalMs: 50 }),
       done.then((e) => {
         throw new Error(
           `child exited (${e.code ?? e.signal}) before "${msg}":\n${readFileSync(logFile, 'utf8').slice(-3000)}`,
@@ -92,12 +79,14 @@ async function queueOnFullDisk(mode: 'inline' | 'background', reserve: string) {
   await step('full');
   const unfill = fillDisk(disk); // another program takes the rest of the disk
   p.stdin!.write('go\n');
-  const onFull = await waitFor('the ack on a full disk', () =>
-    parseLog(logFile).json.find((l) => l.msg.includes('on a full disk') && l.msg.startsWith('ack')),
+  const onFull = await until(
+    () => parseLog(logFile).json.find((l) => l.msg.includes('on a full disk') && l.msg.startsWith('ack')),
+    { what: 'the ack on a full disk', timeoutMs: 30_000, intervalMs: 50 },
   );
   await step(onFull.msg === 'acked on a full disk' ? onFull.msg : 'ack failed on a full disk');
-  await waitFor('the append on a full disk', () =>
-    parseLog(logFile).json.find((l) => l.msg.startsWith('append') && l.msg.endsWith('on a full disk')),
+  await until(
+    () => parseLog(logFile).json.find((l) => l.msg.startsWith('append') && l.msg.endsWith('on a full disk')),
+    { what: 'the append on a full disk', timeoutMs: 30_000, intervalMs: 50 },
   );
   unfill();
   p.stdin!.write('go\n');
@@ -170,10 +159,13 @@ sinks:
     closeSync(fd);
     const done = exited(p);
     try {
-      const url = await waitFor('http listening', () => {
-        const l = parseLog(logFile).json.find((j) => j.msg === 'http listening');
-        return l ? String(l.url) : undefined;
-      });
+      const url = await until(
+        () => {
+          const l = parseLog(logFile).json.find((j) => j.msg === 'http listening');
+          return l ? String(l.url) : undefined;
+        },
+        { what: 'http listening', timeoutMs: 30_000, intervalMs: 50 },
+      );
       const get = async (path: string) => {
         const r = await fetch(new URL(path, url));
         return { status: r.status, body: await r.text() };
@@ -182,9 +174,11 @@ sinks:
         queue: { depth: number; rejected: number; diskFull: boolean; cursors: { lag: number }[] };
       }
       const status = async () => JSON.parse((await get('/api/status')).body) as Status;
-      await waitFor('refusals for a full disk', async () =>
-        (await status()).queue.diskFull ? true : undefined,
-      );
+      await until(async () => ((await status()).queue.diskFull ? true : undefined), {
+        what: 'refusals for a full disk',
+        timeoutMs: 30_000,
+        intervalMs: 50,
+      });
       const health = await get('/healthz');
       expect(health.status).toBe(503);
       expect(health.body).toMatch(/disk nearly full/);
@@ -195,13 +189,12 @@ sinks:
 
       unblock();
       // The simulator counts only what the queue took: it goes on until `count` were accepted.
-      const drained = await waitFor(
-        'the sink to drain every accepted reading',
+      const drained = await until(
         async () => {
           const s = await status();
           return s.queue.cursors[0]!.lag === 0 && linesIn(join(outDisk, 'out')) >= count ? s : undefined;
         },
-        90_000,
+        { what: 'the sink to drain every accepted reading', timeoutMs: 90_000, intervalMs: 50 },
       );
       expect(drained.queue.rejected).toBeGreaterThan(0);
       expect(linesIn(join(outDisk, 'out'))).toBe(count); // every accepted reading delivered, once

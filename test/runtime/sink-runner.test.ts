@@ -8,6 +8,7 @@ import type { QueuedReading } from '../../gateway/reading.js';
 import { SinkRunner } from '../../gateway/runtime/sink-runner.js';
 import { readings } from '../helpers/readings.js';
 import { tempDir } from '../helpers/tmp.js';
+import { until } from '../helpers/wait.mjs';
 
 /** A scripted sink: records batches, fails on demand, refuses some readings for good. */
 class ScriptedSink implements Sink {
@@ -42,13 +43,8 @@ class ScriptedSink implements Sink {
 }
 
 const retry = { initial_ms: 5, max_ms: 20, multiplier: 2 };
-async function until(cond: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timeout');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+// Polled as often as the sink retries, so a wait sees each step.
+const poll = { intervalMs: 5 };
 
 test('batches are bounded by max_count and sent in sequence order', async () => {
   const q = Queue.open({ dir: tempDir(), maxBytes: 1 << 30, onFull: 'reject_new' });
@@ -62,7 +58,7 @@ test('batches are bounded by max_count and sent in sequence order', async () => 
   );
   await q.append(readings(100));
   await runner.start();
-  await until(() => q.cursorPosition('scripted') === 100);
+  await until(() => q.cursorPosition('scripted') === 100, poll);
   await runner.stop();
   expect(sink.batches.every((b) => b.length <= 40)).toBe(true);
   expect(sink.batches.flat()).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
@@ -81,7 +77,7 @@ test('linger_ms gathers small appends into one batch', async () => {
   );
   await runner.start();
   for (let i = 0; i < 10; i++) await q.append(readings(5, i * 5));
-  await until(() => q.cursorPosition('scripted') === 50);
+  await until(() => q.cursorPosition('scripted') === 50, poll);
   await runner.stop();
   expect(sink.batches.length).toBeLessThanOrEqual(3);
   await q.close();
@@ -100,11 +96,11 @@ test('a failing upstream is retried with backoff and nothing is skipped or acked
   );
   await q.append(readings(25));
   await runner.start();
-  await until(() => sink.failures >= 5);
+  await until(() => sink.failures >= 5, poll);
   expect(q.cursorPosition('scripted')).toBe(0);
   expect(runner.status().consecutiveFailures).toBeGreaterThanOrEqual(5);
   sink.failWith = undefined;
-  await until(() => q.cursorPosition('scripted') === 25);
+  await until(() => q.cursorPosition('scripted') === 25, poll);
   await runner.stop();
   expect(sink.batches.flat()).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
   await q.close();
@@ -138,7 +134,7 @@ test('a pipelining sink whose sends all fail: failures accumulate and back off, 
   await q.append(readings(100));
   await runner.start();
   // A write that only started a send (and returned no progress) must not end the run of failures.
-  await until(() => runner.status().consecutiveFailures >= 5);
+  await until(() => runner.status().consecutiveFailures >= 5, poll);
   await runner.stop();
   expect(q.cursorPosition('scripted')).toBe(0);
   expect(runner.status().lastError?.message).toMatch(/NOT_ENOUGH_REPLICAS/);
@@ -158,7 +154,7 @@ test('readings the upstream refuses for good become dead letters and do not bloc
   );
   await q.append(readings(10));
   await runner.start();
-  await until(() => q.cursorPosition('scripted') === 10);
+  await until(() => q.cursorPosition('scripted') === 10, poll);
   await runner.stop();
   expect(q.deadLetters('scripted').map((d) => [d.seq, d.code])).toEqual([
     [3, 'SLUICE_SINK_REJECTED'],
@@ -185,7 +181,7 @@ test('while the queue refuses acks (a full disk), the sink is shown degraded wit
       : ack(...args);
   await q.append(readings(30));
   await runner.start();
-  await until(() => runner.status().consecutiveFailures >= 2);
+  await until(() => runner.status().consecutiveFailures >= 2, poll);
   expect(runner.status().health).toMatchObject({
     state: 'degraded',
     detail: 'cannot record progress in the queue: the disk holding the queue is full',
@@ -193,7 +189,7 @@ test('while the queue refuses acks (a full disk), the sink is shown degraded wit
   });
   expect(q.cursorPosition('scripted')).toBe(0);
   refuse = false;
-  await until(() => q.cursorPosition('scripted') === 30);
+  await until(() => q.cursorPosition('scripted') === 30, poll);
   expect(runner.status().health.state).toBe('healthy');
   await runner.stop();
   await q.close();
@@ -219,7 +215,7 @@ test('the runner counts sent events and the bytes the sink reports together, at 
   );
   await q.append(readings(30));
   await runner.start();
-  await until(() => q.cursorPosition('scripted') === 30);
+  await until(() => q.cursorPosition('scripted') === 30, poll);
   await runner.stop();
   const calls = metrics.sent.mock.calls;
   // One call per ack, events and bytes in the same call; the dead letter is neither.
@@ -247,10 +243,10 @@ test('bytes delivered while the queue refused the ack are counted by the ack tha
     refuse ? Promise.reject(new SluiceError('SLUICE_QUEUE_FULL', 'the disk is full')) : ack(...args);
   await q.append(readings(10));
   await runner.start();
-  await until(() => runner.status().consecutiveFailures >= 2);
+  await until(() => runner.status().consecutiveFailures >= 2, poll);
   expect(metrics.sent).not.toHaveBeenCalled();
   refuse = false;
-  await until(() => q.cursorPosition('scripted') === 10);
+  await until(() => q.cursorPosition('scripted') === 10, poll);
   await runner.stop();
   // The resent batch reported no bytes (already delivered); the first delivery's bytes were kept.
   expect(metrics.sent.mock.calls).toEqual([[10, 100]]);

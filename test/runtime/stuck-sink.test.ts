@@ -10,6 +10,7 @@ import { Gateway } from '../../gateway/runtime/gateway.js';
 import { makeDir } from '../../gateway/sinks/file/client.js';
 import { FileSink } from '../../gateway/sinks/file/sink.js';
 import { tempDir } from '../helpers/tmp.js';
+import { until } from '../helpers/wait.mjs';
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -83,9 +84,10 @@ test('replacing a sink stuck in connect and stopping the gateway are bounded by 
   // the stuck sink is abandoned after 300 ms and its successor delivers from the same cursor
   await gw.apply(config(dir, join(dir, 'good')));
   const before = gw.queue.cursorPosition('out');
-  const deadline = Date.now() + 5000;
-  while (gw.queue.cursorPosition('out') <= before && Date.now() < deadline)
-    await new Promise((r) => setTimeout(r, 20));
+  await until(() => gw.queue.cursorPosition('out') > before, {
+    timeoutMs: 5000,
+    what: 'the successor delivers',
+  });
   expect(gw.queue.cursorPosition('out')).toBeGreaterThan(before);
   await gw.apply(stuck);
   await gw.stop(); // would never resolve if the stuck sink were awaited
@@ -97,9 +99,11 @@ test('readiness fails for a sink that cannot start because of its config, with t
   writeFileSync(join(dir, 'plain-file'), 'x');
   const gw = await Gateway.start(config(dir, join(dir, 'plain-file', 'out')), { log: silentLogger });
   try {
-    const deadline = Date.now() + 5000;
-    while ((gw.status().sinks[0]?.consecutiveFailures ?? 0) === 0 && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 20));
+    await until(() => (gw.status().sinks[0]?.consecutiveFailures ?? 0) > 0, {
+      timeoutMs: 5000,
+      what: 'a failed start of the sink',
+      state: () => gw.status().sinks[0],
+    });
     const ready = await checkHealth(gw, 'ready');
     expect(ready.status).toBe('fail');
     expect(ready.reasons.join('\n')).toMatch(/sink out: ENOTDIR/);

@@ -9,6 +9,7 @@ import { Queue } from '../../gateway/queue/queue.js';
 import { SinkRunner } from '../../gateway/runtime/sink-runner.js';
 import { readings } from '../helpers/readings.js';
 import { tempDir } from '../helpers/tmp.js';
+import { until } from '../helpers/wait.mjs';
 
 /** What arrived upstream, as (seq, device, metric, value) in the order upstream holds it. */
 export interface Delivered {
@@ -31,14 +32,7 @@ export interface SinkHarness {
 }
 
 const fast = { initial_ms: 20, max_ms: 200, multiplier: 2 };
-
-async function until(cond: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const wait = { timeoutMs: 20_000 };
 
 export function sinkConformance(name: string, makeHarness: () => Promise<SinkHarness>): void {
   describe(`${name}: sink conformance`, () => {
@@ -83,6 +77,7 @@ export function sinkConformance(name: string, makeHarness: () => Promise<SinkHar
       await until(
         () =>
           queue.cursorStats(runner.sink.name).lag === 0 || queue.cursorPosition(runner.sink.name) === 2000,
+        wait,
       );
       await runner.stop();
       const got = await harness.delivered();
@@ -97,17 +92,17 @@ export function sinkConformance(name: string, makeHarness: () => Promise<SinkHar
       const h = harness;
       const { queue, runner } = await pipeline(h);
       await queue.append(readings(300));
-      await until(() => queue.cursorPosition(runner.sink.name) > 0);
+      await until(() => queue.cursorPosition(runner.sink.name) > 0, wait);
       await h.breakUpstream();
       await queue.append(readings(300, 300));
-      await until(() => runner.status().consecutiveFailures >= 3);
+      await until(() => runner.status().consecutiveFailures >= 3, wait);
       // While broken, the ack never passes what upstream holds.
       const held = unique(await h.delivered());
       expect(queue.cursorPosition(runner.sink.name)).toBeLessThanOrEqual(
         held.length === 0 ? 0 : held[held.length - 1]!,
       );
       await h.healUpstream();
-      await until(() => queue.cursorPosition(runner.sink.name) === 600);
+      await until(() => queue.cursorPosition(runner.sink.name) === 600, wait);
       await runner.stop();
       const got = await h.delivered();
       expect(unique(got)).toEqual(range(600));
@@ -137,13 +132,13 @@ export function sinkConformance(name: string, makeHarness: () => Promise<SinkHar
       let runner = mk(queue);
       await runner.start();
       await queue.append(readings(1000));
-      await until(() => queue.cursorPosition(runner.sink.name) >= 200);
+      await until(() => queue.cursorPosition(runner.sink.name) >= 200, wait);
       await runner.stop();
       await queue.close();
       queue = open();
       runner = mk(queue);
       await runner.start();
-      await until(() => queue.cursorPosition(runner.sink.name) === 1000);
+      await until(() => queue.cursorPosition(runner.sink.name) === 1000, wait);
       await runner.stop();
       const got = await h.delivered();
       expect(unique(got)).toEqual(range(1000));

@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { hashPassword } from '../../gateway/sources/mqtt-broker/auth.js';
 import { schema, type MqttBrokerSource } from '../../gateway/sources/mqtt-broker/index.js';
 import { Mosquitto, mosquittoBinary } from '../peers/mosquitto.js';
-import { connectClient, eventually, portOf, rawPacket, startBroker, type Harness } from './mqtt-harness.js';
+import { until } from '../helpers/wait.mjs';
+import { connectClient, portOf, rawPacket, startBroker, type Harness } from './mqtt-harness.js';
 
 interface ConnectFields {
   readonly version: 3 | 4 | 5;
@@ -202,10 +203,10 @@ describe('client_id_binding', () => {
         '-m',
         '5',
       ]);
-      await eventually(
-        () => h.readings().some((r) => r.device === 'dev-2' && r.value === 5),
-        'the reading of dev-2',
-      );
+      await until(() => h.readings().some((r) => r.device === 'dev-2' && r.value === 5), {
+        what: 'the reading of dev-2',
+        timeoutMs: 5000,
+      });
       const refused = pub(mosquittoBinary('mosquitto_pub'), [
         ...args,
         '-i',

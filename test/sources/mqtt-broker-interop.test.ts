@@ -1,14 +1,15 @@
 // The embedded broker with foreign clients: mosquitto_pub/sub (MQTT 3.1, 3.1.1; 5 refused) and MQTT.js, over
 // TCP, TLS with client certificates, and WebSocket; plus the broker duties local apps rely on.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { MqttBrokerSource } from '../../gateway/sources/mqtt-broker/index.js';
 import { runTool } from '../peers/mosquitto.js';
-import { connectClient, eventually, portOf, startBroker, type Harness } from './mqtt-harness.js';
+import { tempDir } from '../helpers/tmp.js';
+import { until } from '../helpers/wait.mjs';
+import { connectClient, portOf, startBroker, type Harness } from './mqtt-harness.js';
 
 /** A throwaway CA, a server certificate for 127.0.0.1 and a client certificate with CN `dev-tls`. */
 function makeCerts(dir: string): void {
@@ -70,7 +71,7 @@ async function client(url: string, options: Parameters<typeof connectClient>[1] 
 }
 
 beforeAll(async () => {
-  certs = mkdtempSync(join(tmpdir(), 'sluice-certs-'));
+  certs = tempDir('sluice-certs-');
   makeCerts(certs);
   h = await startBroker({
     listeners: [
@@ -109,7 +110,6 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const c of clients) c.end(true);
   await h?.close();
-  rmSync(certs, { recursive: true, force: true });
 });
 
 const stored = (device: string): unknown[] =>
@@ -350,7 +350,7 @@ describe('broker duties', () => {
     });
     clients.push(again);
     again.on('message', (_t, p) => got.push(p.toString()));
-    await eventually(() => got.length === 3, 'queued messages');
+    await until(() => got.length === 3, { what: 'queued messages', timeoutMs: 5000 });
     expect(got).toEqual(['1', '2', '3']);
   });
 });

@@ -1,13 +1,13 @@
 // PUBACK means "on disk": the real `sluice run` in a child process is SIGKILLed at random moments while MQTT.js
 // clients publish QoS 1; after every round, every message whose PUBACK a client received is in the queue.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { Queue } from '../../gateway/queue/queue.js';
-import { freePort, waitForPort } from '../peers/mosquitto.js';
+import { freePort, waitForPort } from '../helpers/net.mjs';
+import { tempDir } from '../helpers/tmp.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const ROUNDS = 20;
@@ -44,12 +44,11 @@ beforeAll(() => {
     throw new Error(`build failed:\n${r.stdout}${r.stderr}`);
   // Under node_modules/, Node does not look further up for package.json: say ESM here.
   writeFileSync(join(build, 'package.json'), '{"type":"module"}\n');
-  work = mkdtempSync(join(tmpdir(), 'sluice-kill-'));
+  work = tempDir('sluice-kill-');
 }, 120_000);
 
 afterAll(() => {
   if (build) rmSync(build, { recursive: true, force: true });
-  if (work) rmSync(work, { recursive: true, force: true });
 });
 
 function startGateway(config: string): { child: ChildProcess; output: () => string } {

@@ -5,15 +5,8 @@ import type { Packet } from 'mqtt';
 import { afterEach, expect, test } from 'vitest';
 import type { SourceContext } from '../../gateway/components.js';
 import type { MqttBrokerSource } from '../../gateway/sources/mqtt-broker/index.js';
-import {
-  connectClient,
-  eventually,
-  portOf,
-  rawConnect,
-  rawPacket,
-  startBroker,
-  type Harness,
-} from './mqtt-harness.js';
+import { until } from '../helpers/wait.mjs';
+import { connectClient, portOf, rawConnect, rawPacket, startBroker, type Harness } from './mqtt-harness.js';
 
 let h: Harness<MqttBrokerSource> | undefined;
 afterEach(async () => {
@@ -54,9 +47,12 @@ test('QoS 1 PUBACK and QoS 2 PUBREC wait for the durable append; QoS 0 is delive
     const q1 = dev.publishAsync('sensors/dev-q/q1', '1', { qos: 1 });
     const q2 = dev.publishAsync('sensors/dev-q/q2', '2', { qos: 2 });
     dev.publish('sensors/dev-q/q0', '0', { qos: 0 });
-    await eventually(() => heldReadings === 3, 'the three appends');
+    await until(() => heldReadings === 3, { what: 'the three appends', timeoutMs: 5000 });
     // QoS 0 goes on to subscribers while its append is still waiting.
-    await eventually(() => delivered.includes('sensors/dev-q/q0'), 'the QoS 0 message at the subscriber');
+    await until(() => delivered.includes('sensors/dev-q/q0'), {
+      what: 'the QoS 0 message at the subscriber',
+      timeoutMs: 5000,
+    });
     // Nothing acknowledged, and the QoS 1 and 2 messages not passed on, while the disk has not answered.
     await new Promise((r) => setTimeout(r, 200));
     expect(acks).toEqual([]);

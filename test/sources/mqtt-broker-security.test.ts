@@ -6,9 +6,9 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { hashPassword } from '../../gateway/sources/mqtt-broker/auth.js';
 import type { MqttBrokerSource } from '../../gateway/sources/mqtt-broker/index.js';
 import { ConnectionGate } from '../../gateway/sources/mqtt-broker/listeners.js';
+import { until } from '../helpers/wait.mjs';
 import {
   connectClient,
-  eventually,
   portOf,
   rawConnect,
   remainingLength,
@@ -77,7 +77,7 @@ describe('authentication and ACL', () => {
     await dev.publishAsync('sensors/dev-1/temp', '99', { qos: 1 }); // impersonation: %c is dev-2
     await dev.publishAsync('$SYS/broker/uptime', '1', { qos: 1 });
     await dev.publishAsync('sensors/dev-2/temp', '21', { qos: 1 });
-    await eventually(() => seen.length === 1, 'the allowed message');
+    await until(() => seen.length === 1, { what: 'the allowed message', timeoutMs: 5000 });
     await new Promise((r) => setTimeout(r, 100));
     expect(seen).toEqual(['sensors/dev-2/temp']);
     expect(h.readings().map((r) => [r.device, r.metric, r.value])).toEqual([['dev-2', 'temp', 21]]);
@@ -144,10 +144,10 @@ describe('connection limits', () => {
       const flood = await openSockets(portOf(h, 'tcp'), 12);
       expect(flood.closed).toBe(7);
       flood.open();
-      await eventually(
-        () => h.errors.filter((e) => e.kind === 'max_connections').length === 7,
-        'refusals counted',
-      );
+      await until(() => h.errors.filter((e) => e.kind === 'max_connections').length === 7, {
+        what: 'refusals counted',
+        timeoutMs: 5000,
+      });
     } finally {
       await h.close();
     }
@@ -229,11 +229,10 @@ describe('back-pressure', () => {
       expect(acked).not.toContain(last);
       // The sink catches up: room again. MQTT.js re-sends the unacknowledged message (DUP) on reconnect.
       await h.queue.ack('sink', h.queue.lastSeq);
-      await eventually(
-        () => h.readings().some((r) => r.value === last),
-        'the withheld message, re-sent',
-        10_000,
-      );
+      await until(() => h.readings().some((r) => r.value === last), {
+        what: 'the withheld message, re-sent',
+        timeoutMs: 10_000,
+      });
     } finally {
       await h.close();
     }
@@ -268,10 +267,10 @@ describe('packet size', () => {
       } finally {
         clearInterval(timer);
       }
-      await eventually(
-        () => h.errors.some((e) => e.stage === 'client' && e.kind === 'SLUICE_PAYLOAD_INVALID'),
-        'oversize packet counted',
-      );
+      await until(() => h.errors.some((e) => e.stage === 'client' && e.kind === 'SLUICE_PAYLOAD_INVALID'), {
+        what: 'oversize packet counted',
+        timeoutMs: 5000,
+      });
       expect(h.readings().map((r) => r.device)).toEqual(['dev-small']);
     } finally {
       await h.close();

@@ -5,9 +5,11 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { SluiceError } from '../../gateway/errors.js';
 import { validateConfig } from '../../gateway/config/load.js';
 import { makeTestCerts } from '../helpers/certs.js';
+import { freePort } from '../helpers/net.mjs';
 import { tempDir } from '../helpers/tmp.js';
-import { Mosquitto, freePort, runTool } from '../peers/mosquitto.js';
-import { eventually, startClientSource } from './mqtt-harness.js';
+import { until } from '../helpers/wait.mjs';
+import { Mosquitto, runTool } from '../peers/mosquitto.js';
+import { startClientSource } from './mqtt-harness.js';
 
 let broker: Mosquitto;
 
@@ -30,7 +32,7 @@ describe('mqtt client source', () => {
   test('subscribes with QoS 1 and stores what mosquitto_pub sends', async () => {
     const h = await startClientSource({ url: broker.url, client_id: 'sluice-a', reconnect });
     try {
-      await eventually(() => h.source.health().state === 'healthy', 'connected');
+      await until(() => h.source.health().state === 'healthy', { what: 'connected', timeoutMs: 5000 });
       await new Promise((r) => setTimeout(r, 100)); // SUBACK
       const r = await runTool('mosquitto_pub', [
         '-h',
@@ -45,7 +47,7 @@ describe('mqtt client source', () => {
         '{"value":21,"unit":"C"}',
       ]);
       expect(r.code, r.stderr).toBe(0);
-      await eventually(() => h.readings().length === 1, 'the reading');
+      await until(() => h.readings().length === 1, { what: 'the reading', timeoutMs: 5000 });
       expect(h.readings()[0]).toMatchObject({
         device: 'd1',
         metric: 'temp',
@@ -60,7 +62,7 @@ describe('mqtt client source', () => {
 
   test('messages queued for our session while we are away survive a broker restart', async () => {
     const first = await startClientSource({ url: broker.url, client_id: 'sluice-b', reconnect });
-    await eventually(() => first.source.health().state === 'healthy', 'connected');
+    await until(() => first.source.health().state === 'healthy', { what: 'connected', timeoutMs: 5000 });
     await new Promise((r) => setTimeout(r, 100));
     await first.close(); // DISCONNECT: the persistent session (clean = false) stays on the broker
     const values = Array.from({ length: 50 }, (_, i) => String(i));
@@ -68,7 +70,10 @@ describe('mqtt client source', () => {
     await broker.restart(); // persistence true: the session and its 50 messages are on disk
     const again = await startClientSource({ url: broker.url, client_id: 'sluice-b', reconnect });
     try {
-      await eventually(() => again.readings().length === 50, 'the 50 queued messages', 10_000);
+      await until(() => again.readings().length === 50, {
+        what: 'the 50 queued messages',
+        timeoutMs: 10_000,
+      });
       expect(again.readings().map((r) => r.value)).toEqual(values.map(Number));
       // And the broker goes away under a running source: it reconnects with backoff and carries on.
       // Delivery is at least once: a message stored just before the restart, whose PUBACK the broker had
@@ -76,7 +81,7 @@ describe('mqtt client source', () => {
       await broker.restart();
       await publishAll('sensors/d2/n', ['50', '51']);
       const distinct = (): Set<unknown> => new Set(again.readings().map((r) => r.value));
-      await eventually(() => distinct().size === 52, 'messages after the restart', 10_000);
+      await until(() => distinct().size === 52, { what: 'messages after the restart', timeoutMs: 10_000 });
       expect([...distinct()].sort((a, b) => Number(a) - Number(b))).toEqual(
         [...values, '50', '51'].map(Number),
       );
@@ -98,10 +103,10 @@ describe('mqtt client source', () => {
       },
     );
     try {
-      await eventually(() => h.source.health().state === 'healthy', 'connected');
+      await until(() => h.source.health().state === 'healthy', { what: 'connected', timeoutMs: 5000 });
       await new Promise((r) => setTimeout(r, 100));
       await publishAll('sensors/d3/t', ['5']);
-      await eventually(() => h.readings().length === 1, 'the re-delivered message', 10_000);
+      await until(() => h.readings().length === 1, { what: 'the re-delivered message', timeoutMs: 10_000 });
       expect(h.readings().map((r) => r.value)).toEqual([5]);
       expect(h.errors.filter((e) => e.kind === 'SLUICE_QUEUE_FULL')).toHaveLength(3);
     } finally {
@@ -137,7 +142,10 @@ describe('mqtt client source over TLS', () => {
     const tls = { ca_file: certs.ca, cert_file: certs.clientCert, key_file: certs.clientKey };
     const h = await startClientSource({ url: tlsUrl, client_id: 'sluice-tls', reconnect, tls });
     try {
-      await eventually(() => h.source.health().state === 'healthy', 'connected over TLS');
+      await until(() => h.source.health().state === 'healthy', {
+        what: 'connected over TLS',
+        timeoutMs: 5000,
+      });
     } finally {
       await h.close();
     }
@@ -162,7 +170,10 @@ describe('mqtt client source over TLS', () => {
     if (c?.type !== 'mqtt') throw new Error('expected the mqtt source');
     const h = await startClientSource(c);
     try {
-      await eventually(() => h.source.health().state === 'healthy', 'connected over TLS');
+      await until(() => h.source.health().state === 'healthy', {
+        what: 'connected over TLS',
+        timeoutMs: 5000,
+      });
     } finally {
       await h.close();
     }
@@ -172,7 +183,10 @@ describe('mqtt client source over TLS', () => {
     const tls = { cert_file: certs.clientCert, key_file: certs.clientKey };
     const h = await startClientSource({ url: tlsUrl, client_id: 'sluice-noca', reconnect, tls });
     try {
-      await eventually(() => h.errors.some((e) => e.stage === 'connect'), 'a connect error');
+      await until(() => h.errors.some((e) => e.stage === 'connect'), {
+        what: 'a connect error',
+        timeoutMs: 5000,
+      });
       expect(h.source.health().state).not.toBe('healthy');
     } finally {
       await h.close();

@@ -1,8 +1,5 @@
 // Runs an MQTT source in-process on a real durable queue in a temp dir, recording what the source reports
 // (rejections, errors), so that tests can assert on the queue and the counters.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { z } from 'zod';
 import type { Source, SourceContext } from '../../gateway/components.js';
@@ -12,6 +9,7 @@ import { Queue, type OnFull } from '../../gateway/queue/queue.js';
 import type { QueuedReading } from '../../gateway/reading.js';
 import { MqttBrokerSource, schema as brokerSchema } from '../../gateway/sources/mqtt-broker/index.js';
 import { MqttClientSource, schema as clientSchema } from '../../gateway/sources/mqtt-client.js';
+import { tempDir } from '../helpers/tmp.js';
 
 export interface Harness<S extends Source> {
   readonly source: S;
@@ -31,7 +29,7 @@ export interface HarnessOptions {
 }
 
 async function run<S extends Source>(source: S, options: HarnessOptions): Promise<Harness<S>> {
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-mqtt-'));
+  const dir = tempDir('sluice-mqtt-');
   const queue = Queue.open({
     dir,
     maxBytes: options.maxBytes ?? 64 * 1024 * 1024,
@@ -64,7 +62,6 @@ async function run<S extends Source>(source: S, options: HarnessOptions): Promis
     async close() {
       await source.close();
       await queue.close();
-      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
@@ -121,15 +118,6 @@ export function connectClient(url: string, options: IClientOptions = {}): Promis
     });
     client.once('close', () => reject(new Error('connection closed before CONNACK')));
   });
-}
-
-/** Polls `check` until it returns true (or throws on timeout with `what`). */
-export async function eventually(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 /** MQTT's variable-length integer (the remaining length of a fixed header). */

@@ -8,7 +8,8 @@ import { Gateway } from '../../gateway/runtime/gateway.js';
 import type { SerialHealth } from '../../gateway/sources/serial/index.js';
 import { tempDir } from '../helpers/tmp.js';
 import { PtyPair } from '../peers/socat.js';
-import { SimDevice, until } from './serial-harness.js';
+import { until } from '../helpers/wait.mjs';
+import { SimDevice, serialWait } from './serial-harness.js';
 
 describe('serial source in the gateway', () => {
   it('runs from a validated config: readings queued, port counters in status(), metrics counted', async () => {
@@ -26,15 +27,18 @@ sources:
     const gw = await Gateway.start(parseConfig(yaml, 'serial.yaml'), { log: silentLogger });
     const port = (): SerialHealth['port'] => (gw.status().sources[0]!.health as SerialHealth).port;
     try {
-      await until(() => port().connected, 'port open');
+      await until(() => port().connected, { ...serialWait, what: 'port open' });
       const sim = await SimDevice.open(pair.simPath);
       const gga = encodeSentence('GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,');
       const text = `${gga}$GPGGA,broken*00\r\n${gga}`;
       await sim.write(text);
-      await until(() => port().frames === 2 && port().appending === 0, 'two sentences queued');
+      await until(() => port().frames === 2 && port().appending === 0, {
+        ...serialWait,
+        what: 'two sentences queued',
+      });
       await sim.close();
       await pair.stop();
-      await until(() => !port().connected, 'unplug noticed');
+      await until(() => !port().connected, { ...serialWait, what: 'unplug noticed' });
       expect(gw.status().sources[0]!.health.state).toBe('degraded');
 
       const queued = gw.queue.readSized(0, 100).readings;

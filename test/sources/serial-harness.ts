@@ -115,23 +115,8 @@ export class SerialHarness {
   }
 }
 
-/** Polls `probe` until it returns true; throws with `what` (and `state()`) after `timeoutMs`. */
-export async function until(
-  probe: () => boolean,
-  what: string,
-  timeoutMs = 5000,
-  state?: () => unknown,
-): Promise<number> {
-  const started = performance.now();
-  while (!probe()) {
-    if (performance.now() - started > timeoutMs) {
-      const detail = state ? `\n${JSON.stringify(state(), null, 1)}` : '';
-      throw new Error(`timed out after ${timeoutMs} ms: ${what}${detail}`);
-    }
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  return performance.now() - started;
-}
+/** How the serial tests wait (with until from helpers/wait): 5 s, polled every 5 ms, since a reopen is timed in ms. */
+export const serialWait = { timeoutMs: 5000, intervalMs: 5 } as const;
 
 export function openFds(): number {
   return readdirSync('/proc/self/fd').length;

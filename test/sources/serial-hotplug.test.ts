@@ -2,7 +2,8 @@
 // link paths, again and again. The source must notice, reopen within 2 s of the port returning, lose no
 // descriptor, and keep exact counters. test/bench/serial-chaos.mjs runs the same loop for 100 rounds.
 import { describe, expect, it } from 'vitest';
-import { SerialHarness, SimDevice, openFds, until } from './serial-harness.js';
+import { until } from '../helpers/wait.mjs';
+import { SerialHarness, SimDevice, openFds, serialWait } from './serial-harness.js';
 
 const ROUNDS = 100;
 const LINES_PER_ROUND = 50;
@@ -16,7 +17,7 @@ describe('serial source: hotplug', () => {
       reopen_max_ms: 500,
     });
     try {
-      await until(() => h.source.stats().connected, 'first open');
+      await until(() => h.source.stats().connected, { ...serialWait, what: 'first open' });
       const latencies: number[] = [];
       let fdsAfterFirst = 0;
       let bytes = 0;
@@ -25,22 +26,29 @@ describe('serial source: hotplug', () => {
         const text = Array.from({ length: LINES_PER_ROUND }, (_, i) => `round=${round} line=${i}\n`).join('');
         await sim.write(text);
         bytes += text.length;
-        await until(
-          () => h.source.stats().readings === round * LINES_PER_ROUND * 2,
-          `round ${round} readings`,
-        );
+        await until(() => h.source.stats().readings === round * LINES_PER_ROUND * 2, {
+          ...serialWait,
+          what: `round ${round} readings`,
+        });
         await sim.close();
         expect(sim.errors).toEqual([]);
 
         // Unplug: half the rounds with SIGKILL, which leaves the links dangling like a stale by-id link.
         await h.pair.stop(round % 2 === 0 ? 'SIGKILL' : 'SIGTERM');
-        await until(() => h.source.stats().disconnects === round, `round ${round} unplug noticed`);
+        await until(() => h.source.stats().disconnects === round, {
+          ...serialWait,
+          what: `round ${round} unplug noticed`,
+        });
         expect(h.source.health().state).toBe('degraded');
 
         await h.pair.start();
-        latencies.push(
-          await until(() => h.source.stats().reconnects === round, `round ${round} reopen`, 2000),
-        );
+        const replugged = performance.now();
+        await until(() => h.source.stats().reconnects === round, {
+          ...serialWait,
+          what: `round ${round} reopen`,
+          timeoutMs: 2000,
+        });
+        latencies.push(performance.now() - replugged);
         expect(h.source.stats().connected).toBe(true);
         if (round === 1) fdsAfterFirst = openFds();
       }

@@ -5,7 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { encodeRegisters } from '../../drivers/modbus-rtu/index.js';
 import { SimSlave } from '../drivers/modbus-slave.js';
 import { PymodbusSlave } from '../peers/pymodbus.js';
-import { SerialHarness, modbusBus, until } from './serial-harness.js';
+import { until } from '../helpers/wait.mjs';
+import { SerialHarness, modbusBus, serialWait } from './serial-harness.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -54,13 +55,13 @@ async function start(
 
 /** Every answer read, none dropped: 30 answers, 3 readings per two answers, no rejection of any kind. */
 async function expectEveryAnswerRead(h: SerialHarness): Promise<void> {
-  await until(
-    () => h.source.stats().frames >= 30,
-    '30 answers decoded',
-    20_000,
-    () => h.state(),
-  );
-  await until(() => h.settled(), 'appended');
+  await until(() => h.source.stats().frames >= 30, {
+    ...serialWait,
+    what: '30 answers decoded',
+    timeoutMs: 20_000,
+    state: () => h.state(),
+  });
+  await until(() => h.settled(), { ...serialWait, what: 'appended' });
   expect(h.reasons()).toEqual({});
   const stored = h.readings();
   expect(stored.find((r) => r.metric === 'supply_temp')).toMatchObject({ device: 'boiler', value: 21.5 });

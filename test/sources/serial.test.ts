@@ -9,7 +9,8 @@ import { encodeRegisters } from '../../drivers/modbus-rtu/index.js';
 import { SimSlave } from '../drivers/modbus-slave.js';
 import { tempDir } from '../helpers/tmp.js';
 import { PtyPair } from '../peers/socat.js';
-import { SerialHarness, SimDevice, modbusBus, openFds, until } from './serial-harness.js';
+import { until } from '../helpers/wait.mjs';
+import { SerialHarness, SimDevice, modbusBus, openFds, serialWait } from './serial-harness.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -19,7 +20,7 @@ afterEach(async () => {
 async function harness(...args: Parameters<typeof SerialHarness.start>): Promise<SerialHarness> {
   const h = await SerialHarness.start(...args);
   cleanups.push(() => h.close());
-  await until(() => h.source.stats().connected, 'port open');
+  await until(() => h.source.stats().connected, { ...serialWait, what: 'port open' });
   return h;
 }
 
@@ -38,7 +39,7 @@ describe('serial source: line sensor', () => {
     const lines = Array.from({ length: 2000 }, (_, i) => `{"seq":${i},"temp":${20 + (i % 10) / 10}}\n`);
     const text = lines.join('');
     await sim.write(text);
-    await until(() => h.source.stats().readings === 4000, 'all readings appended');
+    await until(() => h.source.stats().readings === 4000, { ...serialWait, what: 'all readings appended' });
     const stored = h.readings();
     expect(stored.filter((r) => r.metric === 'seq').map((r) => r.value)).toEqual(lines.map((_, i) => i));
     expect(stored[0]).toMatchObject({ device: 'bench-sensor', source: 'port1', metric: 'seq' });
@@ -60,7 +61,7 @@ describe('serial source: line sensor', () => {
     await sim.write(`${'x'.repeat(500)}\n{"t":2}\n{"t":`);
     await pause(20);
     await sim.write('3}\n');
-    await until(() => h.source.stats().readings === 3, 'valid lines appended');
+    await until(() => h.source.stats().readings === 3, { ...serialWait, what: 'valid lines appended' });
     expect(h.readings().map((r) => r.value)).toEqual([1, 2, 3]);
     expect(h.source.stats()).toMatchObject({ frames: 3, bad_frames: 2 });
     expect(Object.keys(h.reasons()).sort()).toEqual(['bad_json', 'line_too_long'].sort());
@@ -91,12 +92,12 @@ describe('serial source: NMEA talker', () => {
     }
     await sim.write(randomBytes(16_384).toString('latin1').replaceAll('$', '#')); // a burst of noise
     await sim.write(`\r\n${GGA}`);
-    await until(
-      () => h.source.stats().frames === 4 && h.settled(),
-      'four valid sentences',
-      5000,
-      () => h.state(),
-    );
+    await until(() => h.source.stats().frames === 4 && h.settled(), {
+      ...serialWait,
+      what: 'four valid sentences',
+      timeoutMs: 5000,
+      state: () => h.state(),
+    });
     const reasons = h.reasons();
     expect(reasons).toMatchObject({ truncated: 1, bad_checksum: 1 });
     expect(reasons.garbage).toBeGreaterThanOrEqual(1);
@@ -154,11 +155,11 @@ describe('serial source: Modbus RTU master', () => {
         },
       },
     );
-    await until(
-      () => h.readings().filter((r) => r.device === 'relays').length >= 3,
-      'three polls of each',
-      5000,
-    );
+    await until(() => h.readings().filter((r) => r.device === 'relays').length >= 3, {
+      ...serialWait,
+      what: 'three polls of each',
+      timeoutMs: 5000,
+    });
     const stored = h.readings();
     expect(stored.find((r) => r.metric === 'supply_temp')).toMatchObject({
       device: 'boiler',
@@ -180,12 +181,12 @@ describe('serial source: Modbus RTU master', () => {
     const h = await harness({ driver, baud_rate: 19_200, parity: 'even' });
     const sim = await modbusBus(h.pair.simPath, bus, CHAR_MS);
     cleanups.push(() => sim.close());
-    await until(
-      () => h.reasons().bad_crc! >= 3 && h.source.stats().frames >= 10,
-      'faults and good frames',
-      8000,
-    );
-    await until(() => h.settled(), 'appended');
+    await until(() => h.reasons().bad_crc! >= 3 && h.source.stats().frames >= 10, {
+      ...serialWait,
+      what: 'faults and good frames',
+      timeoutMs: 8000,
+    });
+    await until(() => h.settled(), { ...serialWait, what: 'appended' });
     const reasons = h.reasons();
     expect(Object.keys(reasons).every((r) => ['bad_crc', 'unexpected_data', 'timeout'].includes(r))).toBe(
       true,
@@ -224,9 +225,7 @@ describe('serial source: back-pressure', () => {
         // A batch larger than the whole queue (reads merged under load) is refused as too large instead.
         return s.readings + s.dropped_queue_full + s.dropped_ingest_error === 3000;
       },
-      'all accounted',
-      5000,
-      () => h.state(),
+      { ...serialWait, what: 'all accounted', timeoutMs: 5000, state: () => h.state() },
     );
     const stats = h.source.stats();
     expect(stats.dropped_queue_full).toBeGreaterThan(0);
@@ -240,9 +239,12 @@ describe('serial source: back-pressure', () => {
     // A sink catches up: the queue has room again, and the same port's readings get in.
     await h.queue.openCursor('sink', 'oldest');
     await h.queue.ack('sink', h.queue.lastSeq);
-    await until(() => h.queue.stats().bytes === 0, 'queue trimmed');
+    await until(() => h.queue.stats().bytes === 0, { ...serialWait, what: 'queue trimmed' });
     await sim.write('n=3000\nn=3001\n');
-    await until(() => h.source.stats().readings === stats.readings + 2, 'appended after recovery');
+    await until(() => h.source.stats().readings === stats.readings + 2, {
+      ...serialWait,
+      what: 'appended after recovery',
+    });
     expect(h.source.health().state).toBe('healthy');
   });
 
@@ -258,18 +260,18 @@ describe('serial source: back-pressure', () => {
       await sim.write(Array.from({ length: 100 }, (_, k) => `n=${i * 100 + k}\n`).join(''));
       await pause(2);
     }
-    await until(
-      () => h.source.stats().frames === 1000,
-      'all lines read',
-      5000,
-      () => h.state(),
-    );
+    await until(() => h.source.stats().frames === 1000, {
+      ...serialWait,
+      what: 'all lines read',
+      timeoutMs: 5000,
+      state: () => h.state(),
+    });
     const held = h.source.stats();
     expect(held.pending).toBe(100);
     release();
     await until(
       () => h.source.stats().pending === 0 && h.source.stats().readings + held.dropped_overflow === 1000,
-      'drained',
+      { ...serialWait, what: 'drained' },
     );
     expect(h.discarded.get('overflow')).toBe(held.dropped_overflow);
     // Dropping the newest keeps what is queued in order.
@@ -294,19 +296,23 @@ describe('serial source: hotplug without a close event', () => {
       check_interval_ms: 50,
     });
     cleanups.push(() => h.close());
-    await until(() => h.source.stats().connected, 'open on a');
+    await until(() => h.source.stats().connected, { ...serialWait, what: 'open on a' });
     const fds = openFds();
     // Pair a stays alive, so no read fails and serialport emits nothing: only the check can notice.
     symlinkSync(b.devPath, `${link}.new`);
     renameSync(`${link}.new`, link);
-    await until(() => h.source.stats().reconnects === 1, 'reopened on b', 2000);
+    await until(() => h.source.stats().reconnects === 1, {
+      ...serialWait,
+      what: 'reopened on b',
+      timeoutMs: 2000,
+    });
     expect(h.source.stats().disconnects).toBe(1);
     expect(openFds()).toBe(fds);
     const simA = await device(a.simPath);
     const simB = await device(b.simPath);
     await simA.write('from=1\n');
     await simB.write('from=2\n');
-    await until(() => h.source.stats().readings === 1, 'reading from b');
+    await until(() => h.source.stats().readings === 1, { ...serialWait, what: 'reading from b' });
     await pause(50);
     expect(h.readings().map((r) => r.value)).toEqual([2]);
   });

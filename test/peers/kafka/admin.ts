@@ -3,6 +3,7 @@
 // would cost seconds each. What the tests read back goes through kcat and Kafka's own consumer instead
 // (readback.ts), so the client under test never checks itself.
 import kafkajs, { type Admin, type ITopicConfig } from 'kafkajs';
+import { until } from '../../helpers/wait.mjs';
 import type { KafkaClusterInfo } from './info.js';
 
 const { Kafka, logLevel, AclResourceTypes, AclOperationTypes, AclPermissionTypes, ResourcePatternTypes } =
@@ -32,30 +33,29 @@ async function withAdmin<T>(
   }
 }
 
-/** Resolves once every one of `ids` is a live broker in the cluster's metadata. */
+/** Resolves once every one of `ids` is a live broker in the cluster's metadata; `failed` ends the wait early. */
 export async function waitForBrokers(
   info: Pick<KafkaClusterInfo, 'bootstrap'>,
   ids: readonly number[],
   timeoutMs: number,
   failed: () => Promise<Error | undefined> | Error | undefined,
 ): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  let last = 'no answer yet';
-  for (;;) {
-    const problem = await failed();
-    if (problem) throw problem;
-    try {
+  let live = 'no answer yet';
+  await until(
+    async () => {
       const brokers = await withAdmin(info, async (a) => (await a.describeCluster()).brokers);
-      const live = new Set(brokers.map((b) => b.nodeId));
-      if (ids.every((id) => live.has(id))) return;
-      last = `live brokers ${[...live].join(',') || 'none'}`;
-    } catch (err) {
-      last = err instanceof Error ? err.message : String(err);
-    }
-    if (Date.now() > end)
-      throw new Error(`Kafka cluster: brokers ${ids.join(',')} not up in ${timeoutMs} ms (${last})`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
+      const up = new Set(brokers.map((b) => b.nodeId));
+      live = `live brokers ${[...up].join(',') || 'none'}`;
+      return ids.every((id) => up.has(id));
+    },
+    {
+      timeoutMs,
+      intervalMs: 250,
+      what: `Kafka cluster: brokers ${ids.join(',')} up`,
+      state: () => live,
+      abort: failed,
+    },
+  );
 }
 
 export interface TopicOptions {
@@ -86,16 +86,20 @@ export async function createTopic(
     // KafkaJS's waitForLeaders gives up when the broker it asks has not yet replayed the new topic from the
     // KRaft log (UNKNOWN_TOPIC_OR_PARTITION, seen on a loaded machine): the topic exists, so wait here.
     if (!(err instanceof Error && /does not host this topic-partition/.test(err.message))) throw err;
-    const end = Date.now() + 15_000;
-    for (;;) {
-      const leaders = await Promise.all(
-        Array.from({ length: spec.numPartitions ?? 1 }, (_, p) => leaderOf(info, topic, p).catch(() => -1)),
-      );
-      if (leaders.every((l) => l > 0)) return;
-      if (Date.now() > end)
-        throw new Error(`topic ${topic}: partitions without a leader after 15 s`, { cause: err });
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await until(
+      async () => {
+        const leaders = await Promise.all(
+          Array.from({ length: spec.numPartitions ?? 1 }, (_, p) => leaderOf(info, topic, p).catch(() => -1)),
+        );
+        return leaders.every((l) => l > 0);
+      },
+      {
+        timeoutMs: 15_000,
+        intervalMs: 200,
+        what: `topic ${topic}: a leader for every partition`,
+        state: () => `createTopics said: ${err.message}`,
+      },
+    );
   }
 }
 

@@ -13,11 +13,11 @@ import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CACHE, rssBytes, spawnJvm } from '../jvm.js';
 import { makeCerts, type KafkaCerts } from './certs.js';
+import { freePort } from '../../helpers/net.mjs';
 import { adminOf, waitForBrokers } from './admin.js';
 import type { KafkaClusterInfo, ScramUser } from './info.js';
 
@@ -54,19 +54,6 @@ export const USERS: readonly ScramUser[] = [
 ];
 
 const SUPER_USERS = ['User:ANONYMOUS', 'User:admin', 'User:sluice', 'User:sluice-client'];
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
-}
 
 /** Kafka's cluster ids are 16 random bytes in URL-safe base64 without padding (Uuid.randomUuid()). */
 function clusterId(): string {

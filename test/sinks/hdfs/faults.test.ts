@@ -6,6 +6,7 @@ import { afterAll, expect, test } from 'vitest';
 import type { Queue } from '../../../gateway/queue/queue.js';
 import type { SinkRunner } from '../../../gateway/runtime/sink-runner.js';
 import { readings } from '../../helpers/readings.js';
+import { until } from '../../helpers/wait.mjs';
 import type { WebHdfs } from '../../peers/webhdfs/index.js';
 import {
   USER,
@@ -15,7 +16,6 @@ import {
   finalPrefix,
   makeSink,
   pipeline,
-  until,
   watchAcks,
 } from './helpers.js';
 
@@ -59,7 +59,10 @@ async function scenario(
   })();
   await fault({ hdfs, queue, runner });
   await filling;
-  await until(() => queue.cursorPosition('hdfs') === queue.stats().lastSeq);
+  await until(() => queue.cursorPosition('hdfs') === queue.stats().lastSeq, {
+    timeoutMs: 30_000,
+    intervalMs: 10,
+  });
   await runner.stop();
   expect(earlyAcks()).toEqual([]);
   expectExactlyOnce(hdfs, n);
@@ -67,8 +70,10 @@ async function scenario(
   return hdfs;
 }
 
-const failing = (c: Ctx, times = 3) => until(() => c.runner.status().consecutiveFailures >= times);
-const progressed = (c: Ctx, seq = 200) => until(() => c.queue.cursorPosition('hdfs') >= seq);
+const failing = (c: Ctx, times = 3) =>
+  until(() => c.runner.status().consecutiveFailures >= times, { timeoutMs: 30_000, intervalMs: 10 });
+const progressed = (c: Ctx, seq = 200) =>
+  until(() => c.queue.cursorPosition('hdfs') >= seq, { timeoutMs: 30_000, intervalMs: 10 });
 const lastError = (c: Ctx) => c.runner.status().health.lastError;
 
 test('namenode down mid-stream: retried, nothing lost, no duplicate', async () => {
@@ -94,7 +99,7 @@ test('uploads cut mid-body leave torn staged files that never become final', asy
   const hdfs = await scenario(1500, {}, async (c) => {
     await progressed(c);
     c.hdfs.faults.dropUpload(1000, 6);
-    await until(() => c.hdfs.counters().droppedUploads >= 6);
+    await until(() => c.hdfs.counters().droppedUploads >= 6, { timeoutMs: 30_000, intervalMs: 10 });
   });
   expect(hdfs.counters().droppedUploads).toBe(6);
   // CREATE then APPEND: several uploads per file, so the cuts hit appends too.

@@ -71,14 +71,6 @@ export async function fill(queue: Queue, n: number, chunk = 500): Promise<void> 
   for (let i = 0; i < n; i += chunk) await queue.append(readings(Math.min(chunk, n - i), i));
 }
 
-export async function until(cond: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 /** Every file below `dir`, recursively, with the state directories (`_sluice`) left out or not. */
 export function walk(hdfs: WebHdfs, dir: string, skipState = true): string[] {
   const out: string[] = [];

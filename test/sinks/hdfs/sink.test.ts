@@ -17,9 +17,10 @@ import { schema } from '../../../gateway/sinks/hdfs/schema.js';
 import { escapeSegment, expandDir, parseTemplate } from '../../../gateway/sinks/hdfs/paths.js';
 import { reading } from '../../helpers/readings.js';
 import { tempDir } from '../../helpers/tmp.js';
+import { until } from '../../helpers/wait.mjs';
 import type { WebHdfs } from '../../peers/webhdfs/index.js';
 import { sinkConformance } from '../conformance.js';
-import { USER, cluster, expectExactlyOnce, finalFiles, makeSink, until, walk } from './helpers.js';
+import { USER, cluster, expectExactlyOnce, finalFiles, makeSink, walk } from './helpers.js';
 
 const clusters: WebHdfs[] = [];
 async function emulator(options: Parameters<typeof cluster>[0] = {}): Promise<WebHdfs> {
@@ -346,7 +347,10 @@ test('the real Gateway drains a simulator into hourly, per-device directories, e
   });
   const gw = await Gateway.start(config, { log: silentLogger });
   const last = gw.queue.origin + count - 1;
-  await until(() => gw.queue.stats().lastSeq === last && gw.queue.cursorPosition('lake') === last);
+  await until(() => gw.queue.stats().lastSeq === last && gw.queue.cursorPosition('lake') === last, {
+    timeoutMs: 30_000,
+    intervalMs: 10,
+  });
   await gw.stop();
   const files = expectExactlyOnce(hdfs, count, '/data/sensors', gw.queue.origin);
   for (const f of files) {

@@ -8,6 +8,7 @@ import { validateConfig } from '../../../gateway/config/load.js';
 import { Gateway } from '../../../gateway/runtime/gateway.js';
 import { readings } from '../../helpers/readings.js';
 import { tempDir } from '../../helpers/tmp.js';
+import { until } from '../../helpers/wait.mjs';
 import {
   KafkaFaultProxy,
   createTopic,
@@ -24,7 +25,6 @@ import {
   dedupProblems,
   kafkaPipeline,
   kafkaSink,
-  until,
   type Brokers,
 } from './helpers.js';
 
@@ -65,11 +65,14 @@ test.each([
     );
     await runner.start();
     await queue.append(readings(50));
-    await until(() => queue.cursorPosition('kafka') === 50, 30_000, 'first batch');
+    await until(() => queue.cursorPosition('kafka') === 50, { timeoutMs: 30_000, what: 'first batch' });
     const dropped = proxy.droppedProduceResponses;
     proxy.dropProduceResponses(1);
     await queue.append(readings(50, 50));
-    await until(() => queue.cursorPosition('kafka') === 100, 30_000, 'second batch after the lost response');
+    await until(() => queue.cursorPosition('kafka') === 100, {
+      timeoutMs: 30_000,
+      what: 'second batch after the lost response',
+    });
     await runner.stop();
     await queue.close();
     expect(proxy.droppedProduceResponses - dropped).toBe(1); // the fault really happened
@@ -95,19 +98,18 @@ test("three Produce responses lost in a row (past KafkaJS's own retries), then a
   );
   await runner.start();
   await queue.append(readings(10));
-  await until(() => queue.cursorPosition('kafka') === 10, 30_000, 'first batch');
+  await until(() => queue.cursorPosition('kafka') === 10, { timeoutMs: 30_000, what: 'first batch' });
   proxy.dropProduceResponses(3);
   const before = proxy.produceRequests;
   await queue.append(readings(5, 10));
-  await until(() => proxy.produceRequests > before, 10_000, 'the 5 sent');
+  await until(() => proxy.produceRequests > before, { timeoutMs: 10_000, what: 'the 5 sent' });
   await queue.append(readings(20, 15)); // the resend after the rewind carries 35 - 10 readings, not 5
   try {
-    await until(
-      () => queue.cursorPosition('kafka') === 35,
-      20_000,
-      'all 35',
-      () => JSON.stringify(runner.status()),
-    );
+    await until(() => queue.cursorPosition('kafka') === 35, {
+      timeoutMs: 20_000,
+      what: 'all 35',
+      state: () => JSON.stringify(runner.status()),
+    });
   } finally {
     await runner.stop();
     await queue.close();
@@ -130,7 +132,7 @@ test('the partition leader SIGKILLed mid-drain: nothing acked before Kafka has i
       await new Promise((r) => setTimeout(r, 20));
     }
   })();
-  await until(() => queue.cursorPosition('kafka') > 2_000, 30_000, 'first deliveries');
+  await until(() => queue.cursorPosition('kafka') > 2_000, { timeoutMs: 30_000, what: 'first deliveries' });
   const leader = await leaderOf(cluster, topic);
   await cluster.kill(leader);
   const killedAt = Date.now();
@@ -144,7 +146,10 @@ test('the partition leader SIGKILLed mid-drain: nothing acked before Kafka has i
     checks++;
   }
   await appending;
-  await until(() => queue.cursorPosition('kafka') === TOTAL, 60_000, 'drained on the new leader');
+  await until(() => queue.cursorPosition('kafka') === TOTAL, {
+    timeoutMs: 60_000,
+    what: 'drained on the new leader',
+  });
   const newLeader = await leaderOf(cluster, topic);
   await runner.stop();
   await queue.close();
@@ -169,23 +174,28 @@ test('min.insync.replicas not met: the sink retries and acks nothing until the r
   const { queue, runner } = pipeline(cluster, { topic, idempotent: true, request_timeout_ms: 3_000 });
   await runner.start();
   await queue.append(readings(100));
-  await until(() => queue.cursorPosition('kafka') === 100, 30_000, 'first batch');
+  await until(() => queue.cursorPosition('kafka') === 100, { timeoutMs: 30_000, what: 'first batch' });
   await cluster.kill(follower);
-  await until(async () => (await isrOf(cluster, topic)).length === 2, 30_000, 'the ISR shrinks');
+  await until(async () => (await isrOf(cluster, topic)).length === 2, {
+    timeoutMs: 30_000,
+    what: 'the ISR shrinks',
+  });
   await queue.append(readings(100, 100));
-  await until(
-    () => runner.status().consecutiveFailures >= 3,
-    30_000,
-    'failed attempts',
-    () => `cursor ${queue.cursorPosition('kafka')}, status ${JSON.stringify(runner.status())}`,
-  );
+  await until(() => runner.status().consecutiveFailures >= 3, {
+    timeoutMs: 30_000,
+    what: 'failed attempts',
+    state: () => `cursor ${queue.cursorPosition('kafka')}, status ${JSON.stringify(runner.status())}`,
+  });
   const failing = runner.status();
   await new Promise((r) => setTimeout(r, 3_000));
   expect(queue.cursorPosition('kafka')).toBe(100); // never acked while the ISR is short
   expect(failing.lastError?.message).toMatch(/NOT_ENOUGH_REPLICAS|not enough replicas|in-sync/i);
   expect((await consume(cluster, topic)).map((g) => g.rec.seq)).toEqual(range(100));
   await cluster.start(follower);
-  await until(() => queue.cursorPosition('kafka') === 200, 60_000, 'drained once the replica is back');
+  await until(() => queue.cursorPosition('kafka') === 200, {
+    timeoutMs: 60_000,
+    what: 'drained once the replica is back',
+  });
   await runner.stop();
   await queue.close();
   const got = await consume(cluster, topic);
@@ -225,7 +235,10 @@ test(
     const origin = gw.queue.origin;
     const lag = (): number => gw.queue.cursorStats('kafka').lag;
     try {
-      await until(() => gw.queue.cursorPosition('kafka') > origin + 500, 30_000, 'first deliveries');
+      await until(() => gw.queue.cursorPosition('kafka') > origin + 500, {
+        timeoutMs: 30_000,
+        what: 'first deliveries',
+      });
       await Promise.all(cluster.nodeIds.map((id) => cluster.kill(id)));
       const downAt = Date.now();
       const seqAtDown = gw.queue.lastSeq;
@@ -236,7 +249,10 @@ test(
       const restartAt = Date.now();
       await Promise.all(cluster.nodeIds.map((id) => cluster.start(id)));
       const upAt = Date.now(); // every broker serves metadata again
-      await until(() => (gw.status().sinks[0]?.lastAckAt ?? 0) > upAt, 30_000, 'first ack after the outage');
+      await until(() => (gw.status().sinks[0]?.lastAckAt ?? 0) > upAt, {
+        timeoutMs: 30_000,
+        what: 'first ack after the outage',
+      });
       const reconnectMs = (gw.status().sinks[0]?.lastAckAt ?? 0) - upAt;
       console.info(
         `kafka outage ${Math.round((restartAt - downAt) / 1000)} s: ${ingested} readings ingested meanwhile, ` +
@@ -247,7 +263,10 @@ test(
       expect(backlog).toBeGreaterThanOrEqual(ingested); // and piled up in the queue
       expect(failures).toBeGreaterThan(2);
       expect(reconnectMs).toBeLessThan(5_000);
-      await until(() => gw.queue.lastSeq === origin + count - 1 && lag() === 0, 90_000, 'backlog drained');
+      await until(() => gw.queue.lastSeq === origin + count - 1 && lag() === 0, {
+        timeoutMs: 90_000,
+        what: 'backlog drained',
+      });
       expect(gw.status().sinks[0]?.health.state).toBe('healthy');
     } finally {
       await gw.stop();

@@ -9,6 +9,7 @@ import { validateConfig } from '../../../gateway/config/load.js';
 import type { ReadingRecord } from '../../../gateway/reading.js';
 import { Gateway } from '../../../gateway/runtime/gateway.js';
 import { tempDir } from '../../helpers/tmp.js';
+import { until } from '../../helpers/wait.mjs';
 import {
   consoleConsume,
   createTopic,
@@ -16,8 +17,8 @@ import {
   sharedKafka,
   uniqueTopic,
 } from '../../peers/kafka/index.js';
-import { freePort } from '../../peers/mosquitto.js';
-import { assertBuilt, consume, dedupProblems, until } from './helpers.js';
+import { freePort } from '../../helpers/net.mjs';
+import { assertBuilt, consume, dedupProblems } from './helpers.js';
 
 const kafka = sharedKafka();
 beforeAll(() => assertBuilt());
@@ -49,8 +50,7 @@ test(`simulator -> queue -> Apache Kafka ${kafka.version}: every reading once pe
   try {
     await until(
       () => gw.queue.lastSeq === origin + 5_999 && gw.queue.cursorPosition('kafka') === origin + 5_999,
-      60_000,
-      'drained',
+      { timeoutMs: 60_000, what: 'drained' },
     );
     expect(gw.status().sinks[0]).toMatchObject({ connected: true, health: { state: 'healthy' } });
   } finally {
@@ -132,8 +132,7 @@ test('MQTT QoS 1 publishers -> embedded broker -> queue -> Kafka as CBOR: every 
     await until(
       () =>
         gw.queue.lastSeq === origin + total - 1 && gw.queue.cursorPosition('kafka') === origin + total - 1,
-      60_000,
-      'drained',
+      { timeoutMs: 60_000, what: 'drained' },
     );
   } finally {
     await gw.stop();

@@ -129,16 +129,3 @@ export function dedupProblems(got: readonly Received[], expected: readonly numbe
   }
   return problems;
 }
-
-export async function until(
-  cond: () => boolean | Promise<boolean>,
-  ms = 20_000,
-  what = 'condition',
-  state?: () => string,
-): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`${what} not met within ${ms} ms${state ? `: ${state()}` : ''}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

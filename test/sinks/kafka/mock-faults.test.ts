@@ -6,16 +6,9 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
 import type { QueuedReading } from '../../../gateway/reading.js';
 import { reading, readings } from '../../helpers/readings.js';
+import { until } from '../../helpers/wait.mjs';
 import { startMockCluster, type MockCluster } from '../../peers/kafka-mock/index.js';
-import {
-  FAST_RETRY,
-  assertBuilt,
-  consume,
-  dedupProblems,
-  kafkaPipeline,
-  kafkaSink,
-  until,
-} from './helpers.js';
+import { FAST_RETRY, assertBuilt, consume, dedupProblems, kafkaPipeline, kafkaSink } from './helpers.js';
 
 let cluster: MockCluster;
 beforeAll(async () => {
@@ -77,7 +70,7 @@ describe('kafka sink: injected Produce errors', () => {
     const { queue, runner } = kafkaPipeline(kafkaSink(faulty, { topic: 'faults', retry: FAST_RETRY }), 40);
     await runner.start();
     await queue.append(readings(5));
-    await until(() => queue.cursorPosition('kafka') === 5);
+    await until(() => queue.cursorPosition('kafka') === 5, { timeoutMs: 20_000 });
     const faults = ['NOT_LEADER_FOR_PARTITION', { code: 'REQUEST_TIMED_OUT', rttMs: 200 }, '_TRANSPORT'];
     await faulty.pushBrokerErrors(1, 'Produce', [...faults, ...faults, ...faults]);
     const appending = (async () => {

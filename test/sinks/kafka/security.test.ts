@@ -17,6 +17,7 @@ import { schema } from '../../../gateway/sinks/kafka/schema.js';
 import { KafkaSink } from '../../../gateway/sinks/kafka/sink.js';
 import { readings } from '../../helpers/readings.js';
 import { tempDir } from '../../helpers/tmp.js';
+import { until } from '../../helpers/wait.mjs';
 import {
   clientCert,
   createAcls,
@@ -26,7 +27,7 @@ import {
   uniqueTopic,
   user,
 } from '../../peers/kafka/index.js';
-import { GATEWAY, assertBuilt, consume, dedupProblems, kafkaSink, until } from './helpers.js';
+import { GATEWAY, assertBuilt, consume, dedupProblems, kafkaSink } from './helpers.js';
 
 const kafka = sharedKafka();
 const { certs } = kafka;
@@ -87,7 +88,11 @@ async function deliverAll(sink: Sink, queue: Queue, captured = capture()): Promi
   await runner.start();
   try {
     const done = (): boolean => queue.cursorPosition(sink.name) === queue.lastSeq;
-    await until(done, 20_000, 'the cursor at the end', () => JSON.stringify(runner.status()));
+    await until(done, {
+      timeoutMs: 20_000,
+      what: 'the cursor at the end',
+      state: () => JSON.stringify(runner.status()),
+    });
   } finally {
     await runner.stop();
   }
@@ -104,7 +109,11 @@ async function failThrice(sink: Sink, queue: Queue, captured = capture()): Promi
   await runner.start();
   try {
     const failed = (): boolean => runner.status().consecutiveFailures >= 3;
-    await until(failed, 20_000, 'three failed attempts', () => JSON.stringify(runner.status()));
+    await until(failed, {
+      timeoutMs: 20_000,
+      what: 'three failed attempts',
+      state: () => JSON.stringify(runner.status()),
+    });
     return { status: runner.status(), captured };
   } finally {
     await runner.stop();

@@ -13,6 +13,7 @@ import { schema } from '../../../gateway/sinks/kafka/schema.js';
 import type { ProducerThread } from '../../../gateway/sinks/kafka/thread.js';
 import { topicProblem } from '../../../gateway/sinks/kafka/topics.js';
 import { reading, readings } from '../../helpers/readings.js';
+import { until } from '../../helpers/wait.mjs';
 import { KafkaFaultProxy, createTopic, sharedKafka, uniqueTopic } from '../../peers/kafka/index.js';
 import { sinkConformance, type Delivered } from '../conformance.js';
 import {
@@ -22,7 +23,6 @@ import {
   dedupProblems,
   kafkaPipeline,
   kafkaSink as anySink,
-  until,
 } from './helpers.js';
 
 const cluster = sharedKafka();
@@ -170,7 +170,7 @@ describe('kafka sink: dead letters', () => {
       return r;
     });
     await queue.append(input);
-    await until(() => queue.cursorPosition('kafka') === 100);
+    await until(() => queue.cursorPosition('kafka') === 100, { timeoutMs: 20_000 });
     await runner.stop();
     const dead = queue.deadLetters('kafka');
     expect(dead.map((d) => [d.seq, d.code])).toEqual([
