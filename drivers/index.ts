@@ -13,7 +13,7 @@ export interface DriverDefinition<S extends z.ZodType = z.ZodType> {
   readonly description: string;
   /** Zod schema of the driver's options, with `type: z.literal(<type>)`; defaults live here. */
   readonly schema: S;
-  /** Validates `options` (throws SLUICE_CONFIG_INVALID) and builds a driver. */
+  /** Validates `options` (throws DriverOptionsError) and builds a driver. */
   create(options: z.input<S>): Driver;
 }
 

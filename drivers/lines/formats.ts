@@ -1,6 +1,5 @@
 // One parser per line syntax (json, csv, kv, regex): a decoded line in, readings or a counted error out.
-import type { ReadingValue } from '../../gateway/reading.js';
-import type { DriverError, DriverReading } from '../driver.js';
+import type { DriverError, DriverReading, DriverValue } from '../driver.js';
 import { RESERVED_GROUPS, namedGroups } from './schema.js';
 import type { LinesFormat, LinesOptions } from './schema.js';
 
@@ -33,7 +32,7 @@ export function createParser(format: LinesFormat, common: Common): LineParser {
 const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 
 /** Text from a device: numbers as numbers, true/false as booleans, anything else as the trimmed string. */
-export function parseScalar(text: string): ReadingValue {
+export function parseScalar(text: string): DriverValue {
   const t = text.trim();
   if (NUMBER.test(t) && Number.isFinite(Number(t))) return Number(t);
   const lower = t.toLowerCase();
@@ -58,7 +57,7 @@ function fail(reason: string, detail: string): LineResult {
 
 function reading(
   metric: string,
-  value: ReadingValue,
+  value: DriverValue,
   extra: { device?: string | undefined; ts?: number | undefined; unit?: string | undefined },
   common: Common,
 ): DriverReading {
@@ -86,7 +85,7 @@ function label(v: unknown): string | undefined {
 }
 
 /** A JSON value a reading can carry: finite number, string, boolean or plain object (not null, arrays). */
-function jsonValue(v: unknown): ReadingValue | undefined {
+function jsonValue(v: unknown): DriverValue | undefined {
   if (typeof v === 'number') return Number.isFinite(v) ? v : undefined; // JSON.parse('1e999') is Infinity
   if (typeof v === 'string' || typeof v === 'boolean') return v;
   return isPlainObject(v) ? v : undefined;

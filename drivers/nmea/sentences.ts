@@ -1,6 +1,5 @@
 // Readings from the NMEA 0183 sentences a GPS receiver sends every epoch: GGA, RMC, VTG, GSA, GLL.
-import type { ReadingValue } from '../../gateway/reading.js';
-import type { DriverReading } from '../driver.js';
+import type { DriverReading, DriverValue } from '../driver.js';
 import { Fields } from './fields.js';
 import type { NmeaOptions } from './schema.js';
 
@@ -23,7 +22,7 @@ export type SentenceResult =
   | { readonly readings: DriverReading[]; readonly badFields: readonly string[] }
   | { readonly reason: 'bad_sentence'; readonly detail: string };
 
-type Emit = (metric: string, value: ReadingValue | undefined, unit?: string) => void;
+type Emit = (metric: string, value: DriverValue | undefined, unit?: string) => void;
 
 interface Ctx {
   readonly opts: NmeaOptions;
@@ -60,7 +59,7 @@ export function parseSentence(
   }
   const f = new Fields(values);
   let tags: Readonly<Record<string, string>> = { talker, sentence: id };
-  const pending: { metric: string; value: ReadingValue; unit: string | undefined }[] = [];
+  const pending: { metric: string; value: DriverValue; unit: string | undefined }[] = [];
   let ts: number | undefined;
   const emit: Emit = (metric, value, unit) => {
     if (value !== undefined) pending.push({ metric, value, unit });
@@ -90,7 +89,7 @@ export function handles(id: string): boolean {
   return HANDLERS[id] !== undefined;
 }
 
-function position(lat: number | undefined, lon: number | undefined): ReadingValue | undefined {
+function position(lat: number | undefined, lon: number | undefined): DriverValue | undefined {
   return lat === undefined || lon === undefined ? undefined : { lat, lon };
 }
 

@@ -1,14 +1,13 @@
 // Validates a driver's options against its schema: defaults applied, unknown keys rejected, result frozen.
 import { z } from 'zod';
-import { SluiceError } from '../../gateway/errors.js';
+import { DriverOptionsError } from '../driver.js';
 
-/** Parses `options` (raw or already parsed: parsing is idempotent) or throws SLUICE_CONFIG_INVALID. */
+/** Parses `options` (raw or already parsed: parsing is idempotent) or throws a DriverOptionsError. */
 export function parseOptions<S extends z.ZodType>(type: string, schema: S, options: unknown): z.output<S> {
   const result = schema.safeParse(options);
   if (!result.success) {
-    throw new SluiceError('SLUICE_CONFIG_INVALID', `driver ${type}: ${z.prettifyError(result.error)}`, {
-      hint: `fix the options of the ${type} driver`,
-    });
+    const path = (result.error.issues[0]?.path ?? []).map(String).join('.');
+    throw new DriverOptionsError(type, path, `driver ${type}: ${z.prettifyError(result.error)}`);
   }
   return deepFreeze(result.data);
 }

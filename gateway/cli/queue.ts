@@ -30,6 +30,7 @@ function openQueue(
   const dir = join(dataDir, 'queue');
   if (!existsSync(join(dir, 'data.mdb'))) {
     throw new SluiceError('SLUICE_QUEUE_IO', `no queue in ${dir}`, {
+      retriable: false, // a missing directory does not appear by itself
       hint: 'check the data directory (gateway.data_dir in the config)',
     });
   }

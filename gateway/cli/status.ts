@@ -32,7 +32,6 @@ export async function fetchStatus(url: string, timeoutMs = 5000): Promise<Status
       'SLUICE_UPSTREAM_UNREACHABLE',
       `no gateway answers at ${url}: ${errorMessage(err)}`,
       {
-        retriable: true,
         hint: 'is it running (`systemctl status sluice`)? pass -c CONFIG or --url http://HOST:PORT (observe.http)',
         cause: err,
       },
@@ -40,7 +39,6 @@ export async function fetchStatus(url: string, timeoutMs = 5000): Promise<Status
   }
   if (!res.ok)
     throw new SluiceError('SLUICE_UPSTREAM_UNREACHABLE', `${url}/api/status answered ${res.status}`, {
-      retriable: true,
       hint:
         res.status === 421
           ? `the gateway does not know itself as ${new URL(url).host}: add that name to its observe.http.allowed_hosts, or use its IP address`

@@ -33,6 +33,7 @@ export function decodeEntry(buf: Uint8Array, seq: number): StoredEntry {
   const raw: unknown = decoder.decode(buf);
   if (!Array.isArray(raw) || raw[0] !== VERSION || raw.length !== 9) {
     throw new SluiceError('SLUICE_QUEUE_IO', `queue entry ${seq} has an unknown format`, {
+      retriable: false, // reading it again decodes it no better: an operator must restore the directory
       hint: 'the data directory was written by a newer Sluice, or is damaged; restore it or move it aside',
     });
   }

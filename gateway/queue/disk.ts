@@ -168,14 +168,12 @@ export function commitFailure(
       'SLUICE_QUEUE_FULL',
       `the disk holding the queue (${dir}) is full: a commit failed (${detail})`,
       {
-        retriable: true,
         hint: 'free space on the file system of gateway.data_dir (or let the sinks catch up); the write is retried by its source',
         cause: err,
       },
     );
   }
   return new SluiceError('SLUICE_QUEUE_IO', `the queue could not commit: ${detail}`, {
-    retriable: true,
     hint: 'check free disk space and the data directory permissions; the write will be retried by its source',
     cause: err,
   });

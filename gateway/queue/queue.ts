@@ -40,7 +40,10 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
     try {
       return new Queue(options);
     } catch (err) {
-      throw toSluiceError(err, 'SLUICE_QUEUE_IO', `cannot open the queue in ${options.dir}`, false);
+      // Not retriable: at boot nothing retries the open; the gateway exits and an operator fixes the directory.
+      throw toSluiceError(err, 'SLUICE_QUEUE_IO', `cannot open the queue in ${options.dir}`, {
+        retriable: false,
+      });
     }
   }
 
@@ -188,11 +191,10 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
     gathered = false,
   ): Promise<T> {
     if (this.closed) {
-      return Promise.reject(
-        new SluiceError('SLUICE_QUEUE_CLOSED', 'the queue is closed', { retriable: true }),
-      );
+      return Promise.reject(new SluiceError('SLUICE_QUEUE_CLOSED', 'the queue is closed'));
     }
     if (this.options.readOnly) {
+      // Retriable (the default, no longer false): nothing was stored, so no source may acknowledge it as handled.
       return Promise.reject(new SluiceError('SLUICE_QUEUE_IO', 'the queue was opened read-only'));
     }
     return new Promise<T>((resolve, reject) => this.loop.submit(make(resolve, reject), gathered));

@@ -309,9 +309,6 @@ export class Store implements CommitStore<Snapshot> {
       throw new SluiceError(
         'SLUICE_READING_TOO_LARGE',
         `an append of ${size} bytes exceeds queue.max_bytes (${maxBytes})`,
-        {
-          hint: 'raise queue.max_bytes or send smaller payloads',
-        },
       );
     }
     const need = diskNeed(op);
@@ -324,7 +321,6 @@ export class Store implements CommitStore<Snapshot> {
         'SLUICE_QUEUE_FULL',
         `the disk holding the queue (${this.options.dir}) is full: ${this.roomFsFree} bytes free on the file system, and the queue keeps ${this.guard?.reserveBytes ?? 0} bytes for its own commits`,
         {
-          retriable: true,
           hint: 'free space on the file system of gateway.data_dir, or lower queue.max_bytes below its free space; readings are refused (counted) until the sinks catch up or space is freed',
         },
       );
@@ -338,7 +334,6 @@ export class Store implements CommitStore<Snapshot> {
           'SLUICE_QUEUE_FULL',
           `the queue holds ${this.state.bytes} of ${maxBytes} bytes`,
           {
-            retriable: true,
             hint: 'the sinks are behind or down; readings are refused until they catch up (queue.on_full: reject_new)',
           },
         );
@@ -424,9 +419,7 @@ export class Store implements CommitStore<Snapshot> {
   private requireCursor(name: string): CursorState {
     const c = this.cursors.get(name);
     if (!c) {
-      throw new SluiceError('SLUICE_CURSOR_UNKNOWN', `no queue cursor named "${name}"`, {
-        hint: 'cursors are created when a sink starts; list them with `sluice queue stats`',
-      });
+      throw new SluiceError('SLUICE_CURSOR_UNKNOWN', `no queue cursor named "${name}"`);
     }
     return c;
   }

@@ -176,8 +176,9 @@ export class Gateway {
       failures.length ? 'config applied with failures' : 'config applied',
     );
     if (failures.length > 0) {
-      const err = toSluiceError(firstError, 'SLUICE_CONFIG_INVALID', 'applying the config failed', false);
-      throw new SluiceError(err.code, failures.join('; '), { hint: err.hint, cause: firstError });
+      const err = toSluiceError(firstError, 'SLUICE_CONFIG_INVALID', 'applying the config failed');
+      const { code, retriable, hint } = err;
+      throw new SluiceError(code, failures.join('; '), { retriable, hint, cause: firstError });
     }
     this.warnOrphanCursors();
     return { ...summary, unchanged };

@@ -187,10 +187,5 @@ export class IngestBatcher {
  * retriable I/O failure, so that it can never be mistaken for success and acknowledged.
  */
 export function asIngestError(cause: unknown): SluiceError {
-  return toSluiceError(
-    cause ?? 'no reason given',
-    'SLUICE_QUEUE_IO',
-    'the readings could not be queued',
-    true,
-  );
+  return toSluiceError(cause ?? 'no reason given', 'SLUICE_QUEUE_IO', 'the readings could not be queued');
 }

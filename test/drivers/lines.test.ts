@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { DriverOptionsError } from '../../drivers/driver.js';
 import { create, schema } from '../../drivers/lines/index.js';
 import { LineSplitter } from '../../drivers/shared/line-splitter.js';
-import { isSluiceError } from '../../gateway/errors.js';
 import {
   ascii,
   assertBytewiseSameAsWhole,
@@ -223,9 +223,9 @@ describe('lines: framing', () => {
     expect(feed(driver, [ascii('b=2\n')]).readings).toEqual([{ metric: 'b', value: 2 }]);
   });
 
-  it('rejects unknown options with a config error', () => {
+  it('rejects unknown options with a driver options error naming the option', () => {
     expect(() => create({ type: 'lines', max_line_byte: 10 } as unknown as Input)).toThrow(
-      expect.objectContaining({ code: 'SLUICE_CONFIG_INVALID' }),
+      expect.objectContaining({ code: 'DRIVER_OPTIONS_INVALID', driver: 'lines' }),
     );
     let caught: unknown;
     try {
@@ -233,7 +233,11 @@ describe('lines: framing', () => {
     } catch (err) {
       caught = err;
     }
-    expect(isSluiceError(caught) && caught.message).toMatch(/max_line_bytes/);
+    expect(caught).toBeInstanceOf(DriverOptionsError);
+    expect(caught).toMatchObject({
+      path: 'max_line_bytes',
+      message: expect.stringMatching(/max_line_bytes/),
+    });
   });
 });
 

@@ -61,7 +61,7 @@ describe('driver registry', () => {
       expect(driver.step !== undefined).toBe(config.type === 'modbus-rtu');
     }
     expect(() => createDriver({ type: 'modbus-rtu', slaves: [] })).toThrow(
-      expect.objectContaining({ code: 'SLUICE_CONFIG_INVALID', message: expect.stringContaining('slaves') }),
+      expect.objectContaining({ code: 'DRIVER_OPTIONS_INVALID', message: expect.stringContaining('slaves') }),
     );
   });
 });

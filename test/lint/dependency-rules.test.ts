@@ -32,8 +32,10 @@ const clean: Record<string, string> = {
     "import type { Command } from './args.js';\nimport type { Watched } from '../observe/metrics.js';\n" +
     'export type Main = [Command, Watched];\n',
   'drivers/driver.ts':
-    "import type { Reading } from '../gateway/reading.js';\nimport { SluiceError } from '../gateway/errors.js';\n" +
-    'export type Out = Reading[];\nexport const fail = (): SluiceError => new SluiceError();\n',
+    'export type DriverValue = number;\nexport class DriverOptionsError extends Error {}\n',
+  'gateway/sources/serial/source.ts':
+    "import type { DriverValue } from '../../../drivers/driver.js';\nimport type { Reading } from '../../reading.js';\n" +
+    'export type Pair = [DriverValue, Reading];\n',
 };
 
 const tsconfig = JSON.stringify({
@@ -96,6 +98,14 @@ test('a circle of type-only imports fails', () => {
 test('a driver importing a gateway feature fails', () => {
   const driver = "import type { Queue } from '../gateway/queue/queue.js';\nexport type Out = Queue;\n";
   expect(brokenRules({ 'drivers/driver.ts': driver })).toEqual(['drivers-know-no-gateway']);
+});
+
+test('a driver importing the core contract, even a type or the error class, fails', () => {
+  const typeOnly = "import type { Reading } from '../gateway/reading.js';\nexport type Out = Reading[];\n";
+  expect(brokenRules({ 'drivers/driver.ts': typeOnly })).toEqual(['drivers-know-no-gateway']);
+  const error =
+    "import { SluiceError } from '../../gateway/errors.js';\nexport const fail = (): Error => new SluiceError();\n";
+  expect(brokenRules({ 'drivers/shared/options.ts': error })).toEqual(['drivers-know-no-gateway']);
 });
 
 test('a feature importing the CLI fails', () => {

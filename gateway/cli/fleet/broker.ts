@@ -66,10 +66,7 @@ export class FleetView {
       throw new SluiceError(
         'SLUICE_UPSTREAM_UNREACHABLE',
         `cannot connect to ${args.broker}: ${errorMessage(err)}`,
-        {
-          retriable: true,
-          cause: err,
-        },
+        { cause: err },
       );
     }
     const view = new FleetView(client, prefix);

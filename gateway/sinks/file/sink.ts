@@ -153,7 +153,7 @@ export class FileSink implements Sink {
   }
 
   private fail(err: unknown): SluiceError {
-    const e = toSluiceError(err, 'SLUICE_SINK_WRITE', `writing to ${this.config.path} failed`, true);
+    const e = toSluiceError(err, 'SLUICE_SINK_WRITE', `writing to ${this.config.path} failed`);
     this.status = failedHealth('unhealthy', e);
     return e;
   }

@@ -2,14 +2,14 @@
 // HTTP status follows the Java class (403 for almost any IOException), so the class name decides, not the
 // status. The authentication filter answers 401 with HTML, never JSON: bodies are parsed only when they are.
 import { z } from 'zod';
-import { SluiceError, type ErrorCode } from '../../errors.js';
+import { SluiceError, type ErrorCode, type SluiceErrorOptions } from '../../errors.js';
 
 /** A failed WebHDFS call: the Sluice code and retriable flag, plus the Hadoop exception and HTTP status. */
 export class WebHdfsError extends SluiceError {
   constructor(
     code: ErrorCode,
     message: string,
-    options: { retriable: boolean; hint?: string; cause?: unknown },
+    options: SluiceErrorOptions = {},
     /** Simple name of the Java exception (`SafeModeException`), when the answer carried one. */
     readonly exception?: string,
     readonly status?: number,

@@ -88,6 +88,7 @@ export class WebHdfsClient {
   async mkdirs(path: string): Promise<void> {
     const ans = await this.namenode('PUT', 'MKDIRS', path, {});
     if (!this.json(ans, 'MKDIRS', path, booleanAnswer).boolean) {
+      // Not retriable: HDFS says false for a path it will not make (a file in the way), not for a passing fault.
       throw new WebHdfsError('SLUICE_SINK_WRITE', `WebHDFS MKDIRS ${path}: refused`, { retriable: false });
     }
   }
@@ -136,7 +137,7 @@ export class WebHdfsClient {
     const url = new URL(location);
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw new WebHdfsError('SLUICE_SINK_WRITE', `WebHDFS ${op} ${path}: redirect to ${location}`, {
-        retriable: false,
+        retriable: false, // a namenode redirecting to another scheme is misconfigured, not passing trouble
       });
     }
     return url;
@@ -170,7 +171,7 @@ export class WebHdfsClient {
         failure = err;
       }
     }
-    throw failure ?? new WebHdfsError('SLUICE_INTERNAL', 'no namenode tried', { retriable: false });
+    throw failure ?? new WebHdfsError('SLUICE_INTERNAL', 'no namenode tried');
   }
 
   private json<T>(ans: Answer, op: string, path: string, schema: z.ZodType<T>): T {
@@ -180,14 +181,13 @@ export class WebHdfsClient {
       parsed = JSON.parse(ans.body.toString('utf8'));
     } catch (err) {
       throw new WebHdfsError('SLUICE_SINK_WRITE', `WebHDFS ${op} ${path}: answer is not JSON`, {
-        retriable: true,
         cause: err,
       });
     }
     const result = schema.safeParse(parsed);
     if (!result.success) {
       throw new WebHdfsError('SLUICE_SINK_WRITE', `WebHDFS ${op} ${path}: unexpected answer`, {
-        retriable: false,
+        retriable: false, // JSON of another shape: a proxy or a WebHDFS this client does not speak
         cause: result.error,
       });
     }

@@ -57,7 +57,6 @@ export class Committer {
         throw new WebHdfsError(
           'SLUICE_SINK_WRITE',
           `staged file ${f.staged} holds ${got ?? 'no'} bytes, ${f.bytes} were acknowledged; writing the generation again`,
-          { retriable: true },
         );
       }
     }
@@ -66,11 +65,11 @@ export class Committer {
     await this.client.create(temp, json, { overwrite: false });
     const written = await this.client.status(temp);
     if (written?.length !== json.length) {
-      throw new WebHdfsError('SLUICE_SINK_WRITE', `manifest ${temp} is incomplete`, { retriable: true });
+      throw new WebHdfsError('SLUICE_SINK_WRITE', `manifest ${temp} is incomplete`);
     }
     const path = `${this.root}/${stateNames.manifest(m.first, m.last)}`;
     if (!(await this.client.rename(temp, path))) {
-      throw new WebHdfsError('SLUICE_SINK_WRITE', `could not rename ${temp} to ${path}`, { retriable: true });
+      throw new WebHdfsError('SLUICE_SINK_WRITE', `could not rename ${temp} to ${path}`);
     }
     await forEachLimit(m.files, PARALLEL_RENAMES, (f) => this.place(f));
     await this.client.delete(m.staging, true);
@@ -125,6 +124,7 @@ export class Committer {
         throw new WebHdfsError(
           'SLUICE_SINK_WRITE',
           `staged file ${f.staged} of committed generation ${m.first}-${m.last} changed size`,
+          // Not retriable: a committed generation does not change back by itself; an operator must look.
           { retriable: false, hint: 'something else writes in the state directory; check state_dir' },
         );
       }
@@ -152,7 +152,7 @@ export class Committer {
     if ((await this.client.status(f.staged)) === undefined) return;
     if ((await this.client.status(f.final)) !== undefined) {
       throw new WebHdfsError('SLUICE_SINK_WRITE', `${f.final} exists already`, {
-        retriable: false,
+        retriable: false, // a name taken by another writer stays taken: only an operator can separate them
         hint: 'another writer uses the same names: give each gateway its own id and each hdfs sink its own path or prefix',
       });
     }
@@ -160,9 +160,7 @@ export class Committer {
     this.knownDirs.delete(dir);
     await this.client.mkdirs(dir);
     if (!(await this.client.rename(f.staged, f.final))) {
-      throw new WebHdfsError('SLUICE_SINK_WRITE', `could not rename ${f.staged} to ${f.final}`, {
-        retriable: true,
-      });
+      throw new WebHdfsError('SLUICE_SINK_WRITE', `could not rename ${f.staged} to ${f.final}`);
     }
   }
 
@@ -183,7 +181,7 @@ function parseManifest(bytes: Buffer, path: string): Manifest {
     return manifestSchema.parse(JSON.parse(bytes.toString('utf8')));
   } catch (err) {
     throw new WebHdfsError('SLUICE_SINK_WRITE', `manifest ${path} is unreadable`, {
-      retriable: false,
+      retriable: false, // reading it again yields the same bytes: an operator must restore or remove it
       hint: 'restore or remove it by hand, knowing its files may then be written twice',
       cause: err,
     });

@@ -195,7 +195,7 @@ export class HdfsSink implements Sink {
   }
 
   private fail(err: unknown): SluiceError {
-    const e = toSluiceError(err, 'SLUICE_SINK_WRITE', `writing to HDFS ${this.config.path} failed`, true);
+    const e = toSluiceError(err, 'SLUICE_SINK_WRITE', `writing to HDFS ${this.config.path} failed`);
     if (e.code === 'SLUICE_AUTH') this.token = undefined;
     this.status = failedHealth('unhealthy', e);
     return e;
@@ -207,7 +207,7 @@ function readToken(file: string): string {
     return readFileSync(file, 'utf8').trim();
   } catch (err) {
     throw new SluiceError('SLUICE_AUTH', `cannot read the delegation token file ${file}`, {
-      retriable: true,
+      retriable: true, // unlike other auth faults: the token file may be written later (fetchdt, a renewal job)
       hint: 'write a token there (hdfs fetchdt --webservice ... then extract the URL-safe string)',
       cause: err,
     });

@@ -202,9 +202,7 @@ export class KafkaSink implements Sink {
   private async send(items: readonly Item[]): Promise<void> {
     const producer = this.producer;
     if (producer === undefined) {
-      throw new SluiceError('SLUICE_UPSTREAM_UNREACHABLE', 'the Kafka producer is not connected', {
-        retriable: true,
-      });
+      throw new SluiceError('SLUICE_UPSTREAM_UNREACHABLE', 'the Kafka producer is not connected');
     }
     const { acked, routed } = await producer.send(byTopic(items));
     // KafkaJS 2.2.4 can resolve a sendBatch without producing to a partition: when a retry finds the
@@ -217,7 +215,6 @@ export class KafkaSink implements Sink {
       throw new SluiceError(
         'SLUICE_SINK_WRITE',
         `Kafka acknowledged ${answered.size} of ${routed.length} partitions (${missing.map((tp) => tp.replace('\u0000', '/')).join(', ')} not produced); resending the batch`,
-        { retriable: true },
       );
     }
   }
@@ -273,11 +270,10 @@ export class KafkaSink implements Sink {
       });
     } else if (c.disposition === 'reject') {
       // Refusals are isolated per message in write(); here only from connect or metadata, so retry.
-      e = new SluiceError('SLUICE_SINK_WRITE', what, { retriable: true, cause: err });
+      e = new SluiceError('SLUICE_SINK_WRITE', what, { cause: err });
     } else {
       const code = isUnreachable(c.kind, c.message) ? 'SLUICE_UPSTREAM_UNREACHABLE' : 'SLUICE_SINK_WRITE';
       e = new SluiceError(code, what, {
-        retriable: true,
         cause: err,
         hint: 'readings stay queued and are resent',
       });

@@ -112,10 +112,7 @@ export class ProducerThread {
     return new SluiceError(
       'SLUICE_UPSTREAM_UNREACHABLE',
       `the Kafka producer thread ended: ${cause.message}`,
-      {
-        retriable: true,
-        cause,
-      },
+      { cause },
     );
   }
 }

@@ -67,6 +67,7 @@ export function fromWire(w: WireError): Error {
   const cause = w.cause === undefined ? undefined : fromWire(w.cause);
   let err: Error;
   if (w.name === 'SluiceError' && typeof w.code === 'string') {
+    // The thread's error as it was thrown there: its flag and hint are facts carried over, not overrides.
     err = new SluiceError(w.code as ErrorCode, w.message, { retriable: w.retriable, hint: w.hint, cause });
   } else {
     err = new Error(w.message, cause === undefined ? undefined : { cause });

@@ -1,11 +1,17 @@
 // The serial source: feeds what the port reads to the driver, runs a polling driver's schedule (Modbus), and
 // group-commits the readings. A serial sensor gets no acknowledgement: readings are safe once appended.
-import type { Driver, DriverError, DriverOutput } from '../../../drivers/driver.js';
-import { createDriver } from '../../../drivers/index.js';
+import {
+  DriverOptionsError,
+  type Driver,
+  type DriverError,
+  type DriverOutput,
+  type DriverValue,
+} from '../../../drivers/driver.js';
+import { createDriver, type DriverConfig } from '../../../drivers/index.js';
 import type { ComponentHealth, Source, SourceContext } from '../../components.js';
 import { SluiceError, errorMessage } from '../../errors.js';
 import { RateLimitedLog } from '../../observe/log.js';
-import type { Reading } from '../../reading.js';
+import type { Reading, ReadingValue } from '../../reading.js';
 import { IngestBatcher } from '../ingest-batcher.js';
 import type { SerialConfig } from './schema.js';
 import { PortLink } from './port.js';
@@ -39,6 +45,26 @@ export interface SerialPortStats {
 
 export interface SerialHealth extends ComponentHealth {
   readonly port: SerialPortStats;
+}
+
+/**
+ * Drivers keep their own value type (they import nothing of the gateway); a driver's reading becomes a Reading
+ * here, so the two must stay one type. Checked both ways: neither may widen alone.
+ */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const _driverValueIsReadingValue: Same<DriverValue, ReadingValue> = true;
+
+/** A driver built from its options; options it refuses are the gateway's config error, worded as before. */
+function buildDriver(config: DriverConfig): Driver {
+  try {
+    return createDriver(config);
+  } catch (err) {
+    if (!(err instanceof DriverOptionsError)) throw err;
+    throw new SluiceError('SLUICE_CONFIG_INVALID', err.message, {
+      hint: `fix the options of the ${err.driver} driver`,
+      cause: err,
+    });
+  }
 }
 
 /** Most readings per append: a backlog after a slow commit goes to the queue as several appends. */
@@ -80,7 +106,7 @@ export class SerialSource implements Source {
     private readonly config: SerialConfig,
   ) {
     this.device = config.device ?? name;
-    this.driver = createDriver(config.driver);
+    this.driver = buildDriver(config.driver);
     this.link = new PortLink(
       {
         path: config.path,
