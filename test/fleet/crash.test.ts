@@ -43,9 +43,12 @@ function run(
     let out = '';
     p.stdout.setEncoding('utf8');
     p.stdout.on('data', (d: string) => {
-      if (out === '' && d.startsWith('ready') && killAfterMs !== undefined)
-        setTimeout(() => p.kill('SIGKILL'), killAfterMs);
+      // The kill is timed from the end of the first apply, not from the start: on a loaded machine the first
+      // apply alone can outlast the whole random delay, and a kill before it proves little.
+      const first = !/^(not )?committed /m.test(out);
       out += d;
+      if (first && /^(not )?committed /m.test(out) && killAfterMs !== undefined)
+        setTimeout(() => p.kill('SIGKILL'), killAfterMs);
     });
     p.on('error', reject);
     p.on('exit', (code, signal) => resolve({ out, signal, code }));

@@ -80,7 +80,7 @@ export interface SparkDedupResult {
 /** Runs the Spark job once over everything the topic holds now, and returns its counts. */
 export async function runSparkDedup(options: SparkDedupOptions): Promise<SparkDedupResult> {
   const bootstrap = typeof options.bootstrap === 'string' ? options.bootstrap : options.bootstrap.join(',');
-  const timeoutMs = options.timeoutMs ?? 90_000;
+  const timeoutMs = options.timeoutMs ?? 180_000;
   const work = await mkdtemp(join(tmpdir(), 'sluice-spark-'));
   const output = join(work, 'result.json');
   try {

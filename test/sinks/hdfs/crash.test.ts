@@ -128,4 +128,4 @@ test(`SIGKILL mid-roll, over and over, while draining ${TOTAL} readings: every r
   const files = expectExactlyOnce(hdfs, TOTAL);
   expect(new Set(files.map((f) => f.path.split('/').slice(0, -1).join('/'))).size).toBe(7);
   expect(hdfs.internalErrors()).toEqual([]);
-}, 120_000);
+}, 240_000);
