@@ -1,63 +1,19 @@
 // The embedded broker with foreign clients: mosquitto_pub/sub (MQTT 3.1, 3.1.1; 5 refused) and MQTT.js, over
 // TCP, TLS with client certificates, and WebSocket; plus the broker duties local apps rely on.
-import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { MqttBrokerSource } from '../../gateway/sources/mqtt-broker/index.js';
 import { runTool } from '../peers/mosquitto.js';
+import { issue, makeTestCerts, type KeyPair, type TestCerts } from '../helpers/certs.js';
 import { tempDir } from '../helpers/tmp.js';
 import { until } from '../helpers/wait.mjs';
 import { connectClient, portOf, startBroker, type Harness } from './mqtt-harness.js';
 
-/** A throwaway CA, a server certificate for 127.0.0.1 and a client certificate with CN `dev-tls`. */
-function makeCerts(dir: string): void {
-  const ssl = (...args: string[]): void => {
-    execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  };
-  const key = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  ssl(
-    'req',
-    '-x509',
-    ...key,
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.crt',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=sluice-test-ca',
-  );
-  writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1\n');
-  for (const [name, cn, ext] of [
-    ['server', '127.0.0.1', ['-extfile', 'san.ext']],
-    ['client', 'dev-tls', []],
-    ['other', 'dev-other', []],
-  ] as const) {
-    ssl('req', ...key, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`);
-    ssl(
-      'x509',
-      '-req',
-      '-in',
-      `${name}.csr`,
-      '-CA',
-      'ca.crt',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-out',
-      `${name}.crt`,
-      '-days',
-      '1',
-      ...ext,
-    );
-  }
-}
-
 let h: Harness<MqttBrokerSource>;
-let certs: string;
+let certs: TestCerts;
+/** A client certificate from the same CA for CN `dev-other`, a client id it must not vouch for. */
+let other: KeyPair;
 let tcp: number;
 let tls: number;
 let ws: number;
@@ -71,8 +27,9 @@ async function client(url: string, options: Parameters<typeof connectClient>[1] 
 }
 
 beforeAll(async () => {
-  certs = tempDir('sluice-certs-');
-  makeCerts(certs);
+  // The client certificate's CN is the client id the TLS listener holds it to.
+  certs = await makeTestCerts(tempDir('sluice-certs-'), 'dev-tls');
+  other = await issue(certs.issuer, { name: 'other', cn: 'dev-other', usage: ['clientAuth'] });
   h = await startBroker({
     listeners: [
       { type: 'tcp', host: '127.0.0.1', port: 0, allow_anonymous: true },
@@ -80,9 +37,9 @@ beforeAll(async () => {
         type: 'tls',
         host: '127.0.0.1',
         port: 0,
-        cert_file: join(certs, 'server.crt'),
-        key_file: join(certs, 'server.key'),
-        ca_file: join(certs, 'ca.crt'),
+        cert_file: certs.serverCert,
+        key_file: certs.serverKey,
+        ca_file: certs.ca,
         client_certs: 'required',
       },
       { type: 'ws', host: '127.0.0.1', port: 0, allow_anonymous: true },
@@ -90,9 +47,9 @@ beforeAll(async () => {
         type: 'wss',
         host: '127.0.0.1',
         port: 0,
-        cert_file: join(certs, 'server.crt'),
-        key_file: join(certs, 'server.key'),
-        ca_file: join(certs, 'ca.crt'),
+        cert_file: certs.serverCert,
+        key_file: certs.serverKey,
+        ca_file: certs.ca,
         client_certs: 'optional',
       },
     ],
@@ -240,20 +197,13 @@ describe('MQTT.js over TCP, TLS and WebSocket', () => {
         '-m',
         '19',
       ],
-      ...[
-        '--cafile',
-        join(certs, 'ca.crt'),
-        '--cert',
-        join(certs, 'client.crt'),
-        '--key',
-        join(certs, 'client.key'),
-      ],
+      ...['--cafile', certs.ca, '--cert', certs.clientCert, '--key', certs.clientKey],
     ]);
     expect(r.code, r.stderr).toBe(0);
     const tlsOptions = {
-      ca: readFileSync(join(certs, 'ca.crt')),
-      cert: readFileSync(join(certs, 'client.crt')),
-      key: readFileSync(join(certs, 'client.key')),
+      ca: readFileSync(certs.ca),
+      cert: readFileSync(certs.clientCert),
+      key: readFileSync(certs.clientKey),
     };
     const dev = await client(`mqtts://127.0.0.1:${tls}`, { clientId: 'dev-tls', ...tlsOptions });
     await dev.publishAsync('sensors/dev-tls/temp', '20', { qos: 1 });
@@ -264,14 +214,14 @@ describe('MQTT.js over TCP, TLS and WebSocket', () => {
   });
 
   test('TLS: a certificate for another CN, or none, is refused', async () => {
-    const ca = readFileSync(join(certs, 'ca.crt'));
-    const other = {
+    const ca = readFileSync(certs.ca);
+    const otherCn = {
       ca,
-      cert: readFileSync(join(certs, 'other.crt')),
-      key: readFileSync(join(certs, 'other.key')),
+      cert: readFileSync(other.cert),
+      key: readFileSync(other.key),
     };
     await expect(
-      connectClient(`mqtts://127.0.0.1:${tls}`, { clientId: 'dev-tls', ...other }),
+      connectClient(`mqtts://127.0.0.1:${tls}`, { clientId: 'dev-tls', ...otherCn }),
     ).rejects.toThrow(/not authorized/i);
     await expect(connectClient(`mqtts://127.0.0.1:${tls}`, { clientId: 'dev-tls', ca })).rejects.toThrow();
   });
@@ -290,12 +240,12 @@ describe('MQTT.js over TCP, TLS and WebSocket', () => {
 
 describe('MQTT over secure WebSocket', () => {
   test('wss:// with a client certificate: CN = client id; without credentials refused', async () => {
-    const ca = readFileSync(join(certs, 'ca.crt'));
+    const ca = readFileSync(certs.ca);
     const dev = await client(`wss://127.0.0.1:${wss}/mqtt`, {
       clientId: 'dev-tls',
       ca,
-      cert: readFileSync(join(certs, 'client.crt')),
-      key: readFileSync(join(certs, 'client.key')),
+      cert: readFileSync(certs.clientCert),
+      key: readFileSync(certs.clientKey),
     });
     await dev.publishAsync('sensors/dev-tls/rh', '55', { qos: 1 });
     expect(stored('dev-tls')).toContainEqual(['rh', 55]);

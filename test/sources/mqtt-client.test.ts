@@ -4,7 +4,7 @@ import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { SluiceError } from '../../gateway/errors.js';
 import { validateConfig } from '../../gateway/config/load.js';
-import { makeTestCerts } from '../helpers/certs.js';
+import { makeTestCerts, type TestCerts } from '../helpers/certs.js';
 import { freePort } from '../helpers/net.mjs';
 import { tempDir } from '../helpers/tmp.js';
 import { until } from '../helpers/wait.mjs';
@@ -118,9 +118,10 @@ describe('mqtt client source', () => {
 describe('mqtt client source over TLS', () => {
   let tlsBroker: Mosquitto;
   let tlsUrl: string;
-  const certs = makeTestCerts(tempDir());
+  let certs: TestCerts;
 
   beforeAll(async () => {
+    certs = await makeTestCerts(tempDir());
     const port = await freePort();
     // Mutual TLS: mosquitto requires a client certificate signed by the test CA.
     tlsBroker = await Mosquitto.start({
