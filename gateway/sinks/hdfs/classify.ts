@@ -48,6 +48,9 @@ const BY_EXCEPTION: Readonly<Record<string, Disposition>> = {
   LeaseExpiredException: TRANSIENT,
   NotReplicatedYetException: TRANSIENT,
   ConnectException: { code: 'SLUICE_UPSTREAM_UNREACHABLE', retriable: true },
+  // A DataNode's cached RPC connection to a NameNode that restarted: the first write after it meets this
+  // (a real cluster does it; the emulator never did), and the next attempt from step 1 goes through.
+  EOFException: { ...TRANSIENT, hint: 'the namenode restarted or dropped a datanode connection' },
   AccessControlException: {
     code: 'SLUICE_AUTH',
     retriable: false,
@@ -124,7 +127,7 @@ export function answerError(
       status,
     );
   }
-  const d = BY_EXCEPTION[remote.exception] ?? byStatus(status, remote.exception);
+  const d = BY_EXCEPTION[remote.exception] ?? byMessage(remote.message) ?? byStatus(status, remote.exception);
   const message = `${where}: ${remote.exception}: ${remote.message ?? '(no message)'}`;
   return new WebHdfsError(
     d.code,
@@ -133,6 +136,24 @@ export function answerError(
     remote.exception,
     status,
   );
+}
+
+/**
+ * A plain IOException whose message tells an operator more than its class. Seen on a real cluster (not in
+ * our emulator): with fewer live DataNodes than the file's replication, the DataNode that writes for WebHDFS
+ * must add one to the pipeline of an APPEND (the DEFAULT replace-datanode-on-failure policy) and has none,
+ * so every append fails until a DataNode is back. Retriable: it heals by itself when one returns.
+ */
+function byMessage(message: string | null | undefined): Disposition | undefined {
+  if (message?.includes('Failed to replace a bad datanode') === true) {
+    return {
+      ...TRANSIENT,
+      hint:
+        'fewer live datanodes than `replication`: appends wait until one is back; lower `replication`, or set ' +
+        'dfs.client.block.write.replace-datanode-on-failure.best-effort=true on the datanodes',
+    };
+  }
+  return undefined;
 }
 
 function byStatus(status: number, exception: string): Disposition {

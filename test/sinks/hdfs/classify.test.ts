@@ -1,0 +1,39 @@
+// How WebHDFS answers seen on a real Hadoop 3.5 cluster are classified: the Java class decides, and a plain
+// IOException whose message names a cause an operator can act on carries a hint.
+import { expect, test } from 'vitest';
+import { answerError } from '../../../gateway/sinks/hdfs/classify.js';
+
+const remote = (exception: string, message: string): Buffer =>
+  Buffer.from(
+    JSON.stringify({ RemoteException: { exception, javaClassName: `java.io.${exception}`, message } }),
+  );
+
+test('fewer live DataNodes than the replication on APPEND: retriable, with a hint naming the fix', () => {
+  // The DataNode's answer when one of 3 DataNodes is down and the file's replication is 3.
+  const message =
+    'Failed to replace a bad datanode on the existing pipeline due to no more good datanodes being available ' +
+    "to try. (Nodes: current=[...], original=[...]). The current failed datanode replacement policy is DEFAULT, and a client may configure this via 'dfs.client.block.write.replace-datanode-on-failure.policy' in its configuration.";
+  const err = answerError(
+    'APPEND',
+    '/d/x',
+    403,
+    'application/json',
+    remote('IOException', message),
+    undefined,
+  );
+  expect(err).toMatchObject({ code: 'SLUICE_SINK_WRITE', retriable: true, exception: 'IOException' });
+  expect(err.hint).toMatch(/replication/);
+});
+
+test('the first write after a NameNode restart (EOFException from the DataNode) is retriable', () => {
+  const err = answerError(
+    'CREATE',
+    '/d/x',
+    403,
+    'application/json',
+    remote('EOFException', 'End of File Exception between local host is: ...'),
+    undefined,
+  );
+  expect(err).toMatchObject({ code: 'SLUICE_SINK_WRITE', exception: 'EOFException' });
+  expect(err.retriable).toBe(true);
+});
