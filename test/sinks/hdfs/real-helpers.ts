@@ -84,35 +84,38 @@ export interface RealFinalFile {
 /** Reads every file below `root` (outside the state directory) through FileSystem and checks each one. */
 export async function realFinalFiles(hdfs: HdfsPeer, root: string): Promise<RealFinalFile[]> {
   const files: RealFinalFile[] = [];
-  for (const path of (await walk(hdfs, root)).sort()) {
-    const name = path.slice(path.lastIndexOf('/') + 1);
-    const raw = await hdfs.read(path);
-    const range = parseRangedName(name);
-    const problems: string[] = [];
-    if (range === undefined) problems.push('not a final name');
-    if (raw.length === 0) problems.push('empty');
-    let text = '';
-    try {
-      text = name.endsWith('.gz') ? gunzipSync(raw).toString('utf8') : raw.toString('utf8');
-    } catch (err) {
-      problems.push(`bad gzip: ${String(err)}`);
-    }
-    if (text !== '' && !text.endsWith('\n')) problems.push('truncated (no final newline)');
-    const records: ReadingRecord[] = [];
-    for (const line of text.split('\n').filter(Boolean)) {
-      try {
-        records.push(JSON.parse(line) as ReadingRecord);
-      } catch (err) {
-        problems.push(`unparsable line ${line.slice(0, 40)}: ${String(err)}`);
-      }
-    }
-    const seqs = records.map((r) => r.seq);
-    if (range && (range.first !== Math.min(...seqs) || range.last !== Math.max(...seqs))) {
-      problems.push(`name ${range.first}-${range.last} does not match content`);
-    }
-    files.push({ path, bytes: raw.length, records, problems });
-  }
+  for (const path of (await walk(hdfs, root)).sort()) files.push(await readFinalFile(hdfs, path));
   return files;
+}
+
+/** Reads one final file through FileSystem and says what is wrong with it, if anything. */
+export async function readFinalFile(hdfs: HdfsPeer, path: string): Promise<RealFinalFile> {
+  const name = path.slice(path.lastIndexOf('/') + 1);
+  const raw = await hdfs.read(path);
+  const range = parseRangedName(name);
+  const problems: string[] = [];
+  if (range === undefined) problems.push('not a final name');
+  if (raw.length === 0) problems.push('empty');
+  let text = '';
+  try {
+    text = name.endsWith('.gz') ? gunzipSync(raw).toString('utf8') : raw.toString('utf8');
+  } catch (err) {
+    problems.push(`bad gzip: ${String(err)}`);
+  }
+  if (text !== '' && !text.endsWith('\n')) problems.push('truncated (no final newline)');
+  const records: ReadingRecord[] = [];
+  for (const line of text.split('\n').filter(Boolean)) {
+    try {
+      records.push(JSON.parse(line) as ReadingRecord);
+    } catch (err) {
+      problems.push(`unparsable line ${line.slice(0, 40)}: ${String(err)}`);
+    }
+  }
+  const seqs = records.map((r) => r.seq);
+  if (range && (range.first !== Math.min(...seqs) || range.last !== Math.max(...seqs))) {
+    problems.push(`name ${range.first}-${range.last} does not match content`);
+  }
+  return { path, bytes: raw.length, records, problems };
 }
 
 /** Asserts the union of final files below `root` is exactly seqs 1..n, once each, in sound files. */
