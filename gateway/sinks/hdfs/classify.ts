@@ -127,7 +127,10 @@ export function answerError(
       status,
     );
   }
-  const d = BY_EXCEPTION[remote.exception] ?? byMessage(remote.message) ?? byStatus(status, remote.exception);
+  const d =
+    byMessage(remote.exception, remote.message) ??
+    BY_EXCEPTION[remote.exception] ??
+    byStatus(status, remote.exception);
   const message = `${where}: ${remote.exception}: ${remote.message ?? '(no message)'}`;
   return new WebHdfsError(
     d.code,
@@ -139,13 +142,18 @@ export function answerError(
 }
 
 /**
- * A plain IOException whose message tells an operator more than its class. Seen on a real cluster (not in
- * our emulator): with fewer live DataNodes than the file's replication, the DataNode that writes for WebHDFS
- * must add one to the pipeline of an APPEND (the DEFAULT replace-datanode-on-failure policy) and has none,
- * so every append fails until a DataNode is back. Retriable: it heals by itself when one returns.
+ * Answers whose message tells an operator more than their class; both seen on a real Hadoop 3.5 cluster,
+ * never in our emulator. An expired or cancelled delegation token comes as SecurityException (wrapping
+ * InvalidToken, "token (...) can't be found in cache" / "is expired"), not as InvalidToken. And with fewer
+ * live DataNodes than the file's replication, the DataNode that writes for WebHDFS must add one to the
+ * pipeline of an APPEND (the DEFAULT replace-datanode-on-failure policy) and has none: every append fails
+ * until a DataNode is back, so it is retriable.
  */
-function byMessage(message: string | null | undefined): Disposition | undefined {
-  if (message?.includes('Failed to replace a bad datanode') === true) {
+function byMessage(exception: string, message: string | null | undefined): Disposition | undefined {
+  if (exception === 'SecurityException' && message != null && /token/i.test(message)) {
+    return BY_EXCEPTION.InvalidToken;
+  }
+  if (exception === 'IOException' && message?.includes('Failed to replace a bad datanode') === true) {
     return {
       ...TRANSIENT,
       hint:

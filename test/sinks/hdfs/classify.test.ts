@@ -37,3 +37,33 @@ test('the first write after a NameNode restart (EOFException from the DataNode) 
   expect(err).toMatchObject({ code: 'SLUICE_SINK_WRITE', exception: 'EOFException' });
   expect(err.retriable).toBe(true);
 });
+
+test('a token refused as SecurityException (how Hadoop 3.5 wraps InvalidToken): the token hint', () => {
+  // Verbatim from the kerberized peer (real-secure.test.ts): a cancelled token, then an expired one.
+  const messages = [
+    "Failed to obtain user group information: org.apache.hadoop.security.token.SecretManager$InvalidToken: Token for real user: , can't be found in cache",
+    'Failed to obtain user group information: org.apache.hadoop.security.token.SecretManager$InvalidToken: Token  has expired, current time: 2026-12-02 00:52:18,675+0000 expected renewal time: 2026-12-02 00:52:16,139+0000',
+  ];
+  for (const message of messages) {
+    const err = answerError(
+      'LISTSTATUS',
+      '/d',
+      403,
+      'application/json',
+      remote('SecurityException', message),
+      undefined,
+    );
+    expect(err).toMatchObject({ code: 'SLUICE_AUTH', retriable: false, exception: 'SecurityException' });
+    expect(err.hint).toMatch(/delegation token expired or was cancelled/);
+  }
+  // Any other SecurityException keeps the general identity hint.
+  const other = answerError(
+    'LISTSTATUS',
+    '/d',
+    403,
+    'application/json',
+    remote('SecurityException', 'no user'),
+    undefined,
+  );
+  expect(other.hint).toMatch(/refused the identity/);
+});
