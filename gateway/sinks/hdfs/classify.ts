@@ -118,11 +118,21 @@ export function answerError(
   const remote = contentType?.includes('json') === true ? parseRemote(body) : undefined;
   if (remote === undefined) {
     const text = body.toString('utf8').replace(/\s+/g, ' ').trim().slice(0, 200);
-    const retriable = status >= 500 || status === 408 || status === 429;
+    // A bare 404 (no RemoteException) is Jetty before WebHDFS is up: a namenode starting, seen on a real one
+    // restarting. Or a URL that is no namenode's HTTP address, which the hint names.
+    const starting = status === 404;
+    const retriable = starting || status >= 500 || status === 408 || status === 429;
     return new WebHdfsError(
       'SLUICE_SINK_WRITE',
       `${where}: HTTP ${status}${text ? `: ${text}` : ''}`,
-      { retriable },
+      {
+        retriable,
+        ...(starting
+          ? {
+              hint: 'no WebHDFS answered: the namenode is starting, or `namenodes` is not its HTTP address (dfs.namenode.http-address)',
+            }
+          : {}),
+      },
       undefined,
       status,
     );

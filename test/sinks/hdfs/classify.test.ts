@@ -67,3 +67,9 @@ test('a token refused as SecurityException (how Hadoop 3.5 wraps InvalidToken): 
   );
   expect(other.hint).toMatch(/refused the identity/);
 });
+
+test('a bare 404 (a NameNode starting, before WebHDFS is up) is retriable and never "not found"', () => {
+  const err = answerError('MKDIRS', '/d', 404, undefined, Buffer.alloc(0), undefined);
+  expect(err).toMatchObject({ code: 'SLUICE_SINK_WRITE', retriable: true, status: 404 });
+  expect(err.hint).toMatch(/namenode is starting/);
+});

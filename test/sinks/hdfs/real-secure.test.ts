@@ -53,6 +53,39 @@ function secureSink(root: string, tokenFile: string, over: Record<string, unknow
   });
 }
 
+describe('refusals a kerberized cluster gives before any file is touched', () => {
+  test('no token: 401 Negotiate is SLUICE_AUTH with the delegation-token hint', async () => {
+    const sink = realSink(namenodes, { path: '/x', tls: { ca_file: caFile } });
+    const err = await sink.connect().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({ code: 'SLUICE_AUTH', retriable: false });
+    expect((err as WebHdfsError).message).toMatch(
+      /401 authentication required \(WWW-Authenticate: Negotiate\)/,
+    );
+    expect((err as WebHdfsError).hint).toMatch(/delegation_token/);
+    await sink.close();
+  });
+
+  test('swebhdfs without the test CA: a clear TLS error naming tls.ca_file', async () => {
+    const tokenFile = join(tempDir(), 'token');
+    await freshToken(tokenFile);
+    const sink = realSink(namenodes, {
+      path: '/x',
+      secure: true,
+      auth: { type: 'delegation_token', token_file: tokenFile },
+    });
+    const err = await sink.connect().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({ code: 'SLUICE_AUTH', retriable: false });
+    expect((err as WebHdfsError).hint).toMatch(/tls\.ca_file/);
+    await sink.close();
+  });
+});
+
 describe('delegation tokens on a kerberized cluster over swebhdfs', { timeout: 120_000 }, () => {
   test('a token fetched over Kerberos: the sink drains through swebhdfs, files owned by the token owner', async () => {
     await securedDir('/s1');

@@ -94,7 +94,7 @@ async function scenario(
   const sampler = setInterval(() => {
     const e = runner.status().lastError;
     // The Java class names the error: "...: <path>: SafeModeException: ..."; else the first words.
-    if (e) ctx.errors.set(/(\w+Exception)/.exec(e.message)?.[1] ?? e.message.slice(0, 60), e.retriable);
+    if (e) ctx.errors.set(/(\w+Exception)/.exec(e.message)?.[1] ?? e.message.slice(0, 400), e.retriable);
   }, 10);
   try {
     const filling = (async () => {
@@ -237,4 +237,16 @@ describe('faults of a real cluster, mid-stream', { timeout: 150_000 }, () => {
     const inside = await hdfs.ls(`${root}/out/${dir.name}`);
     expect(inside.every((f) => f.owner === USER && f.replication === 3)).toBe(true);
   });
+});
+
+test('permission denied (permissions on): a clear, non-retriable AccessControlException naming the path', async () => {
+  await hdfs.must('mkdir', '/locked', '755'); // owned by the superuser
+  const sink = realSink(namenodes, { path: '/locked/x' });
+  await expect(sink.connect()).rejects.toMatchObject({
+    code: 'SLUICE_AUTH',
+    retriable: false,
+    exception: 'AccessControlException',
+    message: expect.stringContaining('MKDIRS /locked/x/_sluice/gw1/hdfs'),
+  });
+  await sink.close();
 });
