@@ -48,6 +48,9 @@ const BY_EXCEPTION: Readonly<Record<string, Disposition>> = {
   LeaseExpiredException: TRANSIENT,
   NotReplicatedYetException: TRANSIENT,
   ConnectException: { code: 'SLUICE_UPSTREAM_UNREACHABLE', retriable: true },
+  // A DataNode's cached RPC connection to a NameNode that restarted: the first write after it meets this
+  // (a real cluster does it; the emulator never did), and the next attempt from step 1 goes through.
+  EOFException: { ...TRANSIENT, hint: 'the namenode restarted or dropped a datanode connection' },
   AccessControlException: {
     code: 'SLUICE_AUTH',
     retriable: false,
@@ -115,16 +118,29 @@ export function answerError(
   const remote = contentType?.includes('json') === true ? parseRemote(body) : undefined;
   if (remote === undefined) {
     const text = body.toString('utf8').replace(/\s+/g, ' ').trim().slice(0, 200);
-    const retriable = status >= 500 || status === 408 || status === 429;
+    // A bare 404 (no RemoteException) is Jetty before WebHDFS is up: a namenode starting, seen on a real one
+    // restarting. Or a URL that is no namenode's HTTP address, which the hint names.
+    const starting = status === 404;
+    const retriable = starting || status >= 500 || status === 408 || status === 429;
     return new WebHdfsError(
       'SLUICE_SINK_WRITE',
       `${where}: HTTP ${status}${text ? `: ${text}` : ''}`,
-      { retriable },
+      {
+        retriable,
+        ...(starting
+          ? {
+              hint: 'no WebHDFS answered: the namenode is starting, or `namenodes` is not its HTTP address (dfs.namenode.http-address)',
+            }
+          : {}),
+      },
       undefined,
       status,
     );
   }
-  const d = BY_EXCEPTION[remote.exception] ?? byStatus(status, remote.exception);
+  const d =
+    byMessage(remote.exception, remote.message) ??
+    BY_EXCEPTION[remote.exception] ??
+    byStatus(status, remote.exception);
   const message = `${where}: ${remote.exception}: ${remote.message ?? '(no message)'}`;
   return new WebHdfsError(
     d.code,
@@ -133,6 +149,29 @@ export function answerError(
     remote.exception,
     status,
   );
+}
+
+/**
+ * Answers whose message tells an operator more than their class; both seen on a real Hadoop 3.5 cluster,
+ * never in our emulator. An expired or cancelled delegation token comes as SecurityException (wrapping
+ * InvalidToken, "token (...) can't be found in cache" / "is expired"), not as InvalidToken. And with fewer
+ * live DataNodes than the file's replication, the DataNode that writes for WebHDFS must add one to the
+ * pipeline of an APPEND (the DEFAULT replace-datanode-on-failure policy) and has none: every append fails
+ * until a DataNode is back, so it is retriable.
+ */
+function byMessage(exception: string, message: string | null | undefined): Disposition | undefined {
+  if (exception === 'SecurityException' && message != null && /token/i.test(message)) {
+    return BY_EXCEPTION.InvalidToken;
+  }
+  if (exception === 'IOException' && message?.includes('Failed to replace a bad datanode') === true) {
+    return {
+      ...TRANSIENT,
+      hint:
+        'fewer live datanodes than `replication`: appends wait until one is back; lower `replication`, or set ' +
+        'dfs.client.block.write.replace-datanode-on-failure.best-effort=true on the datanodes',
+    };
+  }
+  return undefined;
 }
 
 function byStatus(status: number, exception: string): Disposition {

@@ -108,14 +108,14 @@ export class WebHdfsClient {
   /** GETFILESTATUS; undefined when the path does not exist. */
   async status(path: string): Promise<FileStatus | undefined> {
     const ans = await this.namenode('GET', 'GETFILESTATUS', path, {});
-    if (ans.status === 404) return undefined;
+    if (notFound(ans)) return undefined;
     return this.json(ans, 'GETFILESTATUS', path, statusAnswer).FileStatus;
   }
 
   /** LISTSTATUS of a directory; undefined when it does not exist. */
   async list(path: string): Promise<FileStatus[] | undefined> {
     const ans = await this.namenode('GET', 'LISTSTATUS', path, {});
-    if (ans.status === 404) return undefined;
+    if (notFound(ans)) return undefined;
     return this.json(ans, 'LISTSTATUS', path, listAnswer).FileStatuses.FileStatus;
   }
 
@@ -252,6 +252,16 @@ export class WebHdfsClient {
       req.end(body);
     });
   }
+}
+
+/**
+ * Only Hadoop's own FileNotFoundException (404 with RemoteException JSON) means "no such path". A real
+ * NameNode that is starting answers a bare 404 from Jetty before WebHDFS is up (the emulator never did):
+ * taken for "not found" it would make recovery skip a committed manifest, or take a staged file for placed.
+ */
+function notFound(ans: Answer): boolean {
+  if (ans.status !== 404) return false;
+  return ans.headers['content-type']?.includes('json') === true && ans.body.includes('FileNotFoundException');
 }
 
 /** Percent-encodes each path segment, keeping the slashes. */
