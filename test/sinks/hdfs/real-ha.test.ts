@@ -4,7 +4,8 @@
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { readings } from '../../helpers/readings.js';
 import { startHdfs, type HdfsPeer } from '../../peers/hdfs/index.js';
-import { pipeline, until } from './helpers.js';
+import { until } from '../../helpers/wait.mjs';
+import { pipeline } from './helpers.js';
 import { expectRealExactlyOnce, namenodeUrls, ownedDir, realFinalPrefix, realSink } from './real-helpers.js';
 
 let hdfs: HdfsPeer;
@@ -41,7 +42,7 @@ test('failover twice mid-drain: the sink follows the active NameNode, every read
         await sleep(30);
       }
     })();
-    const at = (seq: number) => until(() => queue.cursorPosition('hdfs') >= seq, 60_000);
+    const at = (seq: number) => until(() => queue.cursorPosition('hdfs') >= seq, { timeoutMs: 60_000 });
     await at(300);
     const t0 = Date.now();
     const first = (await hdfs.must('failover')) as unknown as { namenodes: { state: string }[] };
@@ -53,7 +54,7 @@ test('failover twice mid-drain: the sink follows the active NameNode, every read
     const back = (await hdfs.must('failover')) as unknown as { namenodes: { state: string }[] };
     expect(back.namenodes.map((x) => x.state)).toEqual(['active', 'standby']);
     await filling;
-    await until(() => queue.cursorPosition('hdfs') === n, 90_000);
+    await until(() => queue.cursorPosition('hdfs') === n, { timeoutMs: 90_000 });
   } finally {
     clearInterval(sampler);
     await runner.stop();
@@ -71,7 +72,7 @@ test('only the standby listed: a clear StandbyException, retried, nothing acked'
   const { queue, runner } = await pipeline(sink);
   try {
     await queue.append(readings(50));
-    await until(() => runner.status().consecutiveFailures >= 2, 30_000);
+    await until(() => runner.status().consecutiveFailures >= 2, { timeoutMs: 30_000 });
     expect(runner.status().lastError).toMatchObject({ code: 'SLUICE_SINK_WRITE', retriable: true });
     expect(runner.status().lastError?.message).toMatch(/StandbyException/);
     expect(queue.cursorPosition('hdfs')).toBe(0);

@@ -10,7 +10,8 @@ import { WebHdfsError } from '../../../gateway/sinks/hdfs/classify.js';
 import { readings } from '../../helpers/readings.js';
 import { tempDir } from '../../helpers/tmp.js';
 import { startHdfs, type HdfsPeer } from '../../peers/hdfs/index.js';
-import { pipeline, until } from './helpers.js';
+import { until } from '../../helpers/wait.mjs';
+import { pipeline } from './helpers.js';
 import { USER, expectRealExactlyOnce, namenodeUrls, realFinalPrefix, realSink } from './real-helpers.js';
 
 /** Short, so that expiry is seen within a test; Hadoop's default is a day. */
@@ -94,7 +95,7 @@ describe('delegation tokens on a kerberized cluster over swebhdfs', { timeout: 1
     const { queue, runner } = await pipeline(secureSink('/s1', tokenFile));
     try {
       await queue.append(readings(700));
-      await until(() => queue.cursorPosition('hdfs') === 700, 60_000);
+      await until(() => queue.cursorPosition('hdfs') === 700, { timeoutMs: 60_000 });
       expect(runner.status().health.state).toBe('healthy');
     } finally {
       await runner.stop();
@@ -115,11 +116,11 @@ describe('delegation tokens on a kerberized cluster over swebhdfs', { timeout: 1
       const { queue, runner } = await pipeline(sink);
       try {
         await queue.append(readings(300));
-        await until(() => queue.cursorPosition('hdfs') === 300, 60_000);
+        await until(() => queue.cursorPosition('hdfs') === 300, { timeoutMs: 60_000 });
         if (how === 'cancelled') await hdfs.must('token-cancel', token);
         else await sleep(RENEW_INTERVAL_MS + 1_000);
         await queue.append(readings(300, 300));
-        await until(() => runner.status().consecutiveFailures >= 2, 30_000);
+        await until(() => runner.status().consecutiveFailures >= 2, { timeoutMs: 30_000 });
         const last = runner.status().lastError;
         expect(last).toMatchObject({ code: 'SLUICE_AUTH', retriable: false });
         expect(sink.health().state).toBe('unhealthy');
@@ -136,7 +137,7 @@ describe('delegation tokens on a kerberized cluster over swebhdfs', { timeout: 1
         console.info(`hdfs secure, ${how} token: ${last?.message.slice(0, 300)}`);
         expect(queue.cursorPosition('hdfs')).toBeLessThanOrEqual(await realFinalPrefix(hdfs, root));
         await freshToken(tokenFile);
-        await until(() => queue.cursorPosition('hdfs') === 600, 60_000);
+        await until(() => queue.cursorPosition('hdfs') === 600, { timeoutMs: 60_000 });
         expect(runner.status().health.state).toBe('healthy');
       } finally {
         await runner.stop();
@@ -153,13 +154,13 @@ describe('delegation tokens on a kerberized cluster over swebhdfs', { timeout: 1
     const { queue, runner } = await pipeline(secureSink('/s-renewed', tokenFile));
     try {
       await queue.append(readings(100));
-      await until(() => queue.cursorPosition('hdfs') === 100, 60_000);
+      await until(() => queue.cursorPosition('hdfs') === 100, { timeoutMs: 60_000 });
       for (let t = 0; t < RENEW_INTERVAL_MS + 4_000; t += RENEW_INTERVAL_MS / 3) {
         await hdfs.must('token-renew', token);
         await sleep(RENEW_INTERVAL_MS / 3);
       }
       await queue.append(readings(100, 100));
-      await until(() => queue.cursorPosition('hdfs') === 200, 60_000);
+      await until(() => queue.cursorPosition('hdfs') === 200, { timeoutMs: 60_000 });
       expect(runner.status().consecutiveFailures).toBe(0);
     } finally {
       await runner.stop();

@@ -9,7 +9,8 @@ import type { SinkRunner } from '../../../gateway/runtime/sink-runner.js';
 import { readings } from '../../helpers/readings.js';
 import { startHdfs, type HdfsPeer } from '../../peers/hdfs/index.js';
 import { sinkConformance } from '../conformance.js';
-import { pipeline, until } from './helpers.js';
+import { until } from '../../helpers/wait.mjs';
+import { pipeline } from './helpers.js';
 import {
   USER,
   exists,
@@ -67,8 +68,10 @@ interface Ctx {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const failing = (c: Ctx, times = 3) => until(() => c.runner.status().consecutiveFailures >= times, 30_000);
-const progressed = (c: Ctx, seq = 200) => until(() => c.queue.cursorPosition('hdfs') >= seq, 60_000);
+const failing = (c: Ctx, times = 3) =>
+  until(() => c.runner.status().consecutiveFailures >= times, { timeoutMs: 30_000 });
+const progressed = (c: Ctx, seq = 200) =>
+  until(() => c.queue.cursorPosition('hdfs') >= seq, { timeoutMs: 60_000 });
 const lastError = (c: Ctx) => c.runner.status().health.lastError;
 /** The ack never passes what Hadoop's FileSystem sees final. */
 const ackBehindFinal = async (c: Ctx) =>
@@ -105,7 +108,7 @@ async function scenario(
     })();
     await fault(ctx);
     await filling;
-    await until(() => queue.cursorPosition('hdfs') === queue.stats().lastSeq, 90_000).catch(
+    await until(() => queue.cursorPosition('hdfs') === queue.stats().lastSeq, { timeoutMs: 90_000 }).catch(
       (err: unknown) => {
         // The runner's last error is what tells why a drain stalled.
         throw new Error(
@@ -143,7 +146,9 @@ describe('faults of a real cluster, mid-stream', { timeout: 150_000 }, () => {
       const killed = String((await hdfs.must('dn-kill', '0')).datanode);
       try {
         await failing(c);
-        await until(() => /Failed to replace a bad datanode/.test(lastError(c)?.message ?? ''), 60_000);
+        await until(() => /Failed to replace a bad datanode/.test(lastError(c)?.message ?? ''), {
+          timeoutMs: 60_000,
+        });
         await ackBehindFinal(c);
       } finally {
         await hdfs.must('dn-restart', killed);
