@@ -1,12 +1,10 @@
 // The HDFS sink against the WebHDFS emulator: the shared conformance suite, the file layout (templates,
 // names, formats), the recovery of what a crash leaves in the state directory, auth and config checks, and
 // the real Gateway draining a simulator into time-bucketed directories.
-import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { createServer as createHttpsServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, describe, expect, test } from 'vitest';
 import { validateConfig } from '../../../gateway/config/load.js';
@@ -16,6 +14,7 @@ import { Gateway } from '../../../gateway/runtime/gateway.js';
 import { schema } from '../../../gateway/sinks/hdfs/schema.js';
 import { escapeSegment, expandDir, parseTemplate } from '../../../gateway/sinks/hdfs/paths.js';
 import { reading } from '../../helpers/readings.js';
+import { makeTestCerts } from '../../helpers/certs.js';
 import { tempDir } from '../../helpers/tmp.js';
 import { until } from '../../helpers/wait.mjs';
 import type { WebHdfs } from '../../peers/webhdfs/index.js';
@@ -221,59 +220,10 @@ describe('recovery', () => {
   });
 });
 
-/** A CA and a server certificate for 127.0.0.1, made with openssl. */
-function certificates(dir: string): { caFile: string; key: Buffer; cert: Buffer } {
-  const run = (...args: string[]): void => void execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-  run(
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.pem',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=sluice-test-ca',
-  );
-  run(
-    'req',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    'srv.key',
-    '-out',
-    'srv.csr',
-    '-subj',
-    '/CN=127.0.0.1',
-  );
-  writeFileSync(join(dir, 'ext'), 'subjectAltName=IP:127.0.0.1\n');
-  run(
-    'x509',
-    '-req',
-    '-in',
-    'srv.csr',
-    '-CA',
-    'ca.pem',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-out',
-    'srv.pem',
-    '-days',
-    '1',
-    '-extfile',
-    'ext',
-  );
-  return {
-    caFile: join(dir, 'ca.pem'),
-    key: readFileSync(join(dir, 'srv.key')),
-    cert: readFileSync(join(dir, 'srv.pem')),
-  };
+/** A CA and a server certificate for 127.0.0.1 (the one test certificate helper). */
+async function certificates(dir: string): Promise<{ caFile: string; key: Buffer; cert: Buffer }> {
+  const c = await makeTestCerts(dir);
+  return { caFile: c.ca, key: readFileSync(c.serverKey), cert: readFileSync(c.serverCert) };
 }
 
 /** TLS in front of an http server, rewriting http redirects to `rewrite` (the datanode's TLS face). */
@@ -303,7 +253,7 @@ async function tlsProxy(
 
 test('swebhdfs: https namenode and datanode with a custom CA; without the CA a clear TLS error', async () => {
   const hdfs = await emulator();
-  const tls = certificates(tempDir());
+  const tls = await certificates(tempDir());
   const dn = await tlsProxy(tls, hdfs.datanodeUrl);
   const dnUrl = `https://127.0.0.1:${(dn.address() as AddressInfo).port}`;
   const nn = await tlsProxy(tls, hdfs.namenodeUrl, { from: hdfs.datanodeUrl, to: dnUrl });
