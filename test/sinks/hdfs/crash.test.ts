@@ -3,12 +3,12 @@
 // lives in this process, so it survives every kill and even carries out requests the dead child had sent.
 // After each kill the queue's ack never passes the final files; at the end the final files hold every
 // reading exactly once, none empty, torn or misnamed. Runs the compiled gateway (npm run build).
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { Queue } from '../../../gateway/queue/queue.js';
 import { readings } from '../../helpers/readings.js';
+import { runGatewayChild, type ChildControl } from '../../helpers/gateway-child.js';
 import { tempDir } from '../../helpers/tmp.js';
 import type { WebHdfs } from '../../peers/webhdfs/index.js';
 import { assertBuilt } from '../built.js';
@@ -35,53 +35,24 @@ const opCount = (table: Record<string, number>, ...ops: string[]): number =>
 
 /** Runs the child; kills it per `strategy`, or (undefined) once it has drained. Resolves with the last ack. */
 function runChild(dataDir: string, strategy: Strategy | undefined): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [child, dataDir, hdfs.namenodeUrl], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let acked = 0;
-    let stderr = '';
-    let buf = '';
-    let watch: NodeJS.Timeout | undefined;
-    const kill = (): void => {
-      clearInterval(watch);
-      p.kill('SIGKILL');
-    };
-    const arm = (): void => {
-      if (strategy === 'random') {
-        setTimeout(kill, 20 + Math.floor(Math.random() * 300));
-        return;
-      }
-      // Kill as soon as the k-th RENAME (manifest first, then the staged files) or upload has arrived.
-      const ops = strategy === 'after-commit' ? ['RENAME'] : ['CREATE', 'APPEND'];
-      const table = () => (strategy === 'after-commit' ? hdfs.counters().namenode : hdfs.counters().datanode);
-      const target = opCount(table(), ...ops) + 1 + Math.floor(Math.random() * 8);
-      watch = setInterval(() => {
-        if (opCount(table(), ...ops) >= target) kill();
-      }, 1);
-    };
-    p.stderr.setEncoding('utf8');
-    p.stderr.on('data', (d: string) => (stderr += d));
-    p.stdout.setEncoding('utf8');
-    p.stdout.on('data', (d: string) => {
-      buf += d;
-      const lines = buf.split('\n');
-      buf = lines.pop() ?? '';
-      for (const line of lines) {
-        if (line === 'ready' && strategy !== undefined) arm();
-        const m = /^acked (\d+) lag (\d+)$/.exec(line);
-        if (!m) continue;
-        acked = Number(m[1]);
-        if (Number(m[2]) === 0) kill(); // drained: nothing left to do
-      }
-    });
-    p.on('error', reject);
-    p.on('exit', (code, signal) => {
-      clearInterval(watch);
-      if (signal === 'SIGKILL') resolve(acked);
-      else reject(new Error(`child exited with ${code ?? signal}:\n${stderr.slice(-2000)}`));
-    });
-  });
+  const arm = (ctl: ChildControl): void => {
+    if (strategy === 'random') {
+      const timer = setTimeout(() => ctl.kill(), 20 + Math.floor(Math.random() * 300));
+      ctl.onExit(() => clearTimeout(timer));
+      return;
+    }
+    // Kill as soon as the k-th RENAME (manifest first, then the staged files) or upload has arrived.
+    const ops = strategy === 'after-commit' ? ['RENAME'] : ['CREATE', 'APPEND'];
+    const table = () => (strategy === 'after-commit' ? hdfs.counters().namenode : hdfs.counters().datanode);
+    const target = opCount(table(), ...ops) + 1 + Math.floor(Math.random() * 8);
+    const watch = setInterval(() => {
+      if (opCount(table(), ...ops) >= target) ctl.kill();
+    }, 1);
+    ctl.onExit(() => clearInterval(watch));
+  };
+  return runGatewayChild(child, [dataDir, hdfs.namenodeUrl], {
+    ...(strategy === undefined ? {} : { onReady: arm }),
+  }).then((life) => life.acked);
 }
 
 /** What a kill left in the state directory. */

@@ -5,7 +5,6 @@
 // once, none empty, torn or misnamed, read back through Hadoop's own FileSystem client.
 // The child talks to the NameNode through a pass-through proxy in this process that only counts operations
 // (a real cluster tells nobody when a request arrived); the DataNodes' bodies go to them directly.
-import { spawn } from 'node:child_process';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -13,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { Queue } from '../../../gateway/queue/queue.js';
 import { readings } from '../../helpers/readings.js';
+import { runGatewayChild, type ChildControl } from '../../helpers/gateway-child.js';
 import { tempDir } from '../../helpers/tmp.js';
 import { startHdfs, type HdfsPeer } from '../../peers/hdfs/index.js';
 import { assertBuilt } from '../built.js';
@@ -58,49 +58,22 @@ type Strategy = 'after-commit' | 'mid-upload' | 'random';
 /** Runs the child; kills it per `strategy`, or (undefined) once it has drained. Resolves with the last ack. */
 function runChild(dataDir: string, strategy: Strategy | undefined): Promise<number> {
   const url = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [child, dataDir, url], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let acked = 0;
-    let stderr = '';
-    let buf = '';
-    let watch: NodeJS.Timeout | undefined;
-    const kill = (): void => {
-      clearInterval(watch);
-      p.kill('SIGKILL');
-    };
-    const arm = (): void => {
-      if (strategy === 'random') {
-        setTimeout(kill, 200 + Math.floor(Math.random() * 1500));
-        return;
-      }
-      const names = strategy === 'after-commit' ? ['RENAME'] : ['CREATE', 'APPEND'];
-      const target = count(...names) + 1 + Math.floor(Math.random() * 8);
-      watch = setInterval(() => {
-        if (count(...names) >= target) kill();
-      }, 1);
-    };
-    p.stderr.setEncoding('utf8');
-    p.stderr.on('data', (d: string) => (stderr += d));
-    p.stdout.setEncoding('utf8');
-    p.stdout.on('data', (d: string) => {
-      buf += d;
-      const lines = buf.split('\n');
-      buf = lines.pop() ?? '';
-      for (const line of lines) {
-        if (line === 'ready' && strategy !== undefined) arm();
-        const m = /^acked (\d+) lag (\d+)$/.exec(line);
-        if (!m) continue;
-        acked = Number(m[1]);
-        if (Number(m[2]) === 0) kill(); // drained: nothing left to do
-      }
-    });
-    p.on('error', reject);
-    p.on('exit', (code, signal) => {
-      clearInterval(watch);
-      if (signal === 'SIGKILL') resolve(acked);
-      else reject(new Error(`child exited with ${code ?? signal}:\n${stderr.slice(-2000)}`));
-    });
-  });
+  const arm = (ctl: ChildControl): void => {
+    if (strategy === 'random') {
+      const timer = setTimeout(() => ctl.kill(), 200 + Math.floor(Math.random() * 1500));
+      ctl.onExit(() => clearTimeout(timer));
+      return;
+    }
+    const names = strategy === 'after-commit' ? ['RENAME'] : ['CREATE', 'APPEND'];
+    const target = count(...names) + 1 + Math.floor(Math.random() * 8);
+    const watch = setInterval(() => {
+      if (count(...names) >= target) ctl.kill();
+    }, 1);
+    ctl.onExit(() => clearInterval(watch));
+  };
+  return runGatewayChild(child, [dataDir, url], {
+    ...(strategy === undefined ? {} : { onReady: arm }),
+  }).then((life) => life.acked);
 }
 
 /** What a kill left in the state directory, seen through FileSystem. */

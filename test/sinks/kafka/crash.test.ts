@@ -3,12 +3,12 @@
 // with the same content; dedup by id downstream gives every reading exactly once: checked here by the
 // test and by Apache Spark (Structured Streaming, dropDuplicatesWithinWatermark on the id) reading the
 // topic. Runs the compiled gateway against the run's real Kafka cluster, with the idempotent producer on.
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, test } from 'vitest';
 import { Queue } from '../../../gateway/queue/queue.js';
 import { readings } from '../../helpers/readings.js';
+import { runGatewayChild, type ChildLife } from '../../helpers/gateway-child.js';
 import { tempDir } from '../../helpers/tmp.js';
 import { createTopic, sharedKafka, uniqueTopic } from '../../peers/kafka/index.js';
 import { expectSparkCountsEqual } from '../../peers/spark/index.js';
@@ -19,55 +19,23 @@ const TOTAL = 20_000;
 const cluster = sharedKafka();
 const topic = uniqueTopic('crash');
 
-interface Round {
-  /** Highest ack the child reported before it died. */
-  acked: number;
-  killed: boolean;
-}
-
 /**
  * Runs the child until it is killed `killAfterMs` after its first progress in this life (its first ack
  * past where it started, so the kill lands mid-drain however long connecting to the cluster takes), or
  * (killAfterMs undefined) until drained.
  */
-function runChild(dataDir: string, killAfterMs: number | undefined): Promise<Round> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [child, dataDir, cluster.bootstrap.join(','), topic, 'true'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let acked = 0;
-    let startedAt: number | undefined;
-    let stderr = '';
-    let buf = '';
-    let killed = false;
-    const kill = (): void => {
-      killed = true;
-      p.kill('SIGKILL');
-    };
-    p.stderr.setEncoding('utf8');
-    p.stderr.on('data', (d: string) => (stderr += d));
-    p.stdout.setEncoding('utf8');
-    p.stdout.on('data', (d: string) => {
-      buf += d;
-      const lines = buf.split('\n');
-      buf = lines.pop() ?? '';
-      for (const line of lines) {
-        const m = /^acked (\d+) lag (\d+)$/.exec(line);
-        if (!m) continue;
-        acked = Number(m[1]);
-        startedAt ??= acked;
-        if (acked > startedAt && killAfterMs !== undefined && !killed) {
-          setTimeout(kill, killAfterMs);
-          killAfterMs = undefined;
-        }
-        if (Number(m[2]) === 0 && !killed) kill(); // drained: nothing left to lose
+function runChild(dataDir: string, killAfterMs: number | undefined): Promise<ChildLife> {
+  let startedAt: number | undefined;
+  let armed = false;
+  return runGatewayChild(child, [dataDir, cluster.bootstrap.join(','), topic, 'true'], {
+    onAck: (acked, _lag, ctl) => {
+      startedAt ??= acked;
+      if (acked > startedAt && killAfterMs !== undefined && !armed) {
+        armed = true;
+        const timer = setTimeout(() => ctl.kill(), killAfterMs);
+        ctl.onExit(() => clearTimeout(timer));
       }
-    });
-    p.on('error', reject);
-    p.on('exit', (code, signal) => {
-      if (signal === 'SIGKILL') resolve({ acked, killed });
-      else reject(new Error(`child exited with ${code ?? signal}:\n${stderr.slice(-2000)}`));
-    });
+    },
   });
 }
 
@@ -79,7 +47,7 @@ test(`SIGKILL at random moments while draining ${TOTAL} readings: after dedup by
   for (let i = 0; i < TOTAL; i += 1_000) await queue.append(readings(1_000, i));
   await queue.close();
 
-  const rounds: Round[] = [];
+  const rounds: ChildLife[] = [];
   for (let i = 0; i < 30; i++) {
     // Short lives after the first ack, so that several kills land mid-drain however fast the machine drains.
     const round = await runChild(dataDir, Math.floor(Math.random() * 150));
