@@ -95,48 +95,43 @@ export interface FinalFile {
 
 /** Reads every file below `root` (outside the state directory) and checks each one. */
 export function finalFiles(hdfs: WebHdfs, root = '/data'): FinalFile[] {
-  const files: FinalFile[] = [];
-  for (const path of walk(hdfs, root).sort()) {
-    const name = path.slice(path.lastIndexOf('/') + 1);
-    const raw = hdfs.fs.read(path) ?? Buffer.alloc(0);
-    const range = parseRangedName(name);
-    const problems: string[] = [];
-    if (range === undefined) problems.push('not a final name');
-    if (raw.length === 0) problems.push('empty');
-    let text = '';
-    try {
-      text = name.endsWith('.gz') ? gunzipSync(raw).toString('utf8') : raw.toString('utf8');
-    } catch (err) {
-      problems.push(`bad gzip: ${String(err)}`);
-    }
-    if (text !== '' && !text.endsWith('\n')) problems.push('truncated (no final newline)');
-    const records: ReadingRecord[] = [];
-    const lines = text.split('\n').filter(Boolean);
-    for (const line of name.includes('.csv') ? lines.slice(1) : lines) {
-      if (name.includes('.csv')) {
-        const cells = line.split(',');
-        records.push({ id: cells[0], gateway: cells[1], seq: Number(cells[2]) } as ReadingRecord);
-        continue;
-      }
-      try {
-        records.push(JSON.parse(line) as ReadingRecord);
-      } catch {
-        problems.push(`unparsable line ${line.slice(0, 40)}`);
-      }
-    }
-    const seqs = records.map((r) => r.seq);
-    if (range && (range.first !== Math.min(...seqs) || range.last !== Math.max(...seqs)))
-      problems.push(`name ${range.first}-${range.last} does not match content`);
-    files.push({
-      path,
-      first: range?.first ?? 0,
-      last: range?.last ?? 0,
-      bytes: raw.length,
-      records,
-      problems,
-    });
+  return walk(hdfs, root)
+    .sort()
+    .map((path) => checkFinalFile(path, hdfs.fs.read(path) ?? Buffer.alloc(0)));
+}
+
+/** Parses one final file (JSON lines or CSV, maybe gzip) and says what is wrong with it, if anything. */
+export function checkFinalFile(path: string, raw: Buffer): FinalFile {
+  const name = path.slice(path.lastIndexOf('/') + 1);
+  const range = parseRangedName(name);
+  const problems: string[] = [];
+  if (range === undefined) problems.push('not a final name');
+  if (raw.length === 0) problems.push('empty');
+  let text = '';
+  try {
+    text = name.endsWith('.gz') ? gunzipSync(raw).toString('utf8') : raw.toString('utf8');
+  } catch (err) {
+    problems.push(`bad gzip: ${String(err)}`);
   }
-  return files;
+  if (text !== '' && !text.endsWith('\n')) problems.push('truncated (no final newline)');
+  const records: ReadingRecord[] = [];
+  const lines = text.split('\n').filter(Boolean);
+  for (const line of name.includes('.csv') ? lines.slice(1) : lines) {
+    if (name.includes('.csv')) {
+      const cells = line.split(',');
+      records.push({ id: cells[0], gateway: cells[1], seq: Number(cells[2]) } as ReadingRecord);
+      continue;
+    }
+    try {
+      records.push(JSON.parse(line) as ReadingRecord);
+    } catch (err) {
+      problems.push(`unparsable line ${line.slice(0, 40)}: ${String(err)}`);
+    }
+  }
+  const seqs = records.map((r) => r.seq);
+  if (range && (range.first !== Math.min(...seqs) || range.last !== Math.max(...seqs)))
+    problems.push(`name ${range.first}-${range.last} does not match content`);
+  return { path, first: range?.first ?? 0, last: range?.last ?? 0, bytes: raw.length, records, problems };
 }
 
 /** Asserts the union of final files is exactly seqs first..first+n-1, once each, in sound files. */

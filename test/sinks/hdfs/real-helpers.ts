@@ -2,16 +2,14 @@
 // active NameNode's WebHDFS, and the checks every test ends with, read back through Hadoop's own FileSystem
 // client (the peer's `ls`/`read`), never through the sink's WebHDFS client: every reading in exactly one
 // final file, and no empty, torn, misnamed or stray file.
-import { gunzipSync } from 'node:zlib';
 import { expect } from 'vitest';
 import { silentLogger } from '../../../gateway/observe/log.js';
-import type { ReadingRecord } from '../../../gateway/reading.js';
 import { schema, type HdfsSinkConfig } from '../../../gateway/sinks/hdfs/schema.js';
 import { HdfsSink } from '../../../gateway/sinks/hdfs/sink.js';
-import { parseRangedName } from '../../../gateway/sinks/ranged-names.js';
 import { noMetrics } from '../../../gateway/metrics-spec.js';
 import type { HdfsPeer } from '../../peers/hdfs/index.js';
 import { tempDir } from '../../helpers/tmp.js';
+import { checkFinalFile, type FinalFile } from './helpers.js';
 
 export const USER = 'sluice';
 
@@ -73,13 +71,7 @@ export async function exists(hdfs: HdfsPeer, path: string): Promise<boolean> {
   return (answer.files as { name: string }[]).some((f) => f.name === path.slice(at + 1));
 }
 
-export interface RealFinalFile {
-  readonly path: string;
-  readonly bytes: number;
-  readonly records: ReadingRecord[];
-  /** What is wrong with it: empty, torn, unparsable, or a name that does not match its content. */
-  readonly problems: string[];
-}
+export type RealFinalFile = FinalFile;
 
 /** Reads every file below `root` (outside the state directory) through FileSystem and checks each one. */
 export async function realFinalFiles(hdfs: HdfsPeer, root: string): Promise<RealFinalFile[]> {
@@ -90,32 +82,7 @@ export async function realFinalFiles(hdfs: HdfsPeer, root: string): Promise<Real
 
 /** Reads one final file through FileSystem and says what is wrong with it, if anything. */
 export async function readFinalFile(hdfs: HdfsPeer, path: string): Promise<RealFinalFile> {
-  const name = path.slice(path.lastIndexOf('/') + 1);
-  const raw = await hdfs.read(path);
-  const range = parseRangedName(name);
-  const problems: string[] = [];
-  if (range === undefined) problems.push('not a final name');
-  if (raw.length === 0) problems.push('empty');
-  let text = '';
-  try {
-    text = name.endsWith('.gz') ? gunzipSync(raw).toString('utf8') : raw.toString('utf8');
-  } catch (err) {
-    problems.push(`bad gzip: ${String(err)}`);
-  }
-  if (text !== '' && !text.endsWith('\n')) problems.push('truncated (no final newline)');
-  const records: ReadingRecord[] = [];
-  for (const line of text.split('\n').filter(Boolean)) {
-    try {
-      records.push(JSON.parse(line) as ReadingRecord);
-    } catch (err) {
-      problems.push(`unparsable line ${line.slice(0, 40)}: ${String(err)}`);
-    }
-  }
-  const seqs = records.map((r) => r.seq);
-  if (range && (range.first !== Math.min(...seqs) || range.last !== Math.max(...seqs))) {
-    problems.push(`name ${range.first}-${range.last} does not match content`);
-  }
-  return { path, bytes: raw.length, records, problems };
+  return checkFinalFile(path, await hdfs.read(path));
 }
 
 /** Asserts the union of final files below `root` is exactly seqs 1..n, once each, in sound files. */
