@@ -1,19 +1,10 @@
 import { readdirSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
-import { ConfigError, closest, loadConfigFile, parseConfig } from '../../gateway/config/load.js';
+import { closest, loadConfigFile, parseConfig } from '../../gateway/config/load.js';
 import { jsonSchema } from '../../gateway/config/schema.js';
+import { problems } from './helpers.js';
 
 const minimal = 'gateway:\n  id: gw1\n';
-
-function problems(text: string): string {
-  try {
-    parseConfig(text, 'test.yaml');
-  } catch (err) {
-    if (err instanceof ConfigError) return err.message;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('valid configs', () => {
   test('defaults come from the schema and the result is frozen', () => {

@@ -4,9 +4,10 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { readPassword, readSecretFile } from '../../gateway/config/credentials.js';
-import { ConfigError, parseConfig, parseConfigDocument, validateConfig } from '../../gateway/config/load.js';
+import { parseConfigDocument, validateConfig } from '../../gateway/config/load.js';
 import { clientTlsOptions } from '../../gateway/config/tls.js';
 import { isSluiceError } from '../../gateway/errors.js';
+import { problems } from './helpers.js';
 import { sluice, sluiceSpawn } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -15,16 +16,6 @@ const mqttSource = (extra: string): string =>
   `${gateway}sources:\n  site:\n    type: mqtt\n    url: mqtts://broker:8883\n${extra}`;
 const fleet = (extra: string): string =>
   `${gateway}fleet:\n  trusted_keys:\n    - { id: ops, public_key: PEM }\n  mqtt:\n    url: mqtts://fleet:8883\n${extra}`;
-
-function problems(text: string): string {
-  try {
-    parseConfig(text, 'test.yaml');
-  } catch (err) {
-    if (err instanceof ConfigError) return err.message;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('old flat TLS options', () => {
   test('the mqtt source: moved into tls, one warning each with its line, the same options as the new shape', () => {

@@ -2,6 +2,9 @@
 // its `ready` and `acked N lag M` lines, lets the test arm a SIGKILL on them, and kills it itself once it
 // reports the drain done (lag 0: nothing left to lose). Resolves with the last ack when SIGKILL ended it.
 import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { Queue } from '../../gateway/queue/queue.js';
+import { readings } from './readings.js';
 
 export interface ChildControl {
   /** SIGKILLs the child (once); the cleanups registered with `onExit` run when it has exited. */
@@ -71,4 +74,13 @@ export function runGatewayChild(
       else reject(new Error(`child exited with ${code ?? signal}:\n${stderr.slice(-2000)}`));
     });
   });
+}
+
+/** The child's starting backlog: `total` readings appended to the queue in `dataDir/queue`, whose path it returns. */
+export async function writeBacklog(dataDir: string, total: number): Promise<string> {
+  const dir = join(dataDir, 'queue');
+  const queue = Queue.open({ dir, maxBytes: 1 << 30, onFull: 'reject_new' });
+  for (let i = 0; i < total; i += 1_000) await queue.append(readings(Math.min(1_000, total - i), i));
+  await queue.close();
+  return dir;
 }

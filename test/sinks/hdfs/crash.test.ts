@@ -3,12 +3,10 @@
 // lives in this process, so it survives every kill and even carries out requests the dead child had sent.
 // After each kill the queue's ack never passes the final files; at the end the final files hold every
 // reading exactly once, none empty, torn or misnamed. Runs the compiled gateway (npm run build).
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { Queue } from '../../../gateway/queue/queue.js';
-import { readings } from '../../helpers/readings.js';
-import { runGatewayChild, type ChildControl } from '../../helpers/gateway-child.js';
+import { runGatewayChild, writeBacklog, type ChildControl } from '../../helpers/gateway-child.js';
 import { tempDir } from '../../helpers/tmp.js';
 import type { WebHdfs } from '../../peers/webhdfs/index.js';
 import { assertBuilt } from '../built.js';
@@ -69,10 +67,7 @@ function leftover(): 'committed-not-placed' | 'uncommitted' | 'clean' {
 test(`SIGKILL mid-roll, over and over, while draining ${TOTAL} readings: every reading in exactly one final file`, async () => {
   assertBuilt('hdfs');
   const dataDir = tempDir();
-  const queueDir = join(dataDir, 'queue');
-  const queue = Queue.open({ dir: queueDir, maxBytes: 1 << 30, onFull: 'reject_new' });
-  for (let i = 0; i < TOTAL; i += 1_000) await queue.append(readings(1_000, i));
-  await queue.close();
+  const queueDir = await writeBacklog(dataDir, TOTAL);
 
   const seen = { 'committed-not-placed': 0, uncommitted: 0, clean: 0 };
   const strategies: Strategy[] = ['after-commit', 'mid-upload', 'random'];

@@ -7,12 +7,10 @@
 // (a real cluster tells nobody when a request arrived); the DataNodes' bodies go to them directly.
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { Queue } from '../../../gateway/queue/queue.js';
-import { readings } from '../../helpers/readings.js';
-import { runGatewayChild, type ChildControl } from '../../helpers/gateway-child.js';
+import { runGatewayChild, writeBacklog, type ChildControl } from '../../helpers/gateway-child.js';
 import { tempDir } from '../../helpers/tmp.js';
 import { startHdfs, type HdfsPeer } from '../../peers/hdfs/index.js';
 import { assertBuilt } from '../built.js';
@@ -100,10 +98,7 @@ test(`SIGKILL mid-roll, over and over, draining ${TOTAL} readings to a real clus
   assertBuilt('hdfs');
   const started = Date.now();
   const dataDir = tempDir();
-  const queueDir = join(dataDir, 'queue');
-  const queue = Queue.open({ dir: queueDir, maxBytes: 1 << 30, onFull: 'reject_new' });
-  for (let i = 0; i < TOTAL; i += 1_000) await queue.append(readings(1_000, i));
-  await queue.close();
+  const queueDir = await writeBacklog(dataDir, TOTAL);
 
   const seen = { 'committed-not-placed': 0, uncommitted: 0, clean: 0 };
   const strategies: Strategy[] = ['after-commit', 'mid-upload', 'random'];

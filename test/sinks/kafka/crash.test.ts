@@ -7,8 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, test } from 'vitest';
 import { Queue } from '../../../gateway/queue/queue.js';
-import { readings } from '../../helpers/readings.js';
-import { runGatewayChild, type ChildLife } from '../../helpers/gateway-child.js';
+import { runGatewayChild, writeBacklog, type ChildLife } from '../../helpers/gateway-child.js';
 import { tempDir } from '../../helpers/tmp.js';
 import { createTopic, sharedKafka, uniqueTopic } from '../../peers/kafka/index.js';
 import { expectSparkCountsEqual } from '../../peers/spark/index.js';
@@ -43,9 +42,7 @@ test(`SIGKILL at random moments while draining ${TOTAL} readings: after dedup by
   assertBuilt();
   await createTopic(cluster, topic, { partitions: 3 });
   const dataDir = tempDir();
-  const queue = Queue.open({ dir: join(dataDir, 'queue'), maxBytes: 1 << 30, onFull: 'reject_new' });
-  for (let i = 0; i < TOTAL; i += 1_000) await queue.append(readings(1_000, i));
-  await queue.close();
+  await writeBacklog(dataDir, TOTAL);
 
   const rounds: ChildLife[] = [];
   for (let i = 0; i < 30; i++) {
