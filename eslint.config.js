@@ -1,5 +1,6 @@
 // Lint rules: typed linting for the core, no `any`, no floating promises (an unawaited write is a lost reading).
 import js from '@eslint/js';
+import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
@@ -11,14 +12,23 @@ export default tseslint.config(
       'data/',
       'out/',
       'test/.peers/',
-      '**/*.mjs',
       '**/*.cjs',
       'eslint.config.js',
     ],
   },
   js.configs.recommended,
-  ...tseslint.configs.recommendedTypeChecked,
   {
+    // Plain Node scripts (test setup, benches, test helpers): JavaScript's own rules, no type information.
+    files: ['**/*.mjs'],
+    languageOptions: { globals: globals.node },
+    rules: {
+      'no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-empty': ['error', { allowEmptyCatch: false }],
+    },
+  },
+  ...tseslint.configs.recommendedTypeChecked.map((c) => ({ ...c, files: ['**/*.ts', '**/*.mts'] })),
+  {
+    files: ['**/*.ts', '**/*.mts'],
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: {
       '@typescript-eslint/no-explicit-any': 'error',

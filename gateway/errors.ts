@@ -164,6 +164,20 @@ export function isSluiceError(err: unknown): err is SluiceError {
   return err instanceof SluiceError;
 }
 
+/**
+ * Why a source may acknowledge readings the queue refused: only because the readings themselves can never be
+ * stored (too large for the whole queue, or lacking what the queue needs), so a re-send would be refused
+ * again. Named codes, not `!retriable`: any other refusal (a bug, a stop) must withhold the acknowledgement,
+ * or a reading the device was told is safe would be lost.
+ */
+export type RefusedReading = 'too_large' | 'invalid';
+
+export function refusedReading(err: SluiceError): RefusedReading | undefined {
+  if (err.code === 'SLUICE_READING_TOO_LARGE') return 'too_large';
+  if (err.code === 'SLUICE_READING_INVALID') return 'invalid';
+  return undefined;
+}
+
 /** Wraps anything thrown into a SluiceError, keeping SluiceErrors as they are. */
 export function toSluiceError(
   err: unknown,

@@ -28,7 +28,7 @@ export interface CommitStore<S> {
   restore(before: S): void;
   /**
    * What the callers of a failed round are told (`inCommit`: the error came from LMDB's commit, page writes
-   * or sync, not from the ops before it).
+   * or sync, not from the ops before it). `ops`: those the round had not refused itself.
    */
   failure(ops: readonly Op[], err: unknown, inCommit: boolean): SluiceError;
   /** The highest sequence the store has committed (read right after a commit). */
@@ -164,7 +164,7 @@ export class CommitLoop<S> {
       });
     } catch (err) {
       this.store.restore(before);
-      this.fail(ops, err, opsDone !== 0);
+      this.fail(ops, err, opsDone !== 0, outcomes);
       this.writing = false;
       this.kick();
       return;
@@ -220,7 +220,7 @@ export class CommitLoop<S> {
         this.pending = [];
       }
       this.store.restore(before);
-      this.fail(ops, err, taken);
+      this.fail(ops, err, taken, outcomes);
       this.writing = false;
       this.kick();
       return;
@@ -237,7 +237,7 @@ export class CommitLoop<S> {
     } catch (err) {
       this.flushing--;
       // Committed, so there is nothing to put back; its callers learn that it may not be on disk.
-      this.fail(ops, err, false);
+      this.fail(ops, err, false, outcomes);
       this.kick();
       return;
     }
@@ -260,9 +260,17 @@ export class CommitLoop<S> {
     if (appended) this.onAppended();
   }
 
-  private fail(ops: readonly Op[], err: unknown, inCommit: boolean): void {
+  /**
+   * A round failed. An op its ops already refused (too large, queue full) keeps its own error, counted once
+   * when refused; the others share the round's error (`outcomes` is empty when the ops never finished).
+   */
+  private fail(ops: readonly Op[], err: unknown, inCommit: boolean, outcomes: readonly Outcome[]): void {
     this.commitFailed = true;
-    const error = this.store.failure(ops, err, inCommit);
-    for (const op of ops) op.reject(error);
+    const undecided = ops.filter((_, i) => outcomes[i]?.ok !== false);
+    const error = this.store.failure(undecided, err, inCommit);
+    ops.forEach((op, i) => {
+      const o = outcomes[i];
+      op.reject(o !== undefined && !o.ok ? o.error : error);
+    });
   }
 }

@@ -13,7 +13,7 @@ import { failedHealth } from '../components.js';
 import { backoffSchema } from '../config/common.js';
 import { credentialFields, credentialProblems, readPassword } from '../config/credentials.js';
 import { clientTlsOptions, tlsClientSchema } from '../config/tls.js';
-import { SluiceError, errorMessage, isSluiceError } from '../errors.js';
+import { SluiceError, errorMessage, isSluiceError, refusedReading } from '../errors.js';
 import { RateLimitedLog } from '../observe/log.js';
 import { backoffDelay } from '../runtime/retry.js';
 import { TopicMapper, mappingOptions } from './mqtt/mapping.js';
@@ -167,12 +167,10 @@ export class MqttClientSource implements Source {
       (err: unknown) => {
         const code = isSluiceError(err) ? err.code : 'SLUICE_INTERNAL';
         ctx.metrics.error('ingest', code);
-        if (isSluiceError(err) && !err.retriable) {
-          ctx.reject(
-            code === 'SLUICE_READING_TOO_LARGE' ? 'too_large' : 'invalid',
-            result.device,
-            err.message,
-          );
+        const refused = isSluiceError(err) ? refusedReading(err) : undefined;
+        if (refused !== undefined) {
+          // A reading that can never be stored: acknowledged so that it is not re-sent, counted.
+          ctx.reject(refused, result.device, (err as SluiceError).message);
           return done();
         }
         if (packet.qos === 0) {

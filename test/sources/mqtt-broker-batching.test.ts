@@ -1,5 +1,6 @@
 // Messages handled in the same turn share one queue append; one bad message must not spoil the others.
 import { afterEach, expect, test } from 'vitest';
+import { SluiceError } from '../../gateway/errors.js';
 import type { MqttBrokerSource } from '../../gateway/sources/mqtt-broker/index.js';
 import { connectClient, portOf, startBroker, type Harness } from './mqtt-harness.js';
 
@@ -94,6 +95,36 @@ test('reject_new, a burst only part of which fits: what fits is stored and ackno
     expect(appends[0]).toBe(10); // the burst was one append first, refused as a whole: the queue was full
     expect(h.errors.filter((e) => e.kind === 'SLUICE_QUEUE_FULL').length).toBeGreaterThan(0);
   } finally {
+    dev.end(true);
+  }
+});
+
+test('an append refused for any reason but the reading itself (a bug, a stop): no PUBACK, nothing counted as rejected', async () => {
+  h = await startBroker({
+    listeners: [{ type: 'tcp', host: '127.0.0.1', port: 0, allow_anonymous: true }],
+    topics: [{ topic: 'text/{device}/{metric}', decoder: 'string' }],
+  });
+  const queue = h.queue;
+  const append = queue.append.bind(queue);
+  // Not retriable, and not about the reading: acknowledging it would lose a reading the device thinks safe.
+  queue.append = () => Promise.reject(new SluiceError('SLUICE_INTERNAL', 'a broken rule'));
+  const dev = await connectClient(`mqtt://127.0.0.1:${portOf(h, 'tcp')}`, {
+    clientId: 'dev-bug',
+    reconnectPeriod: 0,
+  });
+  try {
+    const closed = new Promise<void>((resolve) => dev.once('close', () => resolve()));
+    const sent = dev.publishAsync('text/dev-bug/t', 'kept', { qos: 1 }).then(
+      () => 'acked',
+      () => 'not acked',
+    );
+    await closed;
+    dev.end(true);
+    expect(await sent).toBe('not acked');
+    expect(h.rejections).toEqual([]);
+    expect(h.readings().filter((r) => r.device === 'dev-bug')).toEqual([]);
+  } finally {
+    queue.append = append;
     dev.end(true);
   }
 });

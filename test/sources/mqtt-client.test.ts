@@ -90,29 +90,36 @@ describe('mqtt client source', () => {
     }
   });
 
-  test('no PUBACK before the append: a refused ingest is re-delivered by the broker, not lost', async () => {
-    let refusals = 3;
-    const h = await startClientSource(
-      { url: broker.url, client_id: 'sluice-c', reconnect },
-      {
-        ingest: (_queue, next) => (readings) => {
-          if (refusals-- > 0)
-            return Promise.reject(new SluiceError('SLUICE_QUEUE_FULL', 'full (test)', { retriable: true }));
-          return next(readings);
+  // A full queue, and a refusal that is not about the reading (a bug): neither may be acknowledged.
+  test.each([
+    ['SLUICE_QUEUE_FULL', 'sluice-c'],
+    ['SLUICE_INTERNAL', 'sluice-c2'],
+  ] as const)(
+    'no PUBACK before the append: an ingest refused with %s is re-delivered by the broker, not lost',
+    async (code, clientId) => {
+      let refusals = 3;
+      const h = await startClientSource(
+        { url: broker.url, client_id: clientId, reconnect },
+        {
+          ingest: (_queue, next) => (readings) => {
+            if (refusals-- > 0) return Promise.reject(new SluiceError(code, 'refused (test)'));
+            return next(readings);
+          },
         },
-      },
-    );
-    try {
-      await until(() => h.source.health().state === 'healthy', { what: 'connected', timeoutMs: 5000 });
-      await new Promise((r) => setTimeout(r, 100));
-      await publishAll('sensors/d3/t', ['5']);
-      await until(() => h.readings().length === 1, { what: 'the re-delivered message', timeoutMs: 10_000 });
-      expect(h.readings().map((r) => r.value)).toEqual([5]);
-      expect(h.errors.filter((e) => e.kind === 'SLUICE_QUEUE_FULL')).toHaveLength(3);
-    } finally {
-      await h.close();
-    }
-  });
+      );
+      try {
+        await until(() => h.source.health().state === 'healthy', { what: 'connected', timeoutMs: 5000 });
+        await new Promise((r) => setTimeout(r, 100));
+        await publishAll('sensors/d3/t', ['5']);
+        await until(() => h.readings().length === 1, { what: 'the re-delivered message', timeoutMs: 10_000 });
+        expect(h.readings().map((r) => r.value)).toEqual([5]);
+        expect(h.errors.filter((e) => e.kind === code)).toHaveLength(3);
+        expect(h.rejections).toEqual([]);
+      } finally {
+        await h.close();
+      }
+    },
+  );
 });
 
 describe('mqtt client source over TLS', () => {

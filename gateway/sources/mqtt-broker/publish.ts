@@ -2,7 +2,7 @@
 // QoS 2 duplicate, append. Runs as aedes' authorizePublish hook, so that a PUBACK/PUBREC means "on disk".
 import type { Aedes, Client, PublishPacket } from 'aedes';
 import type { SourceContext } from '../../components.js';
-import { SluiceError } from '../../errors.js';
+import { SluiceError, refusedReading } from '../../errors.js';
 import type { Reading } from '../../reading.js';
 import type { IngestBatcher } from '../ingest-batcher.js';
 import type { TopicMapper } from '../mqtt/mapping.js';
@@ -129,16 +129,13 @@ function append(steps: PublishSteps, mapped: Mapped, client: Client, done: Publi
     mapped.readings,
     (err) => {
       if (err === undefined) return done(null);
-      if (!err.retriable) {
+      const refused = refusedReading(err);
+      if (refused !== undefined) {
         // Too large for the queue or invalid: a bad message, acknowledged so that it is not re-sent.
-        ctx.reject(
-          err.code === 'SLUICE_READING_TOO_LARGE' ? 'too_large' : 'invalid',
-          mapped.device,
-          err.message,
-        );
+        ctx.reject(refused, mapped.device, err.message);
         return done(null);
       }
-      // Queue full (reject_new) or a disk error: withhold the acknowledgement. aedes drops the connection;
+      // Queue full (reject_new), a disk error, a stop or a bug: withhold the acknowledgement. aedes drops the connection;
       // the client re-sends the message (DUP) when it reconnects. A turn later, so that the PUBACKs of
       // this client's messages that were stored (mqtt-packet writes them corked until the next tick) are
       // on the socket before aedes destroys it.
