@@ -20,10 +20,10 @@ import { murmur2 } from '../../dist/gateway/sinks/kafka/partitioner.js';
 
 const require = createRequire(import.meta.url);
 const SELF = fileURLToPath(import.meta.url);
-const GATEWAY = 'gw-bench';
-const PARTITIONS = 3;
+export const GATEWAY = 'gw-bench';
+export const PARTITIONS = 3;
 
-const reading = (i) => ({
+export const reading = (i) => ({
   device: `dev-${i % 100}`,
   metric: 'temperature',
   value: Math.round((20 + Math.sin(i / 500) * 5 + (i % 7) / 10) * 100) / 100,
@@ -34,7 +34,7 @@ const reading = (i) => ({
 });
 
 /** The batches every client sends: plain objects, strings for key, value and headers. */
-function batches(n, size) {
+export function batches(n, size) {
   const out = [];
   for (let i = 0; i < n; i += size) {
     const batch = [];
@@ -89,8 +89,7 @@ const clients = {
     const producer = kafka.producer({ idempotent, maxInFlightRequests: window });
     await producer.connect();
     return {
-      send: (messages) =>
-        producer.sendBatch({ topicMessages: [{ topic, messages }], acks: -1, compression }),
+      send: (messages) => producer.sendBatch({ topicMessages: [{ topic, messages }], acks: -1, compression }),
       close: () => producer.disconnect(),
     };
   },
@@ -137,6 +136,44 @@ const clients = {
       close: () => producer.disconnect(),
     };
   },
+};
+
+/** librdkafka's own produce API (node-rdkafka's, in the same package): no KafkaJS-shaped layer on top. */
+clients['confluent-native'] = async ({ brokers, topic, window, codec, idempotent }) => {
+  const { Producer } = require('@confluentinc/kafka-javascript');
+  const producer = new Producer({
+    'bootstrap.servers': brokers.join(','),
+    'enable.idempotence': idempotent,
+    acks: 'all',
+    'max.in.flight.requests.per.connection': window,
+    'compression.codec': codec,
+    'linger.ms': 1,
+    dr_cb: true,
+  });
+  await new Promise((resolve, reject) => producer.connect({}, (err) => (err ? reject(err) : resolve())));
+  producer.setPollInterval(2);
+  producer.on('delivery-report', (err, report) => {
+    const batch = report.opaque;
+    if (err) batch.fail(err);
+    else if (--batch.left === 0) batch.done();
+  });
+  return {
+    send: (messages) =>
+      new Promise((done, fail) => {
+        const batch = { left: messages.length, done, fail };
+        for (const m of messages)
+          producer.produce(
+            topic,
+            m.partition,
+            Buffer.from(m.value),
+            m.key,
+            Number(m.timestamp),
+            batch,
+            Object.entries(m.headers).map(([k, v]) => ({ [k]: v })),
+          );
+      }),
+    close: () => new Promise((resolve) => producer.disconnect(resolve)),
+  };
 };
 
 async function child(spec) {
@@ -188,7 +225,7 @@ function codecsOf(client) {
       ['zstd', zstd ? null : `node:zlib has no zstd on Node ${process.version}`],
     ];
   }
-  if (client === 'confluent') {
+  if (client.startsWith('confluent')) {
     // The codecs its librdkafka was built with (a build from source without libzstd-dev has no zstd).
     const { features } = require('@confluentinc/kafka-javascript');
     return ['gzip', 'lz4', 'snappy', 'zstd'].map((c) => [
@@ -199,7 +236,7 @@ function codecsOf(client) {
   return ['gzip', 'lz4', 'snappy', 'zstd'].map((c) => [c, null]);
 }
 
-function runChild(spec) {
+export function runChild(spec) {
   return new Promise((resolve, reject) => {
     const proc = spawn(process.execPath, [SELF, 'child', JSON.stringify(spec)], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -219,16 +256,15 @@ function runChild(spec) {
 }
 
 /** The same readings as kcat -P input: key \x1f value \x1e. kcat has per-run headers only: two fixed ones. */
-function kcatInput(dir, n) {
+export function kcatInput(dir, n) {
   const file = join(dir, 'kcat-input');
   const parts = [];
-  for (const batch of batches(n, 10_000))
-    parts.push(batch.map((m) => `${m.key}\x1f${m.value}\x1e`).join(''));
+  for (const batch of batches(n, 10_000)) parts.push(batch.map((m) => `${m.key}\x1f${m.value}\x1e`).join(''));
   writeFileSync(file, parts.join(''));
   return file;
 }
 
-function kcatRun({ brokers, topic, window, codec, idempotent, input }) {
+export function kcatRun({ brokers, topic, window, codec, idempotent, input }) {
   const args = [
     '-f',
     '%e %U %S %M',
@@ -266,14 +302,15 @@ function kcatRun({ brokers, topic, window, codec, idempotent, input }) {
     proc.on('close', (code) => {
       const last = err.trim().split('\n').pop() ?? '';
       const [e, u, s, maxKb] = last.split(' ').map(Number);
-      if (code !== 0 || !Number.isFinite(maxKb)) reject(new Error(`kcat exited ${code}: ${err.slice(-1500)}`));
+      if (code !== 0 || !Number.isFinite(maxKb))
+        reject(new Error(`kcat exited ${code}: ${err.slice(-1500)}`));
       else resolve({ elapsedMs: e * 1000, cpuUs: (u + s) * 1e6, rss: maxKb * 1024 });
     });
   });
 }
 
 /** Log segment bytes of the topic on one replica (each partition's leader and followers hold the same). */
-function topicBytes(clusterDir, topic) {
+export function topicBytes(clusterDir, topic) {
   let total = 0;
   for (const node of readdirSync(clusterDir).filter((d) => d.startsWith('node-'))) {
     const data = join(clusterDir, node, 'data');
@@ -284,7 +321,7 @@ function topicBytes(clusterDir, topic) {
   return total / 3;
 }
 
-function median(xs) {
+export function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
@@ -300,7 +337,7 @@ async function parent() {
   const { createTopic, messageCount } = await import('../peers/kafka/admin.ts');
 
   let names = ['kafkajs', 'platformatic', 'kcat'];
-  if (available('@confluentinc/kafka-javascript')) names.splice(2, 0, 'confluent');
+  if (available('@confluentinc/kafka-javascript')) names.splice(2, 0, 'confluent', 'confluent-native');
   else console.log('@confluentinc/kafka-javascript: not installed, left out');
   // KAFKA_BENCH_CLIENTS=kafkajs,kcat: only these.
   const only = process.env.KAFKA_BENCH_CLIENTS?.split(',');
@@ -343,7 +380,8 @@ async function parent() {
         const sent = r.sent ?? N;
         // Idempotent and acks all: the log holds each reading exactly once, or the figures mean nothing.
         const stored = await messageCount(cluster, topic);
-        if (stored !== N) console.log(`  ${key} run ${run}: ${stored} readings on the log, ${N} sent: NOT EXACT`);
+        if (stored !== N)
+          console.log(`  ${key} run ${run}: ${stored} readings on the log, ${N} sent: NOT EXACT`);
         const row = {
           rate: sent / (r.elapsedMs / 1000),
           cpuPer: r.cpuUs / sent,
@@ -374,7 +412,9 @@ async function parent() {
       `real Kafka ${cluster.version}, 3 KRaft nodes, ${PARTITIONS} partitions x3 replicas, acks all, idempotent, ` +
       `node ${process.version}, ${RUNS} runs: median (min-max)`,
   );
-  console.log('  cell                   readings/s              CPU us/reading    peak RSS MiB     log B/reading');
+  console.log(
+    '  cell                   readings/s              CPU us/reading    peak RSS MiB     log B/reading',
+  );
   for (const cell of chosen) {
     const key = `${cell.client} ${cell.codec} w${cell.window}`;
     if (cell.missing) {
@@ -391,7 +431,9 @@ async function parent() {
         `${stat(rows, 'rss', 0).padEnd(16)} ${stat(rows, 'bytesPer', 1)}`,
     );
   }
-  console.log('  (machine shared with parallel work: 2 cores, the 3 brokers on the same cores as the clients)');
+  console.log(
+    '  (machine shared with parallel work: 2 cores, the 3 brokers on the same cores as the clients)',
+  );
 }
 
 function readingBytes() {
@@ -399,5 +441,8 @@ function readingBytes() {
   return Buffer.byteLength(String(toMessage('json', GATEWAY, r, r.device).message.value));
 }
 
-if (process.argv[2] === 'child') await child(JSON.parse(process.argv[3]));
-else await parent();
+// Imported by kafka-drain.mjs for its helpers: only a run of this file measures.
+if (process.argv[1] === SELF) {
+  if (process.argv[2] === 'child') await child(JSON.parse(process.argv[3]));
+  else await parent();
+}
