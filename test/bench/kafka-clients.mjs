@@ -1,14 +1,21 @@
 // Kafka producer clients side by side on the REAL cluster (test/peers/kafka: Apache Kafka 4.x, 3 KRaft nodes,
-// topics of 3 partitions x 3 replicas, min.insync.replicas 2): KafkaJS 2.2.4, @platformatic/kafka,
-// @confluentinc/kafka-javascript (librdkafka) when it is installed, and kcat (Debian's librdkafka) as the
-// native ceiling. Every client sends the same pre-encoded readings (the sink's toMessage: JSON value, device
-// key, four headers, CreateTime) in the same batches to the same explicit partitions (Kafka's murmur2 of the
-// key), acks all, idempotence on; `window` batches outstanding (1 is the sink today; 5 lets a client keep 5
-// produce requests in flight per broker). Each client runs in a child process of its own, so its CPU time
-// (process.cpuUsage, all threads) and peak RSS (VmHWM) are its own; kcat's come from GNU time. Bytes on the
-// wire: the topic's log segment bytes on one replica (the broker stores the producer's compressed batches).
+// topics of 3 partitions x 3 replicas, min.insync.replicas 2): KafkaJS 2.2.4, @platformatic/kafka (1.x, the
+// line that runs on Node 20), @confluentinc/kafka-javascript (librdkafka) when it is installed, through its
+// KafkaJS-shaped API and through librdkafka's own produce API, and kcat (Debian's librdkafka) as the native
+// ceiling. Every client sends the same pre-encoded readings (the sink's toMessage: JSON value, device key,
+// four headers, CreateTime; kcat: two fixed headers, it has no per-message ones) in the same batches to the
+// same partitions (Kafka's murmur2 of the key), acks all, idempotence on; `window` batches outstanding (w1
+// is the sink today; w5 lets a client keep 5 produce requests in flight per broker). Each client runs in a
+// child process of its own, so its CPU time (process.cpuUsage, all threads) and peak RSS are its own; kcat's
+// come from GNU time. Bytes on the wire: the topic's log segment bytes on one replica (the broker stores the
+// producer's compressed batches). After each cell the topic must hold exactly the readings sent (NOT EXACT
+// otherwise: an acknowledged reading missing, or a duplicate).
+// Codecs KafkaJS lacks come from external packages, found by name or by path (KAFKAJS_SNAPPY, KAFKAJS_LZ4,
+// KAFKAJS_ZSTD); confluent-kafka-javascript is not a dependency (its install downloads a prebuilt binary):
+// `CKJS_LINKING=dynamic npm install --no-save @confluentinc/kafka-javascript --build-from-source` builds it
+// against the system's OpenSSL (needs a compiler, ~9 minutes here).
 // Run: npm run build && node test/bench/kafka-clients.mjs [readings=200000] [batch=2000] [runs=3] [filter]
-//   filter: a substring of the cell names to run, e.g. "kafkajs" or "zstd".
+//   filter: a substring of the cell names, e.g. "kafkajs" or "zstd"; KAFKA_BENCH_CLIENTS=kafkajs,kcat: only those.
 import { spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
