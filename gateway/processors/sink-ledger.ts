@@ -18,6 +18,8 @@ interface Batch {
  */
 export class SinkLedger {
   private batches: Batch[] = [];
+  /** Highest seq known ackable but for `heldFrom`: kept here so that a cap lifted later still reaches it. */
+  private reached = 0;
 
   /** A batch read up to `end` of which the sink was given `kept` (in seq order). */
   record(end: number, kept: readonly { readonly seq: number }[]): void {
@@ -35,7 +37,7 @@ export class SinkLedger {
     heldFrom: number | undefined,
   ): { upTo: number; events: number } {
     const c = through ?? Number.NEGATIVE_INFINITY;
-    let upTo = Math.max(acked, through ?? acked);
+    let upTo = Math.max(acked, through ?? acked, this.reached);
     let events = 0;
     while (this.batches.length > 0) {
       const b = this.batches[0] as Batch;
@@ -50,6 +52,7 @@ export class SinkLedger {
       upTo = Math.max(upTo, b.end);
       this.batches.shift();
     }
+    this.reached = upTo;
     if (heldFrom !== undefined) upTo = Math.max(acked, Math.min(upTo, heldFrom - 1));
     return { upTo, events };
   }
@@ -57,5 +60,6 @@ export class SinkLedger {
   /** Forgets every batch: the runner rewinds to the durable cursor and reads them again. */
   clear(): void {
     this.batches = [];
+    this.reached = 0;
   }
 }

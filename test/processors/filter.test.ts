@@ -22,9 +22,9 @@ test('keeps the readings the expression is true for, over device, metric, value,
   expect(run({ type: 'filter', expr: "unit == 'C' && source == 'mqtt'" }, input)).toHaveLength(5);
   expect(run({ type: 'filter', expr: 'ts >= 1700000000000' }, input)).toHaveLength(5);
   expect(run({ type: 'filter', expr: "unit == ''" }, [r({ unit: undefined })])).toHaveLength(1);
-  expect(run({ type: 'filter', expr: 'value.lat > 50.0' }, [r({ value: { lat: 52.5, lon: 13.4 } })])).toHaveLength(
-    1,
-  );
+  expect(
+    run({ type: 'filter', expr: 'value.lat > 50.0' }, [r({ value: { lat: 52.5, lon: 13.4 } })]),
+  ).toHaveLength(1);
 });
 
 test('counts the dropped readings as filtered and passes the kept ones unchanged', () => {
@@ -66,12 +66,18 @@ function configError(yaml: string): string {
 
 test('an expression that does not compile is SLUICE_CONFIG_INVALID with the file, its line and the position in the expression', () => {
   const head = 'gateway:\n  id: gw\nsources:\n  sim:\n    type: simulator\n    processors:\n';
-  const syntax = configError(`${head}      - type: scale\n      - type: filter\n        expr: "value > && 3"\n`);
+  const syntax = configError(
+    `${head}      - type: scale\n      - type: filter\n        expr: "value > && 3"\n`,
+  );
   expect(syntax).toMatch(
     /edge\.yaml:9: sources\.sim\.processors\.1\.expr: CEL does not compile at line 1, column 7 of the expression: found >/,
   );
-  const unknown = configError(`${head}      - type: filter\n        expr: |\n          metric == 'x' &&\n            vaule > 3.0\n`);
-  expect(unknown).toMatch(/edge\.yaml:8: sources\.sim\.processors\.0\.expr: .*line 2, column 3 .*unknown name "vaule"/);
+  const unknown = configError(
+    `${head}      - type: filter\n        expr: |\n          metric == 'x' &&\n            vaule > 3.0\n`,
+  );
+  expect(unknown).toMatch(
+    /edge\.yaml:8: sources\.sim\.processors\.0\.expr: .*line 2, column 3 .*unknown name "vaule"/,
+  );
   // Names bound by a macro are not unknown.
   expect(() =>
     parseConfig(`${head}      - type: filter\n        expr: "tags.exists(k, k == 'site')"\n`, 'edge.yaml'),

@@ -57,13 +57,9 @@ test('deadband state is bounded by max_keys: a forgotten series passes again', (
   const { chain } = chainOf([{ type: 'deadband', band: 10, max_keys: 2 }]);
   const at = (device: string): ReturnType<typeof r> => r({ device, value: 1 });
   // a and b are held; a's second reading is in band; c evicts a (least recently passed), a evicts b.
-  expect(chain.run([at('a'), at('b'), at('a'), at('c'), at('a'), at('b')]).kept.map((x) => x.device)).toEqual([
-    'a',
-    'b',
-    'c',
-    'a',
-    'b',
-  ]);
+  expect(chain.run([at('a'), at('b'), at('a'), at('c'), at('a'), at('b')]).kept.map((x) => x.device)).toEqual(
+    ['a', 'b', 'c', 'a', 'b'],
+  );
 });
 
 test('property: deadband never lets two successive outputs of a series within the band, except by heartbeat', () => {
@@ -96,7 +92,8 @@ test('property: deadband never lets two successive outputs of a series within th
           const v = o.value as number;
           if (prev) {
             const width = 'band' in band ? band.band : (band.percent / 100) * Math.abs(prev.value);
-            const outside = prev.value === 0 && 'percent' in band ? v !== 0 : Math.abs(v - prev.value) > width;
+            const outside =
+              prev.value === 0 && 'percent' in band ? v !== 0 : Math.abs(v - prev.value) > width;
             const heartbeat = maxSilence !== undefined && o.ts - prev.ts >= maxSilence;
             expect(outside || heartbeat, `${prev.value} -> ${v}`).toBe(true);
           }
@@ -117,11 +114,20 @@ test('property: deadband never lets two successive outputs of a series within th
 test('downsample passes the first reading of each series per interval, dropping later and older ones', () => {
   const { chain, counts } = chainOf([{ type: 'downsample', interval_ms: 1000 }]);
   const at = (device: string, t: number): ReturnType<typeof r> => r({ device, ts: T0 + t, value: t });
-  const out = chain.run([at('a', 0), at('a', 500), at('b', 600), at('a', 1000), at('a', 999), at('a', 2500)]).kept;
+  const out = chain.run([
+    at('a', 0),
+    at('a', 500),
+    at('b', 600),
+    at('a', 1000),
+    at('a', 999),
+    at('a', 2500),
+  ]).kept;
   expect(out.map((x) => `${x.device}@${x.ts - T0}`)).toEqual(['a@0', 'b@600', 'a@1000', 'a@2500']);
   expect(counts.get('1-downsample')?.dropped).toEqual({ downsampled: 2 });
   chain.reset();
   expect(chain.run([at('a', 2600)]).kept).toHaveLength(1);
   // `last` and `max_abs` would hold readings before the durable append: not offered.
-  expect(processorSchema.safeParse({ type: 'downsample', interval_ms: 1000, mode: 'last' }).success).toBe(false);
+  expect(processorSchema.safeParse({ type: 'downsample', interval_ms: 1000, mode: 'last' }).success).toBe(
+    false,
+  );
 });

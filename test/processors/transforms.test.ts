@@ -50,12 +50,16 @@ test('enrich adds static tags and tags from fleet labels; the reading’s own ta
 });
 
 test('scale: linear scale and offset, unit conversion from the table, and unit set', () => {
-  const [lin] = run({ type: 'scale', factor: 0.1, offset: -40, unit: 'C' }, [r({ value: 650, unit: undefined })]);
+  const [lin] = run({ type: 'scale', factor: 0.1, offset: -40, unit: 'C' }, [
+    r({ value: 650, unit: undefined }),
+  ]);
   expect(lin).toMatchObject({ value: 25, unit: 'C' });
   const [f] = run({ type: 'scale', convert: { to: 'degC' } }, [r({ value: 212, unit: 'degF' })]);
   expect(f?.value).toBeCloseTo(100, 9);
   expect(f?.unit).toBe('degC');
-  const [pa] = run({ type: 'scale', convert: { to: 'hPa', from: 'Pa' } }, [r({ value: 101325, unit: undefined })]);
+  const [pa] = run({ type: 'scale', convert: { to: 'hPa', from: 'Pa' } }, [
+    r({ value: 101325, unit: undefined }),
+  ]);
   expect(pa).toMatchObject({ value: 1013.25, unit: 'hPa' });
   const [same] = run({ type: 'scale', convert: { to: 'C' } }, [r({ value: 20, unit: 'C' })]);
   expect(same).toMatchObject({ value: 20, unit: 'C' });
@@ -67,8 +71,12 @@ test('scale: linear scale and offset, unit conversion from the table, and unit s
 
 test('scale refuses unknown or mismatched units at load', () => {
   expect(processorSchema.safeParse({ type: 'scale', convert: { to: 'furlong' } }).success).toBe(false);
-  expect(processorSchema.safeParse({ type: 'scale', convert: { to: 'degC', from: 'Pa' } }).success).toBe(false);
-  expect(processorSchema.safeParse({ type: 'scale', unit: 'C', convert: { to: 'degC' } }).success).toBe(false);
+  expect(processorSchema.safeParse({ type: 'scale', convert: { to: 'degC', from: 'Pa' } }).success).toBe(
+    false,
+  );
+  expect(processorSchema.safeParse({ type: 'scale', unit: 'C', convert: { to: 'degC' } }).success).toBe(
+    false,
+  );
 });
 
 test('a string reaching scale, or a unit it cannot convert, is counted by reason and kept or dropped', () => {
