@@ -152,6 +152,7 @@ export class ObserveServer {
           status: s,
           health: s.health,
           totals: s.components,
+          processors: s.processors,
           errors: s.errors,
           history: this.history.samples(),
           windowMs:

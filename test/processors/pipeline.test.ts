@@ -6,7 +6,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, expect, test } from 'vitest';
 import { validateConfig } from '../../gateway/config/load.js';
+import { checkHealth } from '../../gateway/observe/health.js';
 import { silentLogger } from '../../gateway/observe/log.js';
+import { renderStatusPage } from '../../gateway/observe/status-page.js';
+import { renderTop } from '../../gateway/cli/top.js';
 import { Gateway } from '../../gateway/runtime/gateway.js';
 import type { ReadingRecord } from '../../gateway/reading.js';
 import { freePort } from '../helpers/net.mjs';
@@ -115,4 +118,33 @@ test('source chain before the append, sink chain at read time: acks, stored copy
     /sluice_processor_dropped_events_total\{[^}]*component_id="broker",processor="2-deadband",processor_type="deadband",reason="in_band"[^}]*\} 3/,
   );
   expect(text).toMatch(/sluice_processor_out_events_total\{[^}]*processor="hot-only"[^}]*\} 2/);
+
+  // The same counts in `sluice top` and on the status page.
+  const health = await checkHealth(gw, 'ready');
+  const snapshot = {
+    ...gw.status(),
+    now: Date.now(),
+    components: gw.metrics.componentTotals(),
+    processors: gw.metrics.processorTotals(),
+    errors: [],
+    health,
+  };
+  const top = renderTop(snapshot, undefined, 'http://x').join('\n');
+  expect(top).toMatch(/source broker\s+2-deadband\s+-\s+-\s+in_band 3 \/ -/);
+  expect(top).toMatch(/sink hot\s+hot-only\s+-\s+-\s+filtered 3 \/ -/);
+  const page = renderStatusPage({
+    now: snapshot.now,
+    status: snapshot,
+    health,
+    totals: snapshot.components,
+    processors: snapshot.processors,
+    errors: [],
+    history: [],
+    windowMs: 60_000,
+    refreshSeconds: 10,
+  });
+  expect(page).toContain('<h2>Processors</h2>');
+  expect(page).toMatch(
+    /<td>sink hot<\/td><td>hot-only<\/td><td>filter<\/td><td><span class="num">5<\/span><\/td><td><span class="num">2<\/span><\/td><td>filtered 3<\/td>/,
+  );
 });

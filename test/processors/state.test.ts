@@ -30,7 +30,7 @@ test('deadband percent band, per device and metric, and the heartbeat after max_
     r({ value: 111, ts: T0 + 61_999 }),
     r({ value: 111, ts: T0 + 62_000 }),
   ]).kept;
-  expect(out.map((x) => `${x.device}/${x.metric}=${String(x.value)}@${x.ts - T0}`)).toEqual([
+  expect(out.map((x) => `${x.device}/${x.metric}=${JSON.stringify(x.value)}@${x.ts - T0}`)).toEqual([
     'd1/temperature=100@0',
     'd2/temperature=109@1000',
     'd1/rh=101@1000',
