@@ -4,7 +4,14 @@
 // replaced under the same name (so a sink resumes from its own cursor).
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { AppendOptions, ComponentDeps, Sink, Source, SourceContext } from '../components.js';
+import type {
+  AppendOptions,
+  ComponentDeps,
+  IngestResult,
+  Sink,
+  Source,
+  SourceContext,
+} from '../components.js';
 import { PIPELINE_KEYS, canonicalJson } from '../config/bootstrap.js';
 import type { Config, SinkConfig, SourceConfig } from '../config/schema.js';
 import { SluiceError, errorMessage, toSluiceError } from '../errors.js';
@@ -12,6 +19,7 @@ import { createLogger, RateLimitedLog } from '../observe/log.js';
 import { GatewayMetrics } from '../observe/metrics.js';
 import { ProcessorChain } from '../processors/chain.js';
 import type { ProcessorConfig } from '../processors/index.js';
+import { chainedIngest } from '../processors/source-ingest.js';
 import { Queue, newQueueFirstSeq } from '../queue/queue.js';
 import type { Reading } from '../reading.js';
 import { sinks as sinkRegistry } from '../sinks/index.js';
@@ -240,22 +248,24 @@ export class Gateway {
     const log = this.log.child({ component: name, component_type: type });
     const limited = new RateLimitedLog(log);
     const chain = this.chainFor('source', name, processors, log);
+    const toQueue = (rs: readonly Reading[], o?: AppendOptions): Promise<IngestResult> =>
+      this.queue.append(rs, o);
+    const append = chain
+      ? chainedIngest(
+          chain,
+          toQueue,
+          () => this.queue.lastSeq,
+          (n) => metrics.discarded(n, 'processor_dropped'),
+        )
+      : toQueue;
     return {
       gatewayId: this.current.gateway.id,
       log,
       metrics,
       ingest: async (readings: readonly Reading[], options?: AppendOptions) => {
-        let stored = readings;
-        if (chain) {
-          const { kept, dropped } = chain.run(readings);
-          if (dropped > 0) metrics.discarded(dropped, 'processor_dropped');
-          // Nothing left to store: handled, with no sequence assigned (firstSeq > lastSeq).
-          if (kept.length === 0)
-            return { firstSeq: this.queue.lastSeq + 1, lastSeq: this.queue.lastSeq, bytes: 0 };
-          stored = kept;
-        }
-        const result = await this.queue.append(stored, options);
-        metrics.sent(stored.length, result.bytes);
+        const result = await append(readings, options);
+        // An append's sequences are consecutive (queue/store.ts); none when the chain left nothing.
+        metrics.sent(result.lastSeq - result.firstSeq + 1, result.bytes);
         return result;
       },
       reject: (reason, device, detail) => {
