@@ -1,7 +1,7 @@
 // An ordered list of processors run over readings, as a source's (before the durable append) or a sink's
 // (at read time from the queue): counts in, out and dropped by reason per processor, and turns a
 // processor's error into a counted keep or drop, so that bad input never crashes or stalls the pipeline.
-import { errorMessage } from '../errors.js';
+import { SluiceError, errorMessage } from '../errors.js';
 import type { Reading } from '../reading.js';
 import { processors as registry, type ProcessorConfig } from './index.js';
 import {
@@ -53,7 +53,7 @@ export class ProcessorChain {
   ): ProcessorChain {
     const stages = configs.map((config, index): Stage => {
       const def = registry.find((d) => d.type === config.type);
-      if (!def) throw new Error(`unknown processor type ${config.type}`);
+      if (!def) throw new SluiceError('SLUICE_CONFIG_INVALID', `unknown processor type ${config.type}`);
       // The registry entry matching config.type takes exactly this config; TypeScript cannot narrow a
       // union of definitions by the `type` it was found with (as in runtime/gateway.ts).
       const create = def.create as (c: ProcessorConfig, x: ProcessorContext) => Processor;

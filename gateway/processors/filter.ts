@@ -11,6 +11,7 @@ import {
   type CelResult,
 } from '@bufbuild/cel';
 import { z } from 'zod';
+import { SluiceError } from '../errors.js';
 import type { Reading } from '../reading.js';
 import { Drop, ProcessorError, processorCommon, type Processor, type ProcessorDefinition } from './types.js';
 
@@ -177,8 +178,9 @@ export const filter: ProcessorDefinition<typeof schema> = {
   sides: ['source', 'sink'],
   create: (config) => {
     const compiled = compileCel(config.expr);
-    // The schema compiled it already; a config that reaches here without passing it is a caller's bug.
-    if ('problem' in compiled) throw new ProcessorError('compile', compiled.problem.message);
+    // The schema compiled it already; only a config that skipped validation gets here.
+    if ('problem' in compiled)
+      throw new SluiceError('SLUICE_CONFIG_INVALID', `filter expression: ${compiled.problem.message}`);
     return new Filter(compiled.program);
   },
 };

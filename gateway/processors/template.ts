@@ -1,6 +1,7 @@
 // Name templates shared by `rename` and `tag`: `{device}`, `{metric}`, `{unit}`, `{source}` and
 // `{tags.NAME}` between literal text, parsed once at load; a reading lacking a field it names is an error.
 import { z } from 'zod';
+import { SluiceError } from '../errors.js';
 import type { Reading } from '../reading.js';
 import { ProcessorError } from './types.js';
 
@@ -37,8 +38,9 @@ export class Template {
 
   static compile(src: string): Template {
     const parsed = parseTemplate(src);
-    // The schema (templateString) refused anything else; reaching here is a caller's bug.
-    if ('problem' in parsed) throw new ProcessorError('template', parsed.problem);
+    // The schema (templateString) refused anything else; only a config that skipped validation gets here.
+    if ('problem' in parsed)
+      throw new SluiceError('SLUICE_CONFIG_INVALID', `template "${src}": ${parsed.problem}`);
     return new Template(parsed.parts);
   }
 
