@@ -1,6 +1,7 @@
 // A sink's chain after an upstream failure: the runner rewinds to the durable cursor and the chain forgets
 // its state, so the replayed readings reach the sink. Without the reset, a deadband would judge the replay
 // against the values it saw before the failure, drop them as in band, and the cursor would ack them: lost.
+// And bad input at a sink's chain: counted, dropped as on_error says, the cursor moving on past it.
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, expect, test } from 'vitest';
@@ -65,4 +66,48 @@ test('after a failed write the replay is judged afresh: every reading the deadba
     timeoutMs: 15_000,
   });
   expect(delivered(out).map((x) => x.device)).toEqual(['a', 'b', 'c']);
+});
+
+test('bad input at a sink chain is counted and dropped by on_error, and never stalls the cursor', async () => {
+  const dir = tempDir('sluice-proc-bad-');
+  const out = join(dir, 'out');
+  const config = validateConfig({
+    gateway: { id: 'gw-bad', data_dir: join(dir, 'data') },
+    log: { level: 'silent' },
+    observe: { http: { enabled: false } },
+    sinks: {
+      out: {
+        type: 'file',
+        path: out,
+        roll_interval_ms: 100,
+        start_from: 'oldest',
+        batch: { linger_ms: 5 },
+        processors: [
+          { type: 'scale', convert: { to: 'hPa' }, on_error: 'drop' },
+          { type: 'filter', expr: 'value > 1000.0' },
+        ],
+      },
+    },
+  });
+  gw = await Gateway.start(config, { log: silentLogger });
+  await gw.queue.append([
+    r({ metric: 'p', value: 101_325, unit: 'Pa', ts: 1 }),
+    r({ metric: 'p', value: 'high', unit: 'Pa', ts: 2 }),
+    r({ metric: 'p', value: 3, unit: 'degC', ts: 3 }),
+    r({ metric: 'p', value: 99_000, unit: 'Pa', ts: 4 }),
+    r({ metric: 'p', value: 'also bad', unit: 'Pa', ts: 5 }),
+  ]);
+  const last = gw.queue.lastSeq;
+  await until(() => gw?.queue.stats().cursors.find((c) => c.name === 'out')?.acked === last, {
+    what: 'the cursor acked past the bad readings',
+    timeoutMs: 15_000,
+  });
+  expect(delivered(out).map((x) => [x.value, x.unit])).toEqual([[1013.25, 'hPa']]);
+  const scale = gw.metrics.processorTotals().find((t) => t.processor === '1-scale');
+  expect(scale).toMatchObject({
+    in: 5,
+    out: 2,
+    errors: { not_numeric: 2, unknown_unit: 1 },
+    dropped: { error: 3 },
+  });
 });
