@@ -5,6 +5,8 @@ import { jsonSchema } from '../config/schema.js';
 import { currentUser } from '../config/files.js';
 import { SluiceError } from '../errors.js';
 import { parse, type Command } from './args.js';
+import { processorLabel } from '../processors/chain.js';
+import type { ProcessorConfig } from '../processors/index.js';
 
 export const checkCommand: Command = {
   name: 'check',
@@ -38,10 +40,10 @@ export const checkCommand: Command = {
       `${file}: valid`,
       `  gateway ${config.gateway.id}, data in ${config.gateway.data_dir}`,
       `  queue: up to ${config.queue.max_bytes} bytes, when full: ${config.queue.on_full}`,
-      ...Object.entries(config.sources).map(([n, s]) => `  source ${n} (${s.type})`),
+      ...Object.entries(config.sources).map(([n, s]) => `  source ${n} (${s.type})${chain(s.processors)}`),
       ...Object.entries(config.sinks).map(
         ([n, s]) =>
-          `  sink ${n} (${s.type}), new cursor starts at ${s.start_from}, batches of up to ${s.batch.max_count}`,
+          `  sink ${n} (${s.type}), new cursor starts at ${s.start_from}, batches of up to ${s.batch.max_count}${chain(s.processors)}`,
       ),
     ];
     if (Object.keys(config.sinks).length === 0)
@@ -67,3 +69,8 @@ export const configSchemaCommand: Command = {
     return Promise.resolve(0);
   },
 };
+
+/** `, processors: 1-filter -> temp-deadband`, or nothing for a component without processors. */
+function chain(processors: readonly ProcessorConfig[]): string {
+  return processors.length === 0 ? '' : `, processors: ${processors.map(processorLabel).join(' -> ')}`;
+}

@@ -6,6 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { configSchema, jsonSchema } from '../config/schema.js';
 import { SluiceError, errorCatalogue } from '../errors.js';
+import { processors } from '../processors/index.js';
 import { sinks } from '../sinks/index.js';
 import { sources } from '../sources/index.js';
 import { parse, type Command } from './args.js';
@@ -101,17 +102,18 @@ function optionTable(s: JsonSchema, o: JsonSchema, prefix: string): string[] {
 }
 
 function componentDocs(
-  kind: 'sources' | 'sinks',
+  kind: 'sources' | 'sinks' | 'processors',
   defs: readonly { type: string; description: string; schema: z.ZodType }[],
 ): string[] {
   const out: string[] = [];
   for (const d of defs) {
     const schema = z.toJSONSchema(d.schema, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
     const output = z.toJSONSchema(d.schema, { io: 'output', unrepresentable: 'any' }) as JsonSchema;
-    out.push('', `#### ${kind}.NAME with \`type: ${d.type}\``, '', d.description, '');
+    const at = kind === 'processors' ? 'processors[]' : `${kind}.NAME`;
+    out.push('', `#### ${at} with \`type: ${d.type}\``, '', d.description, '');
     const props = { ...schema.properties };
     delete props.type;
-    out.push(...optionTable({ ...schema, properties: props }, output, `${kind}.NAME.`));
+    out.push(...optionTable({ ...schema, properties: props }, output, `${at}.`));
   }
   return out;
 }
@@ -140,6 +142,12 @@ export function configReference(): string {
     '',
     'Under `sinks:`, likewise; every sink has its own cursor into the queue.',
     ...componentDocs('sinks', sinks),
+    '',
+    '### Processors',
+    '',
+    'Under `processors:` of a source (run before the durable append) or of a sink (run on what that sink reads),',
+    'an ordered list; `type` selects which. Each counts in, out and dropped by reason (`sluice_processor_*`).',
+    ...componentDocs('processors', processors),
   ];
   return `${lines.join('\n')}\n`;
 }

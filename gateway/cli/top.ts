@@ -3,7 +3,7 @@
 // q (or Ctrl-C) quits and restores the terminal.
 import { errorMessage } from '../errors.js';
 import type { StatusSnapshot } from '../observe/http-server.js';
-import { formatAge, formatBytes } from '../observe/status-page.js';
+import { formatAge, formatBytes, formatReasons } from '../observe/status-page.js';
 import { parse, type Command } from './args.js';
 import { apiOptions, apiUrl, fetchStatus } from './status.js';
 
@@ -45,6 +45,21 @@ export function renderTop(
     const c = q.cursors.find((x) => x.name === k.sink);
     const tail = `${String(c?.lag ?? 0).padStart(9)}  ${formatAge(c?.oldestUnackedAgeMs)}`;
     lines.push(row('sink', k.sink, k.type, k.connected ? k.health.state : 'down', tail));
+  }
+  const procs = cur.processors ?? [];
+  if (procs.length > 0) {
+    lines.push(
+      '',
+      `${'CHAIN OF'.padEnd(25)}${'PROCESSOR'.padEnd(18)}${'IN/s'.padStart(9)}${'OUT/s'.padStart(9)}  DROPPED / ERRORS`,
+    );
+    for (const p of procs) {
+      const was = prev?.processors?.find(
+        (x) => x.kind === p.kind && x.component === p.component && x.processor === p.processor,
+      );
+      lines.push(
+        `${`${p.kind} ${p.component}`.slice(0, 24).padEnd(25)}${p.processor.slice(0, 17).padEnd(18)}${rate(p.in, was?.in, secs).padStart(9)}${rate(p.out, was?.out, secs).padStart(9)}  ${formatReasons(p.dropped)} / ${formatReasons(p.errors)}`,
+      );
+    }
   }
   return lines;
 }

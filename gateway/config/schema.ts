@@ -7,6 +7,7 @@ import { fleetSchema } from './bootstrap-schema.js';
 import { sinks } from '../sinks/index.js';
 import { sources } from '../sources/index.js';
 import { componentName } from './common.js';
+import { processorList } from '../processors/index.js';
 
 type SchemasOf<T extends readonly { schema: unknown }[]> = { -readonly [K in keyof T]: T[K]['schema'] };
 /** The registry's schemas as a tuple, keeping each member's type for inference. */
@@ -14,8 +15,22 @@ function schemasOf<T extends readonly { schema: unknown }[]>(defs: T): SchemasOf
   return defs.map((d) => d.schema) as SchemasOf<T>;
 }
 
-const sourceSchema = z.discriminatedUnion('type', schemasOf(sources));
-const sinkSchema = z.discriminatedUnion('type', schemasOf(sinks));
+/** Each component schema with the ordered `processors:` list of its side added (processors/index.ts). */
+type WithProcessors<T extends readonly z.ZodObject[]> = {
+  -readonly [K in keyof T]: z.ZodObject<
+    T[K]['shape'] & { processors: ReturnType<typeof processorList> },
+    T[K]['_zod']['config']
+  >;
+};
+function withProcessors<T extends readonly z.ZodObject[]>(
+  schemas: T,
+  side: 'source' | 'sink',
+): WithProcessors<T> {
+  return schemas.map((s) => s.extend({ processors: processorList(side) })) as WithProcessors<T>;
+}
+
+const sourceSchema = z.discriminatedUnion('type', withProcessors(schemasOf(sources), 'source'));
+const sinkSchema = z.discriminatedUnion('type', withProcessors(schemasOf(sinks), 'sink'));
 
 export const configSchema = z
   .strictObject({

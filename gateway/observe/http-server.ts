@@ -10,13 +10,15 @@ import { checkHealth, type HealthReport, type ObservedGateway } from './health.j
 import { History, sampleQueue, type Sample } from './history.js';
 import { hostAllowed } from './host.js';
 import { RateLimitedLog, redact } from './log.js';
-import type { ComponentTotals, ErrorEvent } from './metrics.js';
+import type { ComponentTotals, ErrorEvent, ProcessorTotals } from './metrics.js';
 import { renderStatusPage } from './status-page.js';
 
 /** The body of GET /api/status. */
 export interface StatusSnapshot extends GatewayStatus {
   readonly now: number;
   readonly components: ComponentTotals[];
+  /** Per processor of every chain; absent from gateways older than processors. */
+  readonly processors?: ProcessorTotals[];
   readonly errors: ErrorEvent[];
   readonly health: HealthReport;
 }
@@ -94,6 +96,7 @@ export class ObserveServer {
       ...this.gw.status(),
       now: Date.now(),
       components: this.gw.metrics.componentTotals(),
+      processors: this.gw.metrics.processorTotals(),
       errors: this.gw.metrics.recentErrors(),
       health,
     };
@@ -149,6 +152,7 @@ export class ObserveServer {
           status: s,
           health: s.health,
           totals: s.components,
+          processors: s.processors,
           errors: s.errors,
           history: this.history.samples(),
           windowMs:

@@ -4,6 +4,7 @@
 // The spec is written out in README.md ("Metrics"); change both together.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ComponentKind, ComponentMetrics } from '../metrics-spec.js';
+import type { ProcessorMetrics } from '../processors/types.js';
 import type { Queue } from '../queue/queue.js';
 
 /** Running totals of one component, kept beside the Prometheus counters for `/api/status` and `sluice top`. */
@@ -28,6 +29,22 @@ export interface ErrorEvent {
   readonly errorType: string;
 }
 
+/** Running totals of one processor of a source's or sink's chain, for `/api/status` and `sluice top`. */
+export interface ProcessorTotals {
+  readonly kind: ComponentKind;
+  /** The source or sink whose chain it is in. */
+  readonly component: string;
+  /** Its `name`, or `<position>-<type>`. */
+  readonly processor: string;
+  readonly type: string;
+  in: number;
+  out: number;
+  /** Dropped readings by reason (`filtered`, `in_band`, `downsampled`, `error`). */
+  readonly dropped: Record<string, number>;
+  /** Readings it could not handle, by reason (`eval_error`, `not_numeric`, ...). */
+  readonly errors: Record<string, number>;
+}
+
 const RECENT_ERRORS = 20;
 
 /** Prometheus counters and gauges of one gateway, and the running totals `/api/status` and `sluice top` show. */
@@ -36,6 +53,7 @@ export class GatewayMetrics {
   private readonly errors: Counter<string>;
   private readonly discardedEvents: Counter<string>;
   private readonly totals = new Map<string, ComponentTotals>();
+  private readonly processors = new Map<string, ProcessorTotals>();
   private readonly lastErrors: ErrorEvent[] = [];
   private processMetrics = false;
 
@@ -85,6 +103,7 @@ export class GatewayMetrics {
       'stage',
       'error_type',
     ]);
+    this.processorCounters();
     this.discardedEvents = counter('sluice_component_discarded_events_total', 'Readings refused or parked.', [
       'reason',
     ]);
@@ -129,6 +148,97 @@ export class GatewayMetrics {
         totals.discardedEvents += events;
       },
     };
+  }
+
+  /**
+   * Processor metrics: plain numbers on the hot path (the chain reports once per batch), copied into the
+   * counters at scrape time, labelled by the component whose chain it is and the processor's label.
+   */
+  private processorCounters(): void {
+    const all = this.processors;
+    const labelNames = ['component_kind', 'component_id', 'processor', 'processor_type'];
+    const labelsOf = (t: ProcessorTotals): Record<string, string> => ({
+      component_kind: t.kind,
+      component_id: t.component,
+      processor: t.processor,
+      processor_type: t.type,
+    });
+    const counter = (
+      name: string,
+      help: string,
+      extra: string[],
+      fill: (c: Counter<string>, t: ProcessorTotals, l: Record<string, string>) => void,
+    ): void => {
+      new Counter({
+        name,
+        help,
+        labelNames: [...labelNames, ...extra],
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const t of all.values()) fill(this, t, labelsOf(t));
+        },
+      });
+    };
+    counter('sluice_processor_in_events_total', 'Readings handed to a processor.', [], (c, t, l) =>
+      c.inc(l, t.in),
+    );
+    counter('sluice_processor_out_events_total', 'Readings a processor passed on.', [], (c, t, l) =>
+      c.inc(l, t.out),
+    );
+    counter(
+      'sluice_processor_dropped_events_total',
+      'Readings a processor dropped, by reason.',
+      ['reason'],
+      (c, t, l) => {
+        for (const [reason, n] of Object.entries(t.dropped)) c.inc({ ...l, reason }, n);
+      },
+    );
+    counter(
+      'sluice_processor_errors_total',
+      'Readings a processor could not handle (kept or dropped by its on_error), by reason.',
+      ['reason'],
+      (c, t, l) => {
+        for (const [reason, n] of Object.entries(t.errors)) c.inc({ ...l, reason }, n);
+      },
+    );
+  }
+
+  /**
+   * The metrics of one processor. A chain rebuilt under the same component and label (a config reload)
+   * keeps counting into the same totals, as components do.
+   */
+  forProcessor(kind: ComponentKind, component: string, processor: string, type: string): ProcessorMetrics {
+    const key = `${kind}/${component}/${processor}`;
+    let t = this.processors.get(key);
+    if (!t || t.type !== type) {
+      t = { kind, component, processor, type, in: 0, out: 0, dropped: {}, errors: {} };
+      this.processors.set(key, t);
+    }
+    const totals = t;
+    return {
+      in: (n) => {
+        totals.in += n;
+      },
+      out: (n) => {
+        totals.out += n;
+      },
+      dropped: (n, reason) => {
+        totals.dropped[reason] = (totals.dropped[reason] ?? 0) + n;
+      },
+      error: (reason) => {
+        totals.errors[reason] = (totals.errors[reason] ?? 0) + 1;
+      },
+    };
+  }
+
+  /** Totals per processor, in the order their chains were built. */
+  processorTotals(): ProcessorTotals[] {
+    return [...this.processors.values()].map((t) => ({
+      ...t,
+      dropped: { ...t.dropped },
+      errors: { ...t.errors },
+    }));
   }
 
   /** Totals per component, sources first, in the order they registered. */

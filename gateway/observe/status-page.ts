@@ -1,20 +1,29 @@
 // The local status page: one self-contained HTML document (inline CSS and SVG, no scripts, no external
-// assets) with sources, sinks, the queue-depth chart over the kept history and the last errors.
+// assets) with sources, sinks, their processors, the queue-depth chart over the kept history and the last errors.
 import type { GatewayStatus } from '../status.js';
 import type { HealthReport } from './health.js';
 import type { Sample } from './history.js';
-import type { ComponentTotals, ErrorEvent } from './metrics.js';
+import type { ComponentTotals, ErrorEvent, ProcessorTotals } from './metrics.js';
 
 export interface PageData {
   readonly now: number;
   readonly status: GatewayStatus;
   readonly health: HealthReport;
   readonly totals: readonly ComponentTotals[];
+  readonly processors?: readonly ProcessorTotals[];
   readonly errors: readonly ErrorEvent[];
   readonly history: readonly Sample[];
   /** The time the history can cover (samples x interval): the chart's x axis. */
   readonly windowMs: number;
   readonly refreshSeconds: number;
+}
+
+/** Counts by reason, largest first: `in_band 40, filtered 3` (`-` when there are none). */
+export function formatReasons(counts: Readonly<Record<string, number>>): string {
+  const parts = Object.entries(counts)
+    .sort((a, b) => b[1] - a[1])
+    .map(([reason, n]) => `${reason} ${n}`);
+  return parts.length > 0 ? parts.join(', ') : '-';
 }
 
 export function escapeHtml(s: string): string {
@@ -125,6 +134,15 @@ export function renderStatusPage(d: PageData): string {
       e(s.health.detail ?? ''),
     ];
   });
+  const processors = (d.processors ?? []).map((p) => [
+    e(`${p.kind} ${p.component}`),
+    e(p.processor),
+    e(p.type),
+    `<span class="num">${p.in}</span>`,
+    `<span class="num">${p.out}</span>`,
+    e(formatReasons(p.dropped)),
+    e(formatReasons(p.errors)),
+  ]);
   const lastErrors = [
     ...st.sources.map((s) => ({ name: `source ${s.name}`, err: s.health.lastError })),
     ...st.sinks.map((s) => ({ name: `sink ${s.sink}`, err: s.lastError ?? s.health.lastError })),
@@ -179,7 +197,7 @@ ${depthChart(d.history, now, d.windowMs)}
 ${table(['name', 'type', 'state', 'readings in', 'rejected', 'detail'], sources, 'no sources configured')}
 <h2>Sinks</h2>
 ${table(['name', 'type', 'state', 'lag', 'oldest unacked', 'last ack', 'readings out', 'detail'], sinks, 'no sinks configured')}
-${controlHtml}<h2>Last errors</h2>
+${processors.length > 0 ? `<h2>Processors</h2>\n${table(['chain of', 'processor', 'type', 'in', 'out', 'dropped', 'errors'], processors, '')}\n` : ''}${controlHtml}<h2>Last errors</h2>
 ${table(['when', 'component', 'code', 'message'], lastErrors, 'no errors since start')}
 </body></html>
 `;

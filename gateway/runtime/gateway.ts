@@ -4,12 +4,22 @@
 // replaced under the same name (so a sink resumes from its own cursor).
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { AppendOptions, ComponentDeps, Sink, Source, SourceContext } from '../components.js';
+import type {
+  AppendOptions,
+  ComponentDeps,
+  IngestResult,
+  Sink,
+  Source,
+  SourceContext,
+} from '../components.js';
 import { PIPELINE_KEYS, canonicalJson } from '../config/bootstrap.js';
 import type { Config, SinkConfig, SourceConfig } from '../config/schema.js';
 import { SluiceError, errorMessage, toSluiceError } from '../errors.js';
 import { createLogger, RateLimitedLog } from '../observe/log.js';
 import { GatewayMetrics } from '../observe/metrics.js';
+import { ProcessorChain } from '../processors/chain.js';
+import type { ProcessorConfig } from '../processors/index.js';
+import { chainedIngest } from '../processors/source-ingest.js';
 import { Queue, newQueueFirstSeq } from '../queue/queue.js';
 import type { Reading } from '../reading.js';
 import { sinks as sinkRegistry } from '../sinks/index.js';
@@ -194,18 +204,68 @@ export class Gateway {
     }
   }
 
-  /** Ingest used by every source: durable append plus the source's metrics. */
-  private contextFor(name: string, type: string, rejections: Map<string, number>): SourceContext {
+  /**
+   * A source's or sink's `processors:` chain, built (and its filters compiled) once per component start;
+   * undefined when the list is empty, so that a component without processors runs exactly as before.
+   */
+  private chainFor(
+    kind: 'source' | 'sink',
+    name: string,
+    configs: readonly ProcessorConfig[],
+    log: Logger,
+  ): ProcessorChain | undefined {
+    if (configs.length === 0) return undefined;
+    const limited = new RateLimitedLog(log);
+    return ProcessorChain.build(
+      configs,
+      {
+        side: kind,
+        component: name,
+        gatewayId: this.current.gateway.id,
+        fleetLabels: this.current.fleet?.labels ?? [],
+      },
+      (label, type) => this.metrics.forProcessor(kind, name, label, type),
+      (processor, reason, detail) =>
+        limited.warn(
+          `${processor}/${reason}`,
+          { processor, reason, detail },
+          'processor failed on a reading',
+        ),
+    );
+  }
+
+  /**
+   * Ingest used by every source: its processors, then the durable append, plus the source's metrics. What
+   * the chain drops resolves as handled (the device gets its acknowledgement) and is counted as discarded.
+   */
+  private contextFor(
+    name: string,
+    type: string,
+    rejections: Map<string, number>,
+    processors: readonly ProcessorConfig[],
+  ): SourceContext {
     const metrics = this.metrics.forComponent('source', name, type);
     const log = this.log.child({ component: name, component_type: type });
     const limited = new RateLimitedLog(log);
+    const chain = this.chainFor('source', name, processors, log);
+    const toQueue = (rs: readonly Reading[], o?: AppendOptions): Promise<IngestResult> =>
+      this.queue.append(rs, o);
+    const append = chain
+      ? chainedIngest(
+          chain,
+          toQueue,
+          () => this.queue.lastSeq,
+          (n) => metrics.discarded(n, 'processor_dropped'),
+        )
+      : toQueue;
     return {
       gatewayId: this.current.gateway.id,
       log,
       metrics,
       ingest: async (readings: readonly Reading[], options?: AppendOptions) => {
-        const result = await this.queue.append(readings, options);
-        metrics.sent(readings.length, result.bytes);
+        const result = await append(readings, options);
+        // An append's sequences are consecutive (queue/store.ts); none when the chain left nothing.
+        metrics.sent(result.lastSeq - result.firstSeq + 1, result.bytes);
         return result;
       },
       reject: (reason, device, detail) => {
@@ -234,10 +294,11 @@ export class Gateway {
     // The registry entry matching sc.type takes exactly this config; TypeScript cannot narrow a union of
     // definitions by the `type` it was found with, so say it once here.
     const create = def.create as (n: string, c: SinkConfig, d: ComponentDeps) => Sink;
+    const processors = this.chainFor('sink', name, sc.processors, deps.log);
     const runner = new SinkRunner(
       create(name, sc, deps),
       this.queue,
-      { startFrom: sc.start_from, batch: sc.batch, retry: sc.retry },
+      { startFrom: sc.start_from, batch: sc.batch, retry: sc.retry, processors },
       deps.log,
       deps.metrics,
     );
@@ -267,7 +328,7 @@ export class Gateway {
       // Bounded like a stop: a start that never returns (a hung device open) must not hold up the gateway
       // or the next config; the source is closed and the start fails (a pushed config is rolled back).
       const ms = this.current.shutdown_timeout_ms;
-      const starting = source.start(this.contextFor(name, sc.type, rejections));
+      const starting = source.start(this.contextFor(name, sc.type, rejections, sc.processors));
       if (!(await within(starting, ms))) {
         throw new SluiceError('SLUICE_SOURCE_IO', `source ${name} did not start within ${ms} ms`, {
           hint: 'check the device or listener it opens; shutdown_timeout_ms bounds starting and stopping a component',

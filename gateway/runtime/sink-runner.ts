@@ -7,6 +7,8 @@ import type { BackoffOptions } from './retry.js';
 import { backoffDelay, sleep, within } from './retry.js';
 import { errorMessage, isSluiceError } from '../errors.js';
 import type { ComponentMetrics } from '../metrics-spec.js';
+import type { ProcessorChain } from '../processors/chain.js';
+import { SinkLedger } from '../processors/sink-ledger.js';
 import type { CursorStart, Queue } from '../queue/queue.js';
 import type { QueuedReading } from '../reading.js';
 import type { LastSinkError, SinkRunnerStatus } from '../status.js';
@@ -17,6 +19,11 @@ export interface SinkRunnerOptions {
   readonly retry: BackoffOptions;
   /** How often an idle runner asks the sink to commit held data (time-based file rolls). */
   readonly idleFlushMs?: number;
+  /**
+   * The sink's `processors:` chain, run on every batch read: the sink gets what it leaves, and the cursor
+   * is acked past dropped entries through the ledger (processors/sink-ledger.ts).
+   */
+  readonly processors?: ProcessorChain;
 }
 
 export class SinkRunner {
@@ -40,6 +47,8 @@ export class SinkRunner {
   private abandoned = false;
   private wake: (() => void) | undefined;
   private readonly onAppend = (): void => this.wake?.();
+  /** With a chain only: what was handed to the sink, to ack past dropped entries. */
+  private readonly ledger: SinkLedger | undefined;
 
   constructor(
     readonly sink: Sink,
@@ -47,7 +56,9 @@ export class SinkRunner {
     private readonly options: SinkRunnerOptions,
     private readonly log: Logger,
     private readonly metrics: ComponentMetrics,
-  ) {}
+  ) {
+    this.ledger = options.processors && options.processors.length > 0 ? new SinkLedger() : undefined;
+  }
 
   /** Creates the sink's cursor (if new) and starts the loop. Connecting happens in the loop, with retries. */
   async start(): Promise<void> {
@@ -154,7 +165,10 @@ export class SinkRunner {
           continue;
         }
         this.metrics.received(batch.length, read.bytes);
-        const progress = await this.call('write', () => this.sink.write(batch));
+        const toSink = this.process(batch);
+        // A batch the chain dropped entirely is not written: the ack moves past it through the ledger.
+        const progress: SinkProgress =
+          toSink.length > 0 ? await this.call('write', () => this.sink.write(toSink)) : {};
         this.position = lastSeq(batch);
         // A pipelining sink (Kafka) returns before this batch is confirmed: only an ack of the upstream
         // ends a run of failures, else every resend would reset the backoff and the failure count.
@@ -168,6 +182,15 @@ export class SinkRunner {
     }
   }
 
+  /** The batch as the sink is to get it: through the chain (recorded in the ledger), or as read. */
+  private process(batch: readonly QueuedReading[]): readonly QueuedReading[] {
+    const chain = this.options.processors;
+    if (!chain || !this.ledger) return batch;
+    const { kept } = chain.run(batch);
+    this.ledger.record(lastSeq(batch), kept);
+    return kept;
+  }
+
   /**
    * Acks the cursor up to what the sink committed, parking dead letters in the same transaction, and counts
    * what the ack moved past as sent (events from the cursor, bytes from the sink); true when the upstream
@@ -179,8 +202,15 @@ export class SinkRunner {
     const through = progress.committedThrough;
     const dead = progress.deadLetters ?? [];
     const acked = this.queue.cursorPosition(this.sink.name);
-    if ((through === undefined || through <= acked) && dead.length === 0) return false;
-    const upTo = Math.max(acked, through ?? acked);
+    // With a chain, the ledger says how far past dropped entries the ack may go, and counts kept events.
+    const led = this.ledger?.ackable(acked, through, this.options.processors?.heldFrom());
+    if (
+      led
+        ? led.upTo <= acked && dead.length === 0
+        : (through === undefined || through <= acked) && dead.length === 0
+    )
+      return false;
+    const upTo = led ? led.upTo : Math.max(acked, through ?? acked);
     try {
       await this.queue.ack(
         this.sink.name,
@@ -202,7 +232,7 @@ export class SinkRunner {
         'upstream refused readings for good; parked as dead letters',
       );
     }
-    const events = Math.max(0, upTo - acked - dead.length);
+    const events = Math.max(0, (led ? led.events : upTo - acked) - dead.length);
     if (events > 0 || this.uncountedBytes > 0) this.metrics.sent(events, this.uncountedBytes);
     this.uncountedBytes = 0;
     this.lastAckAt = Date.now();
@@ -222,6 +252,9 @@ export class SinkRunner {
     };
     // Whatever the sink held uncommitted is gone (its contract); feed again from the durable position.
     this.position = this.queue.cursorPosition(this.sink.name);
+    // The replay is judged afresh: state built from readings about to be read again would drop them.
+    this.ledger?.clear();
+    this.options.processors?.reset();
     const delay = backoffDelay(this.failures, this.options.retry);
     this.failures++;
     const fields = { err: errorMessage(err), stage, attempt: this.failures, retry_in_ms: delay };
