@@ -21,6 +21,12 @@ export interface Negotiation {
 
 export type Negotiator = (url: URL) => Promise<Negotiation>;
 
+/** A Negotiator that holds the process's Kerberos identity until released (when its sink closes). */
+export interface Spnego {
+  readonly negotiate: Negotiator;
+  release(): void;
+}
+
 /** The part of the `kerberos` package's API used here (its own types are not imported: it is optional). */
 interface GssClient {
   contextComplete: boolean;
@@ -37,8 +43,13 @@ interface GssModule {
 }
 
 let loading: Promise<GssModule> | undefined;
-/** The keytab/krb5.conf this process was set up with: MIT Kerberos takes them from the environment. */
+/** The keytab/krb5.conf the environment is set up for now: MIT Kerberos takes them from there. */
 let configured: string | undefined;
+/** Identities (keytab + krb5.conf) of the open kerberos sinks, with how many sinks hold each. */
+const holders = new Map<string, number>();
+/** The process's own Kerberos environment, before a sink changed it. */
+let original: NodeJS.ProcessEnv | undefined;
+let caches = 0;
 
 const INSTALL_HINT =
   'install it: apt-get install libkrb5-dev g++ make python3, then npm install kerberos (it builds against ' +
@@ -69,69 +80,89 @@ async function loadGss(): Promise<GssModule> {
   return loading;
 }
 
+const identity = (s: KerberosSettings): string => `${s.keytab ?? ''}\n${s.krb5Conf ?? ''}`;
+
 /**
  * MIT Kerberos reads its client keytab, credential cache and config from the environment, which is one per
  * process: a keytab gets its own in-memory cache (tickets fetched from it never land in, or come from, a
- * user's default cache), and a second, different keytab in the same gateway is refused.
+ * user's default cache). Two open sinks with different keytabs cannot share it: the second is refused (a
+ * config reload that replaces the keytab works, as the old sink has closed).
  */
 function configureEnvironment(s: KerberosSettings): void {
-  const wanted = `${s.keytab ?? ''}\n${s.krb5Conf ?? ''}`;
-  if (configured === wanted) return;
-  if (configured !== undefined) {
+  const wanted = identity(s);
+  if ([...holders.keys()].some((k) => k !== wanted)) {
     throw new SluiceError(
       'SLUICE_CONFIG_INVALID',
       'two hdfs sinks name different Kerberos keytabs or krb5.conf files; one gateway has one Kerberos identity',
       { hint: 'give every kerberos hdfs sink of this gateway the same auth.keytab and auth.krb5_conf' },
     );
   }
-  if (s.keytab !== undefined) {
-    process.env.KRB5_CLIENT_KTNAME = `FILE:${s.keytab}`;
-    process.env.KRB5CCNAME = `MEMORY:sluice-${process.pid}`;
-  }
-  if (s.krb5Conf !== undefined) process.env.KRB5_CONFIG = s.krb5Conf;
+  if (configured === wanted) return;
+  original ??= { ...process.env };
+  const set = (name: string, value: string | undefined): void => {
+    if (value === undefined) delete process.env[name];
+    else process.env[name] = value;
+  };
+  // A new in-memory cache per keytab: tickets got with an earlier keytab must not stand in for this one's.
+  const keytab = s.keytab;
+  set('KRB5_CLIENT_KTNAME', keytab === undefined ? original.KRB5_CLIENT_KTNAME : `FILE:${keytab}`);
+  set('KRB5CCNAME', keytab === undefined ? original.KRB5CCNAME : `MEMORY:sluice-${process.pid}-${++caches}`);
+  set('KRB5_CONFIG', s.krb5Conf ?? original.KRB5_CONFIG);
   configured = wanted;
 }
 
 /** A Negotiator for `settings`: one fresh GSS context per request, for the HTTP service of the URL's host. */
-export function spnego(settings: KerberosSettings): Negotiator {
-  return async (url: URL): Promise<Negotiation> => {
-    const gss = await loadGss();
-    configureEnvironment(settings);
-    // Hadoop's SPNEGO filter accepts HTTP/<host>, the host as the client named it (KerberosAuthenticator).
-    const host = url.hostname.replace(/^\[|\]$/g, '');
-    let client: GssClient;
-    let token: string;
-    try {
-      client = await gss.initializeClient(`HTTP@${host}`, {
-        principal: settings.principal,
-        mechOID: gss.GSS_MECH_OID_SPNEGO,
-        gssFlag: gss.GSS_C_MUTUAL_FLAG | gss.GSS_C_SEQUENCE_FLAG,
-      });
-      token = await client.step('');
-    } catch (err) {
-      throw gssError(err, settings, host);
-    }
-    return {
-      authorization: `Negotiate ${token}`,
-      async verify(challenge: string | undefined): Promise<void> {
-        const answer = /^Negotiate\s+(\S+)/i.exec(challenge ?? '')?.[1];
-        if (answer === undefined) {
-          if (client.contextComplete) return;
-          throw new SluiceError(
-            'SLUICE_AUTH',
-            `${host} answered without a mutual-authentication token: its identity is not proven`,
-            {
-              hint: 'the namenode is not the Kerberos service it claims, or a proxy strips WWW-Authenticate',
-            },
-          );
-        }
-        try {
-          await client.step(answer);
-        } catch (err) {
-          throw gssError(err, settings, host);
-        }
-      },
-    };
+export function spnego(settings: KerberosSettings): Spnego {
+  const key = identity(settings);
+  let held = true;
+  holders.set(key, (holders.get(key) ?? 0) + 1);
+  const release = (): void => {
+    if (!held) return;
+    held = false;
+    const n = (holders.get(key) ?? 1) - 1;
+    if (n > 0) holders.set(key, n);
+    else holders.delete(key);
+  };
+  return { negotiate: (url) => negotiation(settings, url), release };
+}
+
+async function negotiation(settings: KerberosSettings, url: URL): Promise<Negotiation> {
+  const gss = await loadGss();
+  configureEnvironment(settings);
+  // Hadoop's SPNEGO filter accepts HTTP/<host>, the host as the client named it (KerberosAuthenticator).
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  let client: GssClient;
+  let token: string;
+  try {
+    client = await gss.initializeClient(`HTTP@${host}`, {
+      principal: settings.principal,
+      mechOID: gss.GSS_MECH_OID_SPNEGO,
+      gssFlag: gss.GSS_C_MUTUAL_FLAG | gss.GSS_C_SEQUENCE_FLAG,
+    });
+    token = await client.step('');
+  } catch (err) {
+    throw gssError(err, settings, host);
+  }
+  return {
+    authorization: `Negotiate ${token}`,
+    async verify(challenge: string | undefined): Promise<void> {
+      const answer = /^Negotiate\s+(\S+)/i.exec(challenge ?? '')?.[1];
+      if (answer === undefined) {
+        if (client.contextComplete) return;
+        throw new SluiceError(
+          'SLUICE_AUTH',
+          `${host} answered without a mutual-authentication token: its identity is not proven`,
+          {
+            hint: 'the namenode is not the Kerberos service it claims, or a proxy strips WWW-Authenticate',
+          },
+        );
+      }
+      try {
+        await client.step(answer);
+      } catch (err) {
+        throw gssError(err, settings, host);
+      }
+    },
   };
 }
 
@@ -149,18 +180,31 @@ export function gssError(err: unknown, s: KerberosSettings, host: string): Sluic
       cause: err,
     });
   }
-  const hint = /not found in Kerberos database|No key table entry|no matching key|unknown principal/i.test(
-    detail,
-  )
-    ? /Server|HTTP\//.test(detail) && !detail.includes(s.principal)
-      ? `the KDC knows no HTTP/${host}: name the namenodes by the host name of their SPNEGO principal`
-      : `the principal ${s.principal} is unknown to the KDC or missing from ${s.keytab ?? 'the credential cache'}: check auth.principal and auth.keytab (klist -kt)`
-    : /Preauthentication failed|integrity check|Decrypt|wrong password|key version/i.test(detail)
-      ? `the keytab ${s.keytab ?? ''} holds an old or wrong key for ${s.principal}: export a fresh keytab (kadmin ktadd) and restart`
-      : /skew/i.test(detail)
-        ? 'the clocks of this gateway and the KDC differ too much: run NTP (chrony) on the gateway'
-        : /credentials|ccache|cache/i.test(detail)
-          ? 'no ticket for the principal: set auth.keytab, or keep a ticket in KRB5CCNAME (kinit/k5start)'
-          : 'check auth.principal, auth.keytab and auth.krb5_conf (kinit -kt KEYTAB PRINCIPAL shows the cause)';
-  return new SluiceError('SLUICE_AUTH', where, { retriable: false, hint, cause: err });
+  return new SluiceError('SLUICE_AUTH', where, {
+    retriable: false,
+    hint: gssHint(detail, s, host),
+    cause: err,
+  });
+}
+
+/** What to do, by the words MIT Kerberos uses (kinit -kt KEYTAB PRINCIPAL prints the same). */
+function gssHint(detail: string, s: KerberosSettings, host: string): string {
+  const keytab = s.keytab ?? 'the credential cache';
+  if (/Server .*not found in Kerberos database/i.test(detail)) {
+    return `the KDC knows no HTTP/${host}: name the namenodes by the host name of their SPNEGO principal`;
+  }
+  if (/not found in Kerberos database|unknown principal/i.test(detail)) {
+    return `the KDC does not know the principal ${s.principal}: check auth.principal (and the realm)`;
+  }
+  if (/No key table entry|find client principal|no matching key/i.test(detail)) {
+    return s.keytab === undefined
+      ? 'no ticket for the principal: set auth.keytab, or keep a ticket in KRB5CCNAME (kinit/k5start)'
+      : `${s.keytab} holds no key for ${s.principal}: check auth.principal and auth.keytab (klist -kt ${s.keytab})`;
+  }
+  if (/Preauthentication failed|integrity check|Decrypt|password incorrect|key version/i.test(detail)) {
+    return `${keytab} holds an old or wrong key for ${s.principal}: export a fresh keytab (kadmin ktadd) and restart`;
+  }
+  if (/skew/i.test(detail))
+    return 'the clocks of this gateway and the KDC differ too much: run NTP (chrony) on the gateway';
+  return 'check auth.principal, auth.keytab and auth.krb5_conf (kinit -kt KEYTAB PRINCIPAL shows the cause)';
 }

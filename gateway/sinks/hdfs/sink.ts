@@ -55,7 +55,7 @@ export class HdfsSink implements Sink {
           ? {
               kind: 'kerberos' as const,
               principal: auth.principal,
-              negotiate: spnego({
+              spnego: spnego({
                 principal: auth.principal,
                 ...(auth.keytab === undefined ? {} : { keytab: auth.keytab }),
                 ...(auth.krb5_conf === undefined ? {} : { krb5Conf: auth.krb5_conf }),
@@ -86,11 +86,7 @@ export class HdfsSink implements Sink {
       this.gen = undefined;
       this.recovered = false;
       await this.recover();
-      const token = this.tokens?.describe();
-      this.status = {
-        state: 'healthy',
-        detail: `delivered through seq ${this.delivered}${token === undefined ? '' : `; ${token}`}`,
-      };
+      this.status = { state: 'healthy', detail: `delivered through seq ${this.delivered}` };
     } catch (err) {
       throw this.fail(err);
     }
@@ -152,7 +148,11 @@ export class HdfsSink implements Sink {
   }
 
   health(): ComponentHealth {
-    return this.status;
+    // Whose token and until when: what an operator needs before it expires (never the token itself).
+    const token = this.tokens?.describe();
+    if (token === undefined || this.status.state !== 'healthy') return this.status;
+    const detail = this.status.detail === undefined ? token : `${this.status.detail}; ${token}`;
+    return { ...this.status, detail };
   }
 
   /** Time to roll: the generation is old, or one of its files went idle (e.g. a past time bucket). */

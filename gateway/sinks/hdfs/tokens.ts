@@ -5,12 +5,12 @@ import { readFileSync, statSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { SluiceError } from '../../errors.js';
 import type { WebHdfsClient } from './client.js';
-import type { Negotiator } from './kerberos.js';
+import type { Spnego } from './kerberos.js';
 
 export type TokenSource =
   | { readonly kind: 'inline'; readonly token: string }
   | { readonly kind: 'file'; readonly file: string }
-  | { readonly kind: 'kerberos'; readonly negotiate: Negotiator; readonly principal: string };
+  | { readonly kind: 'kerberos'; readonly spnego: Spnego; readonly principal: string };
 
 /** Renewed (or fetched anew) once this share of the time to its expiry has passed. */
 const RENEW_AT = 0.75;
@@ -62,13 +62,15 @@ export class DelegationTokens {
   async release(): Promise<void> {
     const s = this.source;
     const token = this.token;
-    if (s.kind !== 'kerberos' || token === undefined) return;
-    this.invalidate();
+    if (s.kind !== 'kerberos') return;
     try {
-      await this.client.cancelDelegationToken(token, s.negotiate);
+      if (token !== undefined) await this.client.cancelDelegationToken(token, s.spnego.negotiate);
     } catch (err) {
       // Harmless: the namenode drops it at its expiry anyway. Said, as the operator may wonder about it.
       this.log.info({ err: String(err) }, 'could not cancel the delegation token on close');
+    } finally {
+      this.invalidate();
+      s.spnego.release();
     }
   }
 
@@ -115,7 +117,7 @@ export class DelegationTokens {
     const now = Date.now();
     if (token !== undefined && !this.exhausted) {
       try {
-        return this.renewed(token, await this.client.renewDelegationToken(token, s.negotiate));
+        return this.renewed(token, await this.client.renewDelegationToken(token, s.spnego.negotiate));
       } catch (err) {
         if (now < this.expiry - 1_000 && retriable(err)) return this.later(token, err, 'renew');
         if (!(err instanceof SluiceError) || err.code !== 'SLUICE_AUTH' || retriable(err)) throw err;
@@ -127,9 +129,9 @@ export class DelegationTokens {
       }
     }
     try {
-      const fresh = await this.client.getDelegationToken(s.negotiate);
+      const fresh = await this.client.getDelegationToken(s.spnego.negotiate);
       // Renewed at once: the answer is its expiry, which the fetch does not tell (the renew interval is the cluster's).
-      const expiry = await this.client.renewDelegationToken(fresh, s.negotiate);
+      const expiry = await this.client.renewDelegationToken(fresh, s.spnego.negotiate);
       this.token = fresh;
       this.facts = tokenFacts(fresh);
       this.exhausted = false;
@@ -157,6 +159,10 @@ export class DelegationTokens {
     this.exhausted = expiry >= max || (this.expiry > 0 && expiry <= this.expiry);
     this.expiry = expiry;
     this.refreshAt = now + Math.max(0, (Math.min(expiry, max) - now) * RENEW_AT);
+    this.log.debug(
+      { expiry: iso(expiry), nextRefresh: iso(this.refreshAt), lastRenewal: this.exhausted },
+      'delegation token renewed',
+    );
     return token;
   }
 
