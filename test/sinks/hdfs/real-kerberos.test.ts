@@ -3,6 +3,7 @@
 // it expires, fetches a new one at its max lifetime or after a cancel, and refuses a wrong keytab or an
 // unknown principal with SLUICE_AUTH and a hint, readings kept in the queue. Its logs carry no token.
 import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
@@ -235,4 +236,75 @@ describe('auth.type kerberos: SPNEGO with a keytab', { timeout: 120_000 }, () =>
       await queue.close();
     });
   }
+});
+
+/** A token of the test user fetched by the launcher over Kerberized RPC, written where the sink reads it. */
+async function tokenInto(file: string): Promise<string> {
+  const token = String((await hdfs.must('token', USER)).token);
+  writeFileSync(file, `${token}\n`);
+  return token;
+}
+
+describe('auth.type delegation_token: a token file an operator keeps', { timeout: 120_000 }, () => {
+  function fileSink(root: string, tokenFile: string): HdfsSink {
+    return kerberosSink(root, {}, capture().log, {
+      auth: { type: 'delegation_token', token_file: tokenFile },
+    });
+  }
+
+  test('a rotated token file is read at the next request: the old token cancelled, never a failed write', async () => {
+    await ownedDir(hdfs, '/f-rotate');
+    const tokenFile = join(tempDir(), 'token');
+    const old = await tokenInto(tokenFile);
+    const { queue, runner } = await pipeline(fileSink('/f-rotate', tokenFile));
+    try {
+      await queue.append(readings(100));
+      await until(() => queue.cursorPosition('hdfs') === 100, { timeoutMs: 60_000 });
+      await tokenInto(tokenFile);
+      await hdfs.must('token-cancel', old);
+      await queue.append(readings(100, 100));
+      await until(() => queue.cursorPosition('hdfs') === 200, { timeoutMs: 60_000 });
+      expect(runner.status().lastError).toBeUndefined();
+    } finally {
+      await runner.stop();
+    }
+    await expectRealExactlyOnce(hdfs, '/f-rotate', 200);
+    await queue.close();
+  });
+
+  test('renewed by the operator up to its max lifetime: then SLUICE_AUTH saying to rotate the file; rotated, it goes on', async () => {
+    await ownedDir(hdfs, '/f-max');
+    const tokenFile = join(tempDir(), 'token');
+    const token = await tokenInto(tokenFile);
+    const sink = fileSink('/f-max', tokenFile);
+    const { queue, runner } = await pipeline(sink);
+    try {
+      await queue.append(readings(100));
+      await until(() => queue.cursorPosition('hdfs') === 100, { timeoutMs: 60_000 });
+      // The operator's cron renews it; a renewal cannot pass the max lifetime, so the expiry stops moving.
+      let expiry = 0;
+      for (;;) {
+        const next = Number((await hdfs.must('token-renew', token)).expiry);
+        if (next === expiry) break;
+        expiry = next;
+        await sleep(RENEW_INTERVAL_MS / 3);
+      }
+      expect(runner.status().lastError).toBeUndefined();
+      await sleep(Math.max(0, expiry - Date.now()) + 500);
+      await queue.append(readings(100, 100));
+      await until(() => runner.status().consecutiveFailures >= 2, { timeoutMs: 30_000 });
+      const last = runner.status().lastError;
+      expect(last).toMatchObject({ code: 'SLUICE_AUTH' });
+      expect(last?.message).toMatch(/reached its max lifetime/);
+      expect(sink.health()).toMatchObject({ state: 'unhealthy', lastError: { code: 'SLUICE_AUTH' } });
+      expect(queue.cursorPosition('hdfs')).toBeLessThanOrEqual(await realFinalPrefix(hdfs, '/f-max'));
+      await tokenInto(tokenFile);
+      await until(() => queue.cursorPosition('hdfs') === 200, { timeoutMs: 60_000 });
+      expect(runner.status().health.state).toBe('healthy');
+    } finally {
+      await runner.stop();
+    }
+    await expectRealExactlyOnce(hdfs, '/f-max', 200);
+    await queue.close();
+  });
 });
