@@ -1,7 +1,7 @@
 // `npm test`'s first step (package.json pretest): makes a fresh Debian machine ready for the tests, and is
 // quick and offline when it already is. Steps, in order: the Debian packages (debian.mjs), the optional
-// native npm packages built against them (native.mjs), the JVM peers
-// through Maven (jvm.mjs), the helpers built with gcc (gcc.mjs). Plain Node, no dependencies: it runs
+// native npm packages built against them (native.mjs), the JVM peers through Maven (jvm.mjs), the helpers
+// built with gcc (gcc.mjs). Plain Node, no dependencies: it runs
 // before anything is built. One line per step, with its time; a failure says what to do and exits 1.
 import { performance } from 'node:perf_hooks';
 import { resolve } from 'node:path';

@@ -135,6 +135,7 @@ export class DelegationTokens {
       this.token = fresh;
       this.facts = tokenFacts(fresh);
       this.exhausted = false;
+      this.expiry = 0; // the old token's: not a bound for the new one's first renewal
       this.log.info(
         {
           principal: s.principal,
