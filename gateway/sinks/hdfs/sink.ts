@@ -13,8 +13,7 @@ import type { HdfsSinkConfig } from './schema.js';
 import { expandDir, parseTemplate, type PathTemplate } from './paths.js';
 import { WebHdfsClient } from './client.js';
 import { WebHdfsError } from './classify.js';
-import { spnego } from './kerberos.js';
-import { DelegationTokens } from './tokens.js';
+import { delegationTokens, type DelegationTokens } from './tokens.js';
 import { Generation, type GenerationSettings } from './writer.js';
 
 const PARALLEL_UPLOADS = 4;
@@ -48,24 +47,7 @@ export class HdfsSink implements Sink {
       ...(config.tls === undefined ? {} : { tls: clientTlsOptions(config.tls) }),
       requestTimeoutMs: config.request_timeout_ms,
     });
-    const auth = config.auth;
-    if (auth.type !== 'pseudo') {
-      const source =
-        auth.type === 'kerberos'
-          ? {
-              kind: 'kerberos' as const,
-              principal: auth.principal,
-              spnego: spnego({
-                principal: auth.principal,
-                ...(auth.keytab === undefined ? {} : { keytab: auth.keytab }),
-                ...(auth.krb5_conf === undefined ? {} : { krb5Conf: auth.krb5_conf }),
-              }),
-            }
-          : auth.token !== undefined
-            ? { kind: 'inline' as const, token: auth.token }
-            : { kind: 'file' as const, file: auth.token_file ?? '' };
-      this.tokens = new DelegationTokens(source, this.client, deps.log);
-    }
+    this.tokens = delegationTokens(config.auth, this.client, deps.log);
     this.committer = new Committer(this.client, stateRoot, deps.log);
     this.settings = {
       encoder: encoder(config.format, config.compression === 'gzip', deps.gatewayId),

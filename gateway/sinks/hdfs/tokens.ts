@@ -5,12 +5,39 @@ import { readFileSync, statSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { SluiceError } from '../../errors.js';
 import type { WebHdfsClient } from './client.js';
-import type { Spnego } from './kerberos.js';
+import { spnego, type Spnego } from './kerberos.js';
+import type { HdfsSinkConfig } from './schema.js';
 
 export type TokenSource =
   | { readonly kind: 'inline'; readonly token: string }
   | { readonly kind: 'file'; readonly file: string }
   | { readonly kind: 'kerberos'; readonly spnego: Spnego; readonly principal: string };
+
+/** The token keeper for the configured auth; none for pseudo auth, which sends no token. */
+export function delegationTokens(
+  auth: HdfsSinkConfig['auth'],
+  client: WebHdfsClient,
+  log: Logger,
+): DelegationTokens | undefined {
+  if (auth.type === 'pseudo') return undefined;
+  if (auth.type === 'delegation_token') {
+    const source: TokenSource =
+      auth.token !== undefined
+        ? { kind: 'inline', token: auth.token }
+        : { kind: 'file', file: auth.token_file ?? '' };
+    return new DelegationTokens(source, client, log);
+  }
+  const settings = {
+    principal: auth.principal,
+    ...(auth.keytab === undefined ? {} : { keytab: auth.keytab }),
+    ...(auth.krb5_conf === undefined ? {} : { krb5Conf: auth.krb5_conf }),
+  };
+  return new DelegationTokens(
+    { kind: 'kerberos', principal: auth.principal, spnego: spnego(settings) },
+    client,
+    log,
+  );
+}
 
 /** Renewed (or fetched anew) once this share of the time to its expiry has passed. */
 const RENEW_AT = 0.75;
