@@ -89,6 +89,12 @@ const CATALOGUE = {
     hint: 'check the credentials, certificates and permissions the message names',
     means: 'Authentication or authorization failed (a device, an upstream login, TLS, ACLs, tokens).',
   },
+  SLUICE_DEPENDENCY_MISSING: {
+    retriable: false,
+    hint: 'install the optional package the message names (and the system library it builds against), then restart',
+    means:
+      'The config needs an optional package (e.g. `kerberos` for HDFS Kerberos auth) that is not installed or did not build.',
+  },
   SLUICE_UPSTREAM_UNREACHABLE: {
     retriable: true,
     hint: 'check that the upstream runs and that the network reaches it; readings stay queued',

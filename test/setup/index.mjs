@@ -1,6 +1,7 @@
 // `npm test`'s first step (package.json pretest): makes a fresh Debian machine ready for the tests, and is
-// quick and offline when it already is. Steps, in order: the Debian packages (debian.mjs), the JVM peers
-// through Maven (jvm.mjs), the helpers built with gcc (gcc.mjs). Plain Node, no dependencies: it runs
+// quick and offline when it already is. Steps, in order: the Debian packages (debian.mjs), the optional
+// native npm packages built against them (native.mjs), the JVM peers through Maven (jvm.mjs), the helpers
+// built with gcc (gcc.mjs). Plain Node, no dependencies: it runs
 // before anything is built. One line per step, with its time; a failure says what to do and exits 1.
 import { performance } from 'node:perf_hooks';
 import { resolve } from 'node:path';
@@ -10,9 +11,10 @@ import { parseArgs } from 'node:util';
 import { debianStep } from './debian.mjs';
 import { gccStep } from './gcc.mjs';
 import { jvmStep } from './jvm.mjs';
+import { nativeStep } from './native.mjs';
 import { SetupError, takeLock } from './lib.mjs';
 
-const STEPS = { debian: debianStep, jvm: jvmStep, gcc: gccStep };
+const STEPS = { debian: debianStep, native: nativeStep, jvm: jvmStep, gcc: gccStep };
 
 const USAGE = `usage: node test/setup/index.mjs [--check] [--only=${Object.keys(STEPS).join(',')}] [--root=DIR]
   --check   report what is missing, change nothing; exit 1 if anything is

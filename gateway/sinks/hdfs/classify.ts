@@ -108,7 +108,7 @@ export function answerError(
         retriable: false,
         hint:
           challenge?.startsWith('Negotiate') === true
-            ? 'the cluster is kerberized: use auth.type delegation_token (Kerberos SPNEGO is not supported)'
+            ? 'the cluster is kerberized: use auth.type kerberos (a keytab) or delegation_token'
             : 'set auth.user (pseudo auth), or use a delegation token',
       },
       undefined,

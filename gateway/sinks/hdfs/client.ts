@@ -7,12 +7,16 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { ConnectionOptions } from 'node:tls';
 import { z } from 'zod';
 import { WebHdfsError, answerError, transportError } from './classify.js';
+import type { Negotiator } from './kerberos.js';
 
 export interface WebHdfsClientOptions {
   /** Namenode HTTP(S) base URLs, e.g. `http://nn1:9870`; tried in order, the last good one first. */
   readonly namenodes: readonly string[];
-  /** Query parameters naming the caller, asked for on every request (`user.name`, `delegation`). */
-  readonly auth: () => Readonly<Record<string, string>>;
+  /**
+   * Query parameters naming the caller, asked for on every request (`user.name`, `delegation`); a promise
+   * when getting them may need the namenode (a delegation token fetched or renewed first).
+   */
+  readonly auth: () => Readonly<Record<string, string>> | Promise<Readonly<Record<string, string>>>;
   /** For https (swebhdfs) namenodes: CA, client certificate, host name check (config/tls.ts reads them). */
   readonly tls?: ConnectionOptions;
   /** Deadline of one HTTP exchange, upload included. */
@@ -38,6 +42,8 @@ export type FileStatus = z.infer<typeof statusSchema>;
 const booleanAnswer = z.object({ boolean: z.boolean() });
 const statusAnswer = z.object({ FileStatus: statusSchema });
 const listAnswer = z.object({ FileStatuses: z.object({ FileStatus: z.array(statusSchema) }) });
+const tokenAnswer = z.object({ Token: z.object({ urlString: z.string().min(1) }) });
+const longAnswer = z.object({ long: z.number() });
 
 interface Answer {
   readonly status: number;
@@ -119,6 +125,27 @@ export class WebHdfsClient {
     return this.json(ans, 'LISTSTATUS', path, listAnswer).FileStatuses.FileStatus;
   }
 
+  /**
+   * GETDELEGATIONTOKEN over SPNEGO (a token cannot be had with a token); the caller, as its renewer, may renew
+   * it. The answer's URL-safe string is what `delegation=` takes.
+   */
+  async getDelegationToken(negotiate: Negotiator): Promise<string> {
+    const ans = await this.namenode('GET', 'GETDELEGATIONTOKEN', '/', {}, negotiate);
+    return this.json(ans, 'GETDELEGATIONTOKEN', '/', tokenAnswer).Token.urlString;
+  }
+
+  /** RENEWDELEGATIONTOKEN over SPNEGO: the token's new expiry (ms since the epoch), capped at its max lifetime. */
+  async renewDelegationToken(token: string, negotiate: Negotiator): Promise<number> {
+    const ans = await this.namenode('PUT', 'RENEWDELEGATIONTOKEN', '/', { token }, negotiate);
+    return this.json(ans, 'RENEWDELEGATIONTOKEN', '/', longAnswer).long;
+  }
+
+  /** CANCELDELEGATIONTOKEN over SPNEGO: the namenode forgets the token at once. */
+  async cancelDelegationToken(token: string, negotiate: Negotiator): Promise<void> {
+    const ans = await this.namenode('PUT', 'CANCELDELEGATIONTOKEN', '/', { token }, negotiate);
+    if (ans.status !== 200) throw this.error('CANCELDELEGATIONTOKEN', '/', ans);
+  }
+
   close(): void {
     this.httpAgent.destroy();
     this.httpsAgent.destroy();
@@ -143,12 +170,16 @@ export class WebHdfsClient {
     return url;
   }
 
-  /** One request to the namenode, moving on to the next configured one past a refusal or a standby. */
+  /**
+   * One request to the namenode, moving on to the next configured one past a refusal or a standby. With
+   * `negotiate` it authenticates by SPNEGO (the token ops) instead of the `auth` parameters.
+   */
   private async namenode(
     method: string,
     op: string,
     path: string,
     params: Record<string, string>,
+    negotiate?: Negotiator,
   ): Promise<Answer> {
     const nodes = this.options.namenodes;
     let failure: WebHdfsError | undefined;
@@ -156,10 +187,18 @@ export class WebHdfsClient {
       const index = (this.current + i) % nodes.length;
       const url = new URL(`${(nodes[index] ?? '').replace(/\/+$/, '')}/webhdfs/v1${encodePath(path)}`);
       url.searchParams.set('op', op);
-      for (const [k, v] of Object.entries(this.options.auth())) url.searchParams.set(k, v);
+      if (negotiate === undefined) {
+        for (const [k, v] of Object.entries(await this.options.auth())) url.searchParams.set(k, v);
+      }
       for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
       try {
-        const ans = await this.send(method, url, op, path);
+        const negotiation = negotiate === undefined ? undefined : await negotiate(url);
+        const headers: Record<string, string> =
+          negotiation === undefined ? {} : { Authorization: negotiation.authorization };
+        const ans = await this.send(method, url, op, path, undefined, headers);
+        if (negotiation !== undefined && ans.status >= 200 && ans.status < 300) {
+          await negotiation.verify(ans.headers['www-authenticate']);
+        }
         if (ans.status === 403 && nodes.length > 1 && ans.body.includes('StandbyException')) {
           failure = this.error(op, path, ans);
           continue;
@@ -207,7 +246,14 @@ export class WebHdfsClient {
   }
 
   /** One HTTP exchange with a whole-exchange deadline; transport failures become UNREACHABLE errors. */
-  private send(method: string, url: URL, op: string, path: string, body?: Buffer): Promise<Answer> {
+  private send(
+    method: string,
+    url: URL,
+    op: string,
+    path: string,
+    body?: Buffer,
+    headers: Readonly<Record<string, string>> = {},
+  ): Promise<Answer> {
     const https = url.protocol === 'https:';
     const timeoutMs = this.options.requestTimeoutMs;
     return new Promise<Answer>((resolve, reject) => {
@@ -224,6 +270,7 @@ export class WebHdfsClient {
           method,
           agent: https ? this.httpsAgent : this.httpAgent,
           headers: {
+            ...headers,
             'Content-Length': String(body?.length ?? 0),
             ...(body === undefined ? {} : { 'Content-Type': 'application/octet-stream' }),
           },

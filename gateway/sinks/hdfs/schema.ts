@@ -38,8 +38,30 @@ const authSchema = z
         .optional()
         .describe('Also send `user.name` (security off: the token alone does not name the user).'),
     }),
+    z.strictObject({
+      type: z.literal('kerberos'),
+      principal: z
+        .string()
+        .regex(/^[^@\s]+@[^@\s]+$/, 'a principal with its realm, e.g. sluice/gw1@EXAMPLE.COM')
+        .describe('The Kerberos principal the sink authenticates as (SPNEGO), with its realm.'),
+      keytab: configFile(
+        'Client keytab of `principal`; without it, a ticket in KRB5CCNAME (kinit, k5start).',
+        {
+          what: 'Kerberos keytab',
+          missingHint: 'export one: kadmin -q "ktadd -k FILE PRINCIPAL" (or ipa-getkeytab)',
+        },
+      ).optional(),
+      krb5_conf: configFile('krb5.conf naming the realm and its KDCs; default /etc/krb5.conf.', {
+        what: 'krb5.conf',
+        missingHint: 'give the krb5.conf of the cluster realm',
+      }).optional(),
+    }),
   ])
-  .describe('How the sink identifies itself. Kerberos SPNEGO is not supported: use a delegation token.');
+  .describe(
+    'How the sink identifies itself: pseudo (security off), a delegation token (inline or a file an operator ' +
+      'rotates), or kerberos (SPNEGO with a keytab: the sink fetches, renews and replaces its own delegation ' +
+      'token; needs the optional `kerberos` package, built against libkrb5-dev).',
+  );
 
 export const schema = z
   .strictObject({
@@ -104,7 +126,7 @@ export const schema = z
       .boolean()
       .default(false)
       .describe(
-        'The cluster runs with hadoop.security.authentication=kerberos: only delegation tokens work.',
+        'The cluster runs with hadoop.security.authentication=kerberos: delegation tokens or kerberos auth.',
       ),
     auth: authSchema,
     tls: tlsClientSchema
@@ -122,8 +144,7 @@ export const schema = z
       ctx.addIssue({
         code: 'custom',
         path: ['auth', 'type'],
-        message:
-          'a secure cluster refuses pseudo auth: use delegation_token (Kerberos SPNEGO is not supported)',
+        message: 'a secure cluster refuses pseudo auth: use kerberos (a keytab) or delegation_token',
       });
     }
     if (

@@ -2,7 +2,6 @@
 // condition holds the whole generation is committed at once, so the runner's ack (committedThrough = the
 // generation's last sequence) never covers a reading whose file is not final. Any failure drops the
 // generation; the next write first runs recovery, which decides from HDFS alone what is delivered.
-import { readFileSync } from 'node:fs';
 import { clientTlsOptions } from '../../config/tls.js';
 import type { ComponentDeps, ComponentHealth, Sink, SinkProgress } from '../../components.js';
 import { failedHealth } from '../../components.js';
@@ -13,6 +12,8 @@ import { encoder } from './encode.js';
 import type { HdfsSinkConfig } from './schema.js';
 import { expandDir, parseTemplate, type PathTemplate } from './paths.js';
 import { WebHdfsClient } from './client.js';
+import { WebHdfsError } from './classify.js';
+import { delegationTokens, type DelegationTokens } from './tokens.js';
 import { Generation, type GenerationSettings } from './writer.js';
 
 const PARALLEL_UPLOADS = 4;
@@ -28,7 +29,8 @@ export class HdfsSink implements Sink {
   private gen: Generation | undefined;
   /** False until recovery ran against HDFS, and again after any failure. */
   private recovered = false;
-  private token: string | undefined;
+  /** The delegation token sent on every request (all auth types but pseudo). */
+  private readonly tokens: DelegationTokens | undefined;
   private status: ComponentHealth = { state: 'starting' };
 
   constructor(
@@ -45,6 +47,7 @@ export class HdfsSink implements Sink {
       ...(config.tls === undefined ? {} : { tls: clientTlsOptions(config.tls) }),
       requestTimeoutMs: config.request_timeout_ms,
     });
+    this.tokens = delegationTokens(config.auth, this.client, deps.log);
     this.committer = new Committer(this.client, stateRoot, deps.log);
     this.settings = {
       encoder: encoder(config.format, config.compression === 'gzip', deps.gatewayId),
@@ -62,7 +65,6 @@ export class HdfsSink implements Sink {
 
   async connect(): Promise<void> {
     try {
-      this.token = undefined; // a token_file is read again: an operator may have rotated it
       this.gen = undefined;
       this.recovered = false;
       await this.recover();
@@ -118,17 +120,21 @@ export class HdfsSink implements Sink {
     }
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
     // An open generation here was not flushed (the runner flushes first): its readings are still queued,
     // and its staged files are removed by the next recovery.
     this.drop();
+    await this.tokens?.release();
     this.client.close();
     this.status = { state: 'stopped' };
-    return Promise.resolve();
   }
 
   health(): ComponentHealth {
-    return this.status;
+    // Whose token and until when: what an operator needs before it expires (never the token itself).
+    const token = this.tokens?.describe();
+    if (token === undefined || this.status.state !== 'healthy') return this.status;
+    const detail = this.status.detail === undefined ? token : `${this.status.detail}; ${token}`;
+    return { ...this.status, detail };
   }
 
   /** Time to roll: the generation is old, or one of its files went idle (e.g. a past time bucket). */
@@ -185,31 +191,29 @@ export class HdfsSink implements Sink {
     this.recovered = false;
   }
 
-  private authParams(): Record<string, string> {
+  private async authParams(): Promise<Record<string, string>> {
     const auth = this.config.auth;
-    if (auth.type === 'pseudo') return { 'user.name': auth.user };
-    this.token ??= auth.token ?? readToken(auth.token_file ?? '');
-    return auth.user === undefined
-      ? { delegation: this.token }
-      : { delegation: this.token, 'user.name': auth.user };
+    if (auth.type === 'pseudo' || this.tokens === undefined) {
+      return auth.type === 'pseudo' ? { 'user.name': auth.user } : {};
+    }
+    const delegation = await this.tokens.current();
+    return auth.type === 'delegation_token' && auth.user !== undefined
+      ? { delegation, 'user.name': auth.user }
+      : { delegation };
   }
 
   private fail(err: unknown): SluiceError {
     const e = toSluiceError(err, 'SLUICE_SINK_WRITE', `writing to HDFS ${this.config.path} failed`);
-    if (e.code === 'SLUICE_AUTH') this.token = undefined;
+    // The namenode refused the token itself (expired, cancelled; a 401 without one): fetched or read anew.
+    // Not on other auth faults (permissions): they would only churn tokens on the namenode.
+    if (
+      e instanceof WebHdfsError &&
+      e.code === 'SLUICE_AUTH' &&
+      (e.status === 401 || /token/i.test(e.message))
+    ) {
+      this.tokens?.invalidate();
+    }
     this.status = failedHealth('unhealthy', e);
     return e;
-  }
-}
-
-function readToken(file: string): string {
-  try {
-    return readFileSync(file, 'utf8').trim();
-  } catch (err) {
-    throw new SluiceError('SLUICE_AUTH', `cannot read the delegation token file ${file}`, {
-      retriable: true, // unlike other auth faults: the token file may be written later (fetchdt, a renewal job)
-      hint: 'write a token there (hdfs fetchdt --webservice ... then extract the URL-safe string)',
-      cause: err,
-    });
   }
 }

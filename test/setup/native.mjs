@@ -1,0 +1,67 @@
+// Setup step: the optional npm packages with a native part (`kerberos`, for the HDFS sink's auth.type
+// kerberos). `npm ci` runs before the Debian step, so on a fresh machine their build found no headers and
+// npm dropped them; once the Debian step has installed those headers (libkrb5-dev), they are built here.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { SetupError, run, tail } from './lib.mjs';
+
+/** Each package: what it needs from Debian, for the message when it still does not build. */
+export const NATIVE = [{ name: 'kerberos', needs: 'libkrb5-dev g++ make python3' }];
+
+/** In a fresh node: this process's module cache would remember a failed load after a rebuild. */
+async function loads(root, name) {
+  const r = await run(process.execPath, ['-e', `require(${JSON.stringify(name)})`], { cwd: root });
+  return r.code === 0;
+}
+
+/** @param {import('./index.mjs').Context} ctx */
+export async function nativeStep(ctx) {
+  const pkg = JSON.parse(readFileSync(join(ctx.root, 'package.json'), 'utf8'));
+  for (const n of NATIVE) {
+    const spec = pkg.optionalDependencies?.[n.name];
+    if (spec === undefined) continue;
+    await ctx.timed(`native package ${n.name}`, () => ensure(ctx, n, spec));
+  }
+}
+
+/** The version package-lock.json pins for a top-level package, if it does. */
+function lockedVersion(root, name) {
+  try {
+    const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8'));
+    return lock.packages?.[`node_modules/${name}`]?.version;
+  } catch (err) {
+    if (err.code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+async function ensure(ctx, n, spec) {
+  if (await loads(ctx.root, n.name)) return 'loads';
+  if (ctx.check) {
+    ctx.missing();
+    return 'missing or not built';
+  }
+  await ctx.lock();
+  if (await loads(ctx.root, n.name)) return 'loads (built by another setup)';
+  const present = existsSync(join(ctx.root, 'node_modules', n.name, 'package.json'));
+  // --no-save: package.json and the lock file already name it; only node_modules lacks it. The version
+  // the lock file holds, not the newest the range allows, so every machine builds the same one.
+  const args = present
+    ? ['rebuild', n.name]
+    : [
+        'install',
+        '--no-save',
+        '--no-audit',
+        '--no-fund',
+        `${n.name}@${lockedVersion(ctx.root, n.name) ?? spec}`,
+      ];
+  const r = await run('npm', args, { cwd: ctx.root });
+  if (r.code !== 0 || !(await loads(ctx.root, n.name))) {
+    throw new SetupError('SETUP_NATIVE_BUILD', `the optional package ${n.name} does not build`, {
+      hint: `it needs the Debian packages ${n.needs} (the Debian step installs them); the command: npm ${args.join(' ')}`,
+      detail: tail(r.output),
+    });
+  }
+  return present ? 'rebuilt' : 'installed and built';
+}
