@@ -13,6 +13,9 @@ import { tlsClientSchema } from '../../config/tls.js';
 import { COMPRESSIONS } from './formats.js';
 import { templateProblems } from './paths.js';
 
+/** Row groups a Parquet file may have, at most: what its footer's index holds in memory until the roll. */
+const MAX_ROW_GROUPS = 256;
+
 const hdfsPath = z.string().superRefine((text, ctx) => {
   for (const message of templateProblems(text)) ctx.addIssue({ code: 'custom', message });
 });
@@ -101,7 +104,8 @@ export const schema = z
     upload_buffer_bytes: byteSize
       .default(4 * 1024 * 1024)
       .describe(
-        'Bytes held in memory per open file before they are sent (CREATE, then APPEND); for parquet, one row group.',
+        'Bytes held in memory per open file before they are sent (CREATE, then APPEND); for parquet, one row ' +
+          'group (at least max_file_bytes / 256).',
       ),
     state_dir: hdfsPath
       .refine((p) => !p.includes('{'), 'a fixed directory')
@@ -165,6 +169,15 @@ export const schema = z
         code: 'custom',
         path: ['compression'],
         message: `format ${c.format} takes compression ${COMPRESSIONS[c.format].join(', ')}`,
+      });
+    }
+    // A Parquet file keeps each row group's index (column chunk offsets, statistics) in memory until its
+    // footer is written at the roll: one row group per upload, so the ratio bounds that memory per file.
+    if (c.format === 'parquet' && c.max_file_bytes / c.upload_buffer_bytes > MAX_ROW_GROUPS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['upload_buffer_bytes'],
+        message: `parquet writes one row group per upload: at least max_file_bytes / ${MAX_ROW_GROUPS} (${Math.ceil(c.max_file_bytes / MAX_ROW_GROUPS)} bytes), or a smaller max_file_bytes`,
       });
     }
     if (c.upload_buffer_bytes > c.max_file_bytes) {

@@ -170,6 +170,15 @@ describe('config', () => {
   it('leaves compression unset so each format gets its own default', () => {
     expect(schema.parse({ ...base, format: 'parquet' }).compression).toBeUndefined();
   });
+  it('bounds the row groups of a parquet file, whose index stays in memory until the footer', () => {
+    const over = { ...base, format: 'parquet', max_file_bytes: '64MiB' };
+    const r = schema.safeParse({ ...over, upload_buffer_bytes: '64KiB' });
+    expect(r.error?.issues.map((i) => [i.path, i.message])).toEqual([
+      [['upload_buffer_bytes'], expect.stringMatching(/one row group per upload: at least .*262144 bytes/)],
+    ]);
+    expect(schema.safeParse({ ...over, upload_buffer_bytes: '256KiB' }).success).toBe(true);
+    expect(schema.safeParse({ ...over, format: 'avro', upload_buffer_bytes: '64KiB' }).success).toBe(true);
+  });
   it.each([
     ['parquet', 'deflate'],
     ['avro', 'gzip'],

@@ -95,6 +95,7 @@ async function drain(root: string, n: number, over: Record<string, unknown>): Pr
     roll_interval_ms: 1_500,
     idle_timeout_ms: 0,
     upload_buffer_bytes: 16 * 1024,
+    max_file_bytes: 1024 * 1024, // parquet: at most 256 uploads (row groups) per file
     ...over,
   });
   const { queue, runner } = await pipeline(sink);
@@ -151,6 +152,7 @@ describe('parquet and avro on a real cluster, read by Spark', { timeout: 300_000
       path: `${root}/out`,
       max_file_readings: 1_000,
       upload_buffer_bytes: 8 * 1024,
+      max_file_bytes: 1024 * 1024,
     };
     const all: QueuedReading[] = readings(3_000).map((r, i) => ({ ...r, seq: i + 1 }));
     const first = realSink(namenodes, over);
