@@ -2,10 +2,15 @@
 // the way downstream does: through the real SinkRunner, several row groups (blocks) per file, rolled by
 // count into time-independent {device} directories; read back through Hadoop's FileSystem client and parsed
 // by other implementations; a restart with an open generation (row groups staged, no footer) that recovery
-// throws away; then Spark over hdfs:// from the NameNode's RPC address counts rows and distinct ids and
+// throws away, and SIGKILL rounds of a real gateway writing Parquet; then Spark over hdfs:// from the NameNode's RPC address counts rows and distinct ids and
 // reports the schema, which must be the documented one.
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { Queue } from '../../../gateway/queue/queue.js';
 import type { QueuedReading } from '../../../gateway/reading.js';
+import { runGatewayChild, writeBacklog } from '../../helpers/gateway-child.js';
+import { tempDir } from '../../helpers/tmp.js';
+import { assertBuilt } from '../built.js';
 import { reading, readings } from '../../helpers/readings.js';
 import { until } from '../../helpers/wait.mjs';
 import { startHdfs, type HdfsPeer } from '../../peers/hdfs/index.js';
@@ -13,7 +18,7 @@ import { runSparkHdfsCount, type SparkHdfsCountResult } from '../../peers/spark/
 import { checkColumnarFile, parquetFooter } from './columnar-read.js';
 import type { FinalFile } from './helpers.js';
 import { pipeline } from './helpers.js';
-import { namenodeUrls, ownedDir, readFinalFile, realSink, walk } from './real-helpers.js';
+import { exists, namenodeUrls, ownedDir, readFinalFile, realSink, walk } from './real-helpers.js';
 
 let hdfs: HdfsPeer;
 let namenodes: string[];
@@ -208,3 +213,48 @@ describe('parquet and avro on a real cluster, read by Spark', { timeout: 300_000
     );
   });
 });
+
+const crashChild = fileURLToPath(new URL('../../fixtures/hdfs-columnar-gateway-child.mjs', import.meta.url));
+
+test('SIGKILL rounds of a gateway writing parquet: no torn, empty or duplicate file; Spark counts each once', async () => {
+  assertBuilt('hdfs');
+  const total = 2_000;
+  await ownedDir(hdfs, '/crash');
+  const dataDir = tempDir();
+  const queueDir = await writeBacklog(dataDir, total);
+  let acked = 0;
+  let rounds = 0;
+  let leftStaged = 0; // rounds whose kill left an uncommitted attempt (row groups without a footer)
+  for (; rounds < 8 && acked < total; rounds++) {
+    acked = (
+      await runGatewayChild(crashChild, [dataDir, namenodes[0] as string, 'parquet'], {
+        onReady: (ctl) => {
+          const timer = setTimeout(() => ctl.kill(), 400 + Math.floor(Math.random() * 1200));
+          ctl.onExit(() => clearTimeout(timer));
+        },
+      })
+    ).acked;
+    await new Promise((r) => setTimeout(r, 50)); // requests the child sent before dying land now
+    const staging = '/crash/_sluice/gw-crash/hdfs/staging';
+    if ((await exists(hdfs, staging)) && (await hdfs.ls(staging)).length > 0) leftStaged++;
+    const reader = Queue.open({ dir: queueDir, maxBytes: 1 << 30, onFull: 'reject_new', readOnly: true });
+    const cursor = reader.cursorPosition('hdfs');
+    await reader.close();
+    const files = await finalFiles('/crash');
+    expect(files.flatMap((f) => f.problems.map((p) => `${f.path}: ${p}`))).toEqual([]);
+    const seqs = files.flatMap((f) => f.records.map((r) => r.seq));
+    expect(seqs.length).toBe(new Set(seqs).size);
+    const have = new Set(seqs);
+    let prefix = 0;
+    while (have.has(prefix + 1)) prefix++;
+    expect(cursor).toBeLessThanOrEqual(prefix); // nothing acked that is not in a final, readable file
+  }
+  if (acked < total)
+    acked = (await runGatewayChild(crashChild, [dataDir, namenodes[0] as string, 'parquet'])).acked;
+  console.info(`hdfs formats crash: ${rounds} SIGKILL rounds, ${leftStaged} left staged files`);
+  expect(acked).toBe(total);
+  expect(leftStaged).toBeGreaterThanOrEqual(2);
+  const files = await expectExactlyOnce('/crash', total);
+  const spark = await runSparkHdfsCount({ fsUri, dir: '/crash', format: 'parquet' });
+  expectCounts(spark, total, files.length);
+}, 400_000);
