@@ -129,7 +129,8 @@ class ParquetFile implements FileEncoder {
     const rows = this.rows;
     if (rows.length > 0) {
       this.rows = [];
-      // One row group per upload: its column chunks, dictionary and pages are written here, synchronously.
+      // One row group per upload, encoded and compressed here on the event loop (hyparquet-writer is
+      // synchronous): about 5 us a reading, so a 4 MiB upload holds the loop some 100 ms on a small core.
       void this.writer.write({ columnData: columns(this.gatewayId, rows), rowGroupSize: rows.length });
     }
     return Promise.resolve(this.out.drain());

@@ -4,6 +4,7 @@
 // and Avro container files come from columnar.ts through the same per-file interface.
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
+import { SluiceError } from '../../errors.js';
 import { toRecord, type QueuedReading } from '../../reading.js';
 import { avroEncoder, parquetEncoder } from './columnar.js';
 import { COMPRESSIONS, type Compression, type Encoder, type FileEncoder, type Format } from './formats.js';
@@ -26,7 +27,7 @@ const EMPTY = Buffer.alloc(0);
 export function encoder(format: Format, compression: Compression, gatewayId: string): Encoder {
   if (!COMPRESSIONS[format].includes(compression)) {
     // The config schema refuses the pair first; this guards a caller that skipped it.
-    throw new Error(`format ${format} cannot carry ${compression} compression`);
+    throw new SluiceError('SLUICE_INTERNAL', `format ${format} cannot carry ${compression} compression`);
   }
   if (format === 'parquet') {
     return parquetEncoder(

@@ -2,6 +2,7 @@
 // made final together. Data is buffered per file and uploaded in large pieces (CREATE, then APPEND) into a
 // staging directory unique to this attempt; nothing here is visible to readers of the data directories.
 import { randomBytes } from 'node:crypto';
+import { SluiceError } from '../../errors.js';
 import type { QueuedReading } from '../../reading.js';
 import type { Encoder, FileEncoder } from './formats.js';
 import { finalName } from '../ranged-names.js';
@@ -77,7 +78,9 @@ export class Generation {
       };
       this.files.set(dir, f);
     }
-    if (f.ended) throw new Error(`reading ${r.seq} added to ${f.staged} after its end`);
+    if (f.ended) {
+      throw new SluiceError('SLUICE_INTERNAL', `reading ${r.seq} added to ${f.staged} after its end`);
+    }
     const bytes = f.encoder.add(r);
     f.pendingBytes += bytes;
     f.rawBytes += bytes;
