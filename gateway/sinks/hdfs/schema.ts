@@ -81,7 +81,7 @@ export const schema = z
       .optional()
       .describe(
         'jsonl, csv: none (default) or gzip (adds .gz to the names). parquet: snappy (default), gzip or none, ' +
-          'per column chunk. avro: deflate (default) or none, per block.',
+          'per page inside the file. avro: deflate (default) or none, per block.',
       ),
     max_file_bytes: byteSize
       .default(128 * 1024 * 1024)
