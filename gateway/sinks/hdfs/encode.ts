@@ -1,21 +1,13 @@
-// File contents: one line per reading, JSON lines (the ReadingRecord every sink writes) or CSV (RFC 4180,
-// header first), optionally gzip. Each upload is its own gzip member; concatenated members are one valid gzip
-// stream (RFC 1952 2.2) that gunzip, Hadoop's GzipCodec, Hive and Spark read whole.
+// File contents. Text formats: one line per reading, JSON lines (the ReadingRecord every sink writes) or CSV
+// (RFC 4180, header first), optionally gzip; each upload is its own gzip member, and concatenated members are
+// one valid gzip stream (RFC 1952 2.2) that gunzip, Hadoop's GzipCodec, Hive and Spark read whole. Parquet
+// and Avro container files come from columnar.ts through the same per-file interface.
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
+import { SluiceError } from '../../errors.js';
 import { toRecord, type QueuedReading } from '../../reading.js';
-
-export type Format = 'jsonl' | 'csv';
-
-export interface Encoder {
-  /** File extension, without the dot: `jsonl`, `csv.gz`, ... */
-  readonly ext: string;
-  /** What starts every file (the CSV header), or ''. */
-  readonly header: string;
-  line(r: QueuedReading): string;
-  /** What goes over the wire for these encoded lines. */
-  pack(text: string): Promise<Buffer>;
-}
+import { avroEncoder, parquetEncoder } from './columnar.js';
+import { COMPRESSIONS, type Compression, type Encoder, type FileEncoder, type Format } from './formats.js';
 
 export const CSV_COLUMNS = [
   'id',
@@ -31,26 +23,62 @@ export const CSV_COLUMNS = [
 ] as const;
 
 const gzipAsync = promisify(gzip);
-
-export function encoder(format: Format, gzipped: boolean, gatewayId: string): Encoder {
+const EMPTY = Buffer.alloc(0);
+export function encoder(format: Format, compression: Compression, gatewayId: string): Encoder {
+  if (!COMPRESSIONS[format].includes(compression)) {
+    // The config schema refuses the pair first; this guards a caller that skipped it.
+    throw new SluiceError('SLUICE_INTERNAL', `format ${format} cannot carry ${compression} compression`);
+  }
+  if (format === 'parquet') {
+    return parquetEncoder(
+      compression === 'snappy' || compression === 'gzip' ? compression : 'none',
+      gatewayId,
+    );
+  }
+  if (format === 'avro') return avroEncoder(compression === 'deflate' ? 'deflate' : 'none', gatewayId);
+  const gzipped = compression === 'gzip';
   const pack = gzipped
     ? (text: string) => gzipAsync(Buffer.from(text, 'utf8'))
     : (text: string) => Promise.resolve(Buffer.from(text, 'utf8'));
   const suffix = gzipped ? '.gz' : '';
-  if (format === 'jsonl') {
-    return {
-      ext: `jsonl${suffix}`,
-      header: '',
-      line: (r) => `${JSON.stringify(toRecord(gatewayId, r))}\n`,
-      pack,
-    };
+  const line =
+    format === 'jsonl'
+      ? (r: QueuedReading) => `${JSON.stringify(toRecord(gatewayId, r))}\n`
+      : (r: QueuedReading) => csvLine(gatewayId, r);
+  const header = format === 'csv' ? `${CSV_COLUMNS.join(',')}\n` : '';
+  return { ext: `${format}${suffix}`, open: () => new TextFile(header, line, pack) };
+}
+
+/** Lines held until taken; the header goes with the first take. */
+class TextFile implements FileEncoder {
+  readonly startBytes: number;
+  private pending: string[];
+
+  constructor(
+    header: string,
+    private readonly line: (r: QueuedReading) => string,
+    private readonly pack: (text: string) => Promise<Buffer>,
+  ) {
+    this.startBytes = Buffer.byteLength(header);
+    this.pending = header === '' ? [] : [header];
   }
-  return {
-    ext: `csv${suffix}`,
-    header: `${CSV_COLUMNS.join(',')}\n`,
-    line: (r) => csvLine(gatewayId, r),
-    pack,
-  };
+
+  add(r: QueuedReading): number {
+    const text = this.line(r);
+    this.pending.push(text);
+    return Buffer.byteLength(text);
+  }
+
+  take(): Promise<Buffer> {
+    if (this.pending.length === 0) return Promise.resolve(EMPTY);
+    const text = this.pending.join('');
+    this.pending = [];
+    return this.pack(text);
+  }
+
+  end(): Promise<Buffer> {
+    return Promise.resolve(EMPTY);
+  }
 }
 
 function csvLine(gatewayId: string, r: QueuedReading): string {

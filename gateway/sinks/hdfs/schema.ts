@@ -10,7 +10,11 @@ import {
   sinkCommon,
 } from '../../config/common.js';
 import { tlsClientSchema } from '../../config/tls.js';
+import { COMPRESSIONS } from './formats.js';
 import { templateProblems } from './paths.js';
+
+/** Row groups a Parquet file may have, at most: what its footer's index holds in memory until the roll. */
+const MAX_ROW_GROUPS = 256;
 
 const hdfsPath = z.string().superRefine((text, ctx) => {
   for (const message of templateProblems(text)) ctx.addIssue({ code: 'custom', message });
@@ -83,11 +87,29 @@ export const schema = z
       .regex(/^[A-Za-z0-9][A-Za-z0-9.-]{0,63}$/, 'letters, digits, `.`, `-` (max 64)')
       .default('sluice')
       .describe('First part of every file name: <prefix>-<gateway>-<first seq>-<last seq>.<ext>.'),
-    format: z.enum(['jsonl', 'csv']).default('jsonl').describe('JSON lines (the reading record) or CSV.'),
-    compression: z.enum(['none', 'gzip']).default('none').describe('gzip adds .gz to the file names.'),
+    format: z
+      .enum(['jsonl', 'csv', 'parquet', 'avro'])
+      .default('jsonl')
+      .describe(
+        'jsonl: the reading record, one per line. csv: header id,gateway,seq,ts,device,metric,value,unit,' +
+          'source,tags. parquet and avro: columns id, gateway, source, device, metric (string), seq (int64/long), ' +
+          'ts (int64 TIMESTAMP(MILLIS, UTC) / timestamp-millis), value (double, null unless numeric), ' +
+          'value_json (string: the JSON of a non-numeric value, else null), unit (string or null), ' +
+          'tags (string: a JSON object, or null). A Parquet file holds one row group per upload ' +
+          '(upload_buffer_bytes) and its footer; an Avro container file one block per upload.',
+      ),
+    compression: z
+      .enum(['none', 'gzip', 'snappy', 'deflate'])
+      .optional()
+      .describe(
+        'jsonl, csv: none (default) or gzip (adds .gz to the names). parquet: snappy (default), gzip or none, ' +
+          'per page inside the file. avro: deflate (default) or none, per block.',
+      ),
     max_file_bytes: byteSize
       .default(128 * 1024 * 1024)
-      .describe('Roll once a file holds this many bytes before compression.'),
+      .describe(
+        'Roll once a file holds this many bytes before compression (parquet, avro: the readings as JSON lines, estimated).',
+      ),
     max_file_readings: z
       .number()
       .int()
@@ -103,7 +125,10 @@ export const schema = z
       .describe('Roll when an open file got nothing for this long (an old time bucket); 0: never.'),
     upload_buffer_bytes: byteSize
       .default(4 * 1024 * 1024)
-      .describe('Bytes held in memory per open file before they are sent (CREATE, then APPEND).'),
+      .describe(
+        'Bytes held in memory per open file before they are sent (CREATE, then APPEND); for parquet, one row ' +
+          'group (at least max_file_bytes / 256).',
+      ),
     state_dir: hdfsPath
       .refine((p) => !p.includes('{'), 'a fixed directory')
       .optional()
@@ -160,6 +185,22 @@ export const schema = z
     if (c.tls !== undefined && !c.namenodes.every((u) => u.startsWith('https://'))) {
       ctx.addIssue({ code: 'custom', path: ['tls'], message: 'tls needs https:// namenodes' });
     }
+    if (c.compression !== undefined && !COMPRESSIONS[c.format].includes(c.compression)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['compression'],
+        message: `format ${c.format} takes compression ${COMPRESSIONS[c.format].join(', ')}`,
+      });
+    }
+    // A Parquet file keeps each row group's index (column chunk offsets, statistics) in memory until its
+    // footer is written at the roll: one row group per upload, so the ratio bounds that memory per file.
+    if (c.format === 'parquet' && c.max_file_bytes / c.upload_buffer_bytes > MAX_ROW_GROUPS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['upload_buffer_bytes'],
+        message: `parquet writes one row group per upload: at least max_file_bytes / ${MAX_ROW_GROUPS} (${Math.ceil(c.max_file_bytes / MAX_ROW_GROUPS)} bytes), or a smaller max_file_bytes`,
+      });
+    }
     if (c.upload_buffer_bytes > c.max_file_bytes) {
       ctx.addIssue({
         code: 'custom',
@@ -168,6 +209,8 @@ export const schema = z
       });
     }
   })
-  .describe('HDFS over WebHDFS: JSON-lines or CSV files in time-bucketed directories, exactly once.');
+  .describe(
+    'HDFS over WebHDFS: JSON-lines, CSV, Parquet or Avro files in time-bucketed directories, exactly once.',
+  );
 
 export type HdfsSinkConfig = z.output<typeof schema>;

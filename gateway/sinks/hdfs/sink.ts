@@ -9,6 +9,7 @@ import { SluiceError, toSluiceError } from '../../errors.js';
 import type { QueuedReading } from '../../reading.js';
 import { Committer, type Manifest } from './commit.js';
 import { encoder } from './encode.js';
+import { defaultCompression } from './formats.js';
 import type { HdfsSinkConfig } from './schema.js';
 import { expandDir, parseTemplate, type PathTemplate } from './paths.js';
 import { WebHdfsClient } from './client.js';
@@ -50,7 +51,11 @@ export class HdfsSink implements Sink {
     this.tokens = delegationTokens(config.auth, this.client, deps.log);
     this.committer = new Committer(this.client, stateRoot, deps.log);
     this.settings = {
-      encoder: encoder(config.format, config.compression === 'gzip', deps.gatewayId),
+      encoder: encoder(
+        config.format,
+        config.compression ?? defaultCompression(config.format),
+        deps.gatewayId,
+      ),
       prefix: config.prefix,
       gatewayId: deps.gatewayId,
       stateRoot,

@@ -2,8 +2,9 @@
 // made final together. Data is buffered per file and uploaded in large pieces (CREATE, then APPEND) into a
 // staging directory unique to this attempt; nothing here is visible to readers of the data directories.
 import { randomBytes } from 'node:crypto';
+import { SluiceError } from '../../errors.js';
 import type { QueuedReading } from '../../reading.js';
-import type { Encoder } from './encode.js';
+import type { Encoder, FileEncoder } from './formats.js';
 import { finalName } from '../ranged-names.js';
 import { stateNames } from './paths.js';
 import type { CreateOptions, WebHdfsClient } from './client.js';
@@ -17,12 +18,15 @@ export interface StagedFile {
   first: number;
   last: number;
   count: number;
-  /** Encoded bytes before compression, header included: what `max_file_bytes` counts. */
+  /** Encoded bytes before compression (as text), header included: what `max_file_bytes` counts. */
   rawBytes: number;
   /** Bytes acknowledged by CREATE/APPEND answers: what the staged file must hold. */
   stored: number;
   created: boolean;
-  pending: string[];
+  /** Set once the file's end (Parquet's footer) is sent: nothing may be appended after it. */
+  ended: boolean;
+  /** Holds what is not sent yet; one per file, its state is the file's (Parquet's row-group index). */
+  readonly encoder: FileEncoder;
   pendingBytes: number;
   lastWriteAt: number;
 }
@@ -56,7 +60,7 @@ export class Generation {
   async add(client: WebHdfsClient, dir: string, r: QueuedReading, now: number): Promise<StagedFile> {
     let f = this.files.get(dir);
     if (f === undefined) {
-      const header = this.s.encoder.header;
+      const encoder = this.s.encoder.open();
       f = {
         index: this.files.size,
         dir,
@@ -64,18 +68,20 @@ export class Generation {
         first: r.seq,
         last: r.seq,
         count: 0,
-        rawBytes: Buffer.byteLength(header),
+        rawBytes: encoder.startBytes,
         stored: 0,
         created: false,
-        pending: header === '' ? [] : [header],
-        pendingBytes: Buffer.byteLength(header),
+        ended: false,
+        encoder,
+        pendingBytes: encoder.startBytes,
         lastWriteAt: now,
       };
       this.files.set(dir, f);
     }
-    const line = this.s.encoder.line(r);
-    const bytes = Buffer.byteLength(line);
-    f.pending.push(line);
+    if (f.ended) {
+      throw new SluiceError('SLUICE_INTERNAL', `reading ${r.seq} added to ${f.staged} after its end`);
+    }
+    const bytes = f.encoder.add(r);
     f.pendingBytes += bytes;
     f.rawBytes += bytes;
     f.last = r.seq;
@@ -86,12 +92,20 @@ export class Generation {
     return f;
   }
 
-  /** Sends what a file holds in memory: CREATE the first time (never over an existing file), APPEND after. */
-  async upload(client: WebHdfsClient, f: StagedFile): Promise<void> {
-    if (f.pendingBytes === 0) return;
-    const data = await this.s.encoder.pack(f.pending.join(''));
-    f.pending = [];
+  /**
+   * Sends what a file holds in memory: CREATE the first time (never over an existing file), APPEND after.
+   * With `last`, the file's end goes too, and the file takes no more readings.
+   */
+  async upload(client: WebHdfsClient, f: StagedFile, last = false): Promise<void> {
+    if (f.ended || (f.pendingBytes === 0 && !last)) return;
+    let data = await f.encoder.take();
+    if (last) {
+      f.ended = true;
+      const end = await f.encoder.end();
+      if (end.length > 0) data = data.length === 0 ? end : Buffer.concat([data, end]);
+    }
     f.pendingBytes = 0;
+    if (data.length === 0) return;
     if (f.created) {
       await client.append(f.staged, data);
     } else {
@@ -101,8 +115,9 @@ export class Generation {
     f.stored += data.length;
   }
 
+  /** Sends the rest of every file with its end: after this the generation can only be committed. */
   async uploadAll(client: WebHdfsClient, concurrency: number): Promise<void> {
-    await forEachLimit([...this.files.values()], concurrency, (f) => this.upload(client, f));
+    await forEachLimit([...this.files.values()], concurrency, (f) => this.upload(client, f, true));
   }
 
   /** The file name each staged file gets when the generation is committed. */

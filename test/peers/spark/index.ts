@@ -1,6 +1,6 @@
-// Apache Spark as a downstream consumer of Sluice's Kafka sink: runs the DedupCount job (src/main/java) in
-// local mode, which reads a topic with Structured Streaming, drops duplicate readings by id within a
-// watermark and reports its counts. One short-lived JVM per run, reaped on every path.
+// Apache Spark as a downstream consumer of Sluice, in local mode: DedupCount (src/main/java) reads a Kafka
+// topic with Structured Streaming, drops duplicate readings by id within a watermark and reports its counts;
+// HdfsCount reads the HDFS sink's final files over hdfs://. One short-lived JVM per run, reaped on every path.
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -182,4 +182,86 @@ export async function expectSparkCountsEqual(
     throw new Error(`Spark dedup count on ${topic}: ${problems.join('; ')} (${JSON.stringify(r)})`);
   }
   return r;
+}
+
+const HDFS_MAIN = 'dev.sluice.test.spark.HdfsCount';
+
+export interface SparkHdfsCountOptions {
+  /** hdfs://host:port (the NameNode RPC address, from the HDFS peer's state). */
+  readonly fsUri: string;
+  /** The directory to read, every file below it (Spark skips names starting with _ or .). */
+  readonly dir: string;
+  readonly format: 'parquet' | 'avro' | 'json';
+  /** Killed (SIGKILL) after this long. Default 180 s. */
+  readonly timeoutMs?: number;
+  /** JVM heap. Default 512m. */
+  readonly heap?: string;
+}
+
+export interface SparkHdfsCountResult {
+  readonly rows: number;
+  readonly distinctIds: number;
+  readonly minSeq: number;
+  readonly maxSeq: number;
+  readonly sumSeq: number;
+  /** Rows with a non-null `value` (numeric readings). */
+  readonly numericValues: number;
+  /** Rows with a non-null `value_json` (non-numeric readings); for json, rows with an id. */
+  readonly jsonValues: number;
+  /** The earliest `ts`, as epoch milliseconds: shows Spark read the timestamps in the right unit. */
+  readonly minTsMillis: number;
+  /** Spark's schema (StructType as JSON): fields with name, type, nullable. */
+  readonly sparkSchema: { fields: { name: string; type: string; nullable: boolean }[] };
+  /** Data files Spark's listing rules keep. */
+  readonly files: number;
+  /** Parquet only: the first file's footer schema as parquet-hadoop prints it. */
+  readonly parquetSchema?: string;
+  readonly millis: number;
+  readonly rssPeakBytes?: number;
+}
+
+/** Runs the HdfsCount batch job once over what `dir` holds now, and returns its figures. */
+export async function runSparkHdfsCount(options: SparkHdfsCountOptions): Promise<SparkHdfsCountResult> {
+  const timeoutMs = options.timeoutMs ?? 180_000;
+  const work = await mkdtemp(join(tmpdir(), 'sluice-spark-hdfs-'));
+  const output = join(work, 'result.json');
+  try {
+    const url = `${options.fsUri.replace(/\/+$/, '')}${options.dir}`;
+    const child = spawnJvm('spark', HDFS_MAIN, [url, options.format, output, work], {
+      heap: options.heap ?? HEAP,
+      jvmArgs: [...SPARK_JAVA_OPTIONS, `-Djava.io.tmpdir=${work}`],
+      // Spark and the HDFS client as a user of their own: the files are world-readable (644), as by default.
+      env: { SPARK_LOCAL_IP: '127.0.0.1', HADOOP_USER_NAME: 'spark' },
+    });
+    let tail = '';
+    const keep = (b: Buffer): void => {
+      tail = (tail + b.toString()).slice(-STDERR_TAIL);
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    const end = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>(
+      (resolve) => {
+        const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+        child.once('error', (error) => {
+          clearTimeout(timer);
+          resolve({ code: null, signal: null, error });
+        });
+        child.once('close', (code, signal) => {
+          clearTimeout(timer);
+          resolve({ code, signal });
+        });
+      },
+    );
+    if (end.error || end.code !== 0) {
+      const why = end.error
+        ? `could not start: ${end.error.message}`
+        : `exited with ${end.code ?? end.signal}`;
+      throw new Error(`Spark HdfsCount on ${url} ${why}; stderr/stdout tail:\n${tail}`);
+    }
+    const r = JSON.parse(await readFile(output, 'utf8')) as SparkHdfsCountResult & { rssPeakBytes: number };
+    const { rssPeakBytes, ...rest } = r;
+    return rssPeakBytes >= 0 ? { ...rest, rssPeakBytes } : rest;
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
 }
