@@ -17,8 +17,8 @@ final class Bench {
 
   private Bench() {}
 
-  static Map<String, Object> write(HdfsPeer peer, String dir, long bytes, int files, String client)
-      throws Exception {
+  static Map<String, Object> write(
+      HdfsPeer peer, String dir, long bytes, int files, String client, long blockSize) throws Exception {
     if (files < 1 || bytes < files) throw new IllegalArgumentException("bench-write: BYTES >= FILES >= 1");
     FileSystem fs =
         switch (client) {
@@ -39,7 +39,8 @@ final class Bench {
     try {
       for (int f = 0; f < files; f++) {
         long size = bytes / files + (f == files - 1 ? bytes % files : 0);
-        try (OutputStream out = fs.create(new Path(dir, "f-" + f), false)) {
+        // Replication 3 and the block size given, as the sink asks for them (the cluster's own is 1 MiB).
+        try (OutputStream out = fs.create(new Path(dir, "f-" + f), false, 64 * 1024, (short) 3, blockSize)) {
           for (long left = size; left > 0; left -= WRITE) out.write(buf, 0, (int) Math.min(WRITE, left));
         }
       }
@@ -47,6 +48,6 @@ final class Bench {
       if (fs != peer.fs) fs.close();
     }
     long ms = (System.nanoTime() - t0) / 1_000_000;
-    return Json.obj("client", client, "bytes", bytes, "files", files, "ms", ms);
+    return Json.obj("client", client, "bytes", bytes, "files", files, "blockSize", blockSize, "ms", ms);
   }
 }

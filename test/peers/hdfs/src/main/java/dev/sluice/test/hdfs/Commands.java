@@ -28,7 +28,7 @@ final class Commands {
           + " | quota PATH NS|keep|clear DS|keep|clear | ls PATH | read PATH [text|base64]"
           + " | write PATH text|base64 DATA | rm PATH | dn-kill INDEX [dead] | dn-restart NAME | nn-restart INDEX [nowait]"
           + " | activate INDEX | failover | token RENEWER | token-renew TOKEN | token-cancel TOKEN | spnego URL"
-          + " | bench-write PATH BYTES FILES dfs|webhdfs";
+          + " | bench-write PATH BYTES FILES dfs|webhdfs BLOCKSIZE";
 
   private final HdfsPeer peer;
   /** DataNodes stopped by dn-kill, by transfer address, kept to restart them on the same ports. */
@@ -187,7 +187,8 @@ final class Commands {
         return Json.obj("status", peer.secure.spnegoGet(arg(w, 1)));
       }
       case "bench-write":
-        return Bench.write(peer, arg(w, 1), Long.parseLong(arg(w, 2)), Integer.parseInt(arg(w, 3)), arg(w, 4));
+        return Bench.write(
+            peer, arg(w, 1), Long.parseLong(arg(w, 2)), Integer.parseInt(arg(w, 3)), arg(w, 4), Long.parseLong(arg(w, 5)));
       case "help":
         return Json.obj("help", HELP);
       default:
