@@ -16,6 +16,8 @@ import { validateConfig } from '../../dist/gateway/config/load.js';
 import { Queue } from '../../dist/gateway/queue/queue.js';
 import { Gateway } from '../../dist/gateway/runtime/gateway.js';
 import { parseRangedName } from '../../dist/gateway/sinks/ranged-names.js';
+import { WebHdfsClient } from '../../dist/gateway/sinks/hdfs/client.js';
+import { encoder } from '../../dist/gateway/sinks/hdfs/encode.js';
 import { until } from '../helpers/wait.mjs';
 
 const N = Number(process.argv[2] ?? process.env.HDFS_BENCH_READINGS ?? 1_000_000);
@@ -78,8 +80,54 @@ async function backlog() {
   return dataDir;
 }
 
+/** The floor under any sink: reading the backlog out of the queue and encoding it, no HDFS at all. */
+function readEncode(dataDir) {
+  const q = Queue.open({
+    dir: join(dataDir, 'queue'),
+    maxBytes: 16 * 1024 ** 3,
+    onFull: 'reject_new',
+    readOnly: true,
+  });
+  const enc = encoder('jsonl', false, 'gw-bench');
+  const t0 = performance.now();
+  for (let pos = 0; pos < N;) {
+    const batch = q.readSized(pos, 5_000, 8 * 1024 * 1024).readings;
+    for (const r of batch) enc.line(r);
+    pos = batch[batch.length - 1].seq;
+  }
+  const ms = performance.now() - t0;
+  return q.close().then(() => ms);
+}
+
+/** The sink's own upload pattern with nothing else: per file a CREATE then APPENDs of UPLOAD bytes, data ready
+ * in memory, one request at a time, through the sink's WebHDFS client. */
+async function bareUploads(namenode, dir, totalBytes) {
+  const client = new WebHdfsClient({
+    namenodes: [namenode],
+    auth: () => ({ 'user.name': 'sluice' }),
+    requestTimeoutMs: 120_000,
+  });
+  const chunk = Buffer.alloc(UPLOAD, '{"id":"gw-bench:1","gateway":"gw-bench","seq":1,"device":"dev-1"}\n');
+  const t0 = performance.now();
+  let requests = 0;
+  for (let f = 0; f < FILES; f++) {
+    const size = Math.floor(totalBytes / FILES) + (f === FILES - 1 ? totalBytes % FILES : 0);
+    for (let o = 0; o < size; o += UPLOAD) {
+      const data = chunk.subarray(0, Math.min(UPLOAD, size - o));
+      if (o === 0)
+        await client.create(`${dir}/f-${f}`, data, { overwrite: false, replication: 3, blockSize: BLOCK });
+      else await client.append(`${dir}/f-${f}`, data);
+      requests++;
+    }
+  }
+  const ms = performance.now() - t0;
+  client.close();
+  return { ms, requests };
+}
+
 async function sluiceDrain(hdfs, namenode, dir) {
   const dataDir = await backlog();
+  const readEncodeMs = await readEncode(dataDir);
   const config = validateConfig({
     gateway: { id: 'gw-bench', data_dir: dataDir },
     log: { level: 'warn' },
@@ -123,7 +171,7 @@ async function sluiceDrain(hdfs, namenode, dir) {
   }
   if (next !== N + 1) throw new Error(`final files end at ${next - 1}, not ${N}`);
   if (files.some((f) => f.replication !== 3)) throw new Error('a final file is not replicated 3 times');
-  return { ms, bytes: files.reduce((n, f) => n + f.length, 0), files: files.length };
+  return { ms, readEncodeMs, bytes: files.reduce((n, f) => n + f.length, 0), files: files.length };
 }
 
 const median = (xs) => {
@@ -143,7 +191,10 @@ try {
   const rows = [];
   for (let run = 1; run <= RUNS; run++) {
     const s = await sluiceDrain(hdfs, namenode, `/bench/sluice-${run}`);
-    if (proxy) console.log(`run ${run}: sluice's operations ${JSON.stringify(proxy.counters())}`);
+    if (proxy)
+      console.log(
+        `run ${run}: sluice's operations ${JSON.stringify(proxy.counters())}, ms in each ${JSON.stringify(proxy.timings(), (k, v) => (typeof v === 'number' ? Math.round(v) : v))}`,
+      );
     const dfs = await hdfs.must(
       'bench-write',
       `/bench/dfs-${run}`,
@@ -160,7 +211,8 @@ try {
       'webhdfs',
       String(BLOCK),
     );
-    for (const d of ['sluice', 'dfs', 'web']) await hdfs.must('rm', `/bench/${d}-${run}`);
+    const bare = await bareUploads(namenode, `/bench/bare-${run}`, s.bytes);
+    for (const d of ['sluice', 'dfs', 'web', 'bare']) await hdfs.must('rm', `/bench/${d}-${run}`);
     const row = {
       run,
       bytes: s.bytes,
@@ -169,13 +221,16 @@ try {
       readings: N / (s.ms / 1000),
       dfs: mbs(s.bytes, Number(dfs.ms)),
       web: mbs(s.bytes, Number(web.ms)),
+      bare: mbs(s.bytes, bare.ms),
+      readEncode: N / (s.readEncodeMs / 1000),
     };
     row.ratio = row.sluice / row.dfs;
     rows.push(row);
     console.log(
       `run ${run}: ${(s.bytes / 1e6).toFixed(1)} MB in ${s.files} files; sluice ${(s.ms / 1000).toFixed(2)} s ` +
         `${fmt(row.readings)} readings/s ${row.sluice.toFixed(1)} MB/s | Hadoop DFS client ${(Number(dfs.ms) / 1000).toFixed(2)} s ` +
-        `${row.dfs.toFixed(1)} MB/s | Hadoop WebHdfsFileSystem ${(Number(web.ms) / 1000).toFixed(2)} s ${row.web.toFixed(1)} MB/s | ratio ${row.ratio.toFixed(2)}`,
+        `${row.dfs.toFixed(1)} MB/s | Hadoop WebHdfsFileSystem ${(Number(web.ms) / 1000).toFixed(2)} s ${row.web.toFixed(1)} MB/s | sink's client, CREATE + APPEND x ${bare.requests} ` +
+        `${row.bare.toFixed(1)} MB/s | queue read + encode ${fmt(row.readEncode)} readings/s | ratio ${row.ratio.toFixed(2)}`,
     );
   }
   const col = (k) => rows.map((r) => r[k]);

@@ -27,6 +27,8 @@ export interface FaultProxy {
   /** Operations that have arrived so far, by role and op (CREATE at the NameNode, then at a DataNode). */
   count(role: Role, ...ops: string[]): number;
   counters(): Record<Role, Record<string, number>>;
+  /** Milliseconds spent upstream per role and op, from arrival to the end of Hadoop's answer (summed). */
+  timings(): Record<Role, Record<string, number>>;
   /** What the faults did so far: uploads cut, answers dropped, requests refused. */
   readonly injected: { cut: number; dropped: number; refused: number };
   /** The next `times` matching uploads (DataNode CREATE/APPEND by default): `afterBytes` of the body go to
@@ -69,6 +71,7 @@ const matches = (m: Match, role: Role, op: string): boolean =>
 /** Starts listeners in front of each NameNode base URL (http://host:port); DataNodes get theirs lazily. */
 export async function startFaultProxy(upstreams: readonly string[]): Promise<FaultProxy> {
   const counts: Record<Role, Record<string, number>> = { namenode: {}, datanode: {} };
+  const millis: Record<Role, Record<string, number>> = { namenode: {}, datanode: {} };
   const injected = { cut: 0, dropped: 0, refused: 0 };
   let refusals: Refusal[] = [];
   let cuts: Cut[] = [];
@@ -108,6 +111,8 @@ export async function startFaultProxy(upstreams: readonly string[]): Promise<Fau
   async function handle(target: URL, role: Role, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const op = new URL(req.url ?? '/', 'http://x').searchParams.get('op')?.toUpperCase() ?? '?';
     counts[role][op] = (counts[role][op] ?? 0) + 1;
+    const arrived = performance.now();
+    res.on('close', () => (millis[role][op] = (millis[role][op] ?? 0) + performance.now() - arrived));
     const refusal = take(refusals, role, op);
     if (refusal) {
       injected.refused++;
@@ -194,6 +199,7 @@ export async function startFaultProxy(upstreams: readonly string[]): Promise<Fau
     injected,
     count: (role, ...ops) => ops.reduce((n, op) => n + (counts[role][op] ?? 0), 0),
     counters: () => ({ namenode: { ...counts.namenode }, datanode: { ...counts.datanode } }),
+    timings: () => ({ namenode: { ...millis.namenode }, datanode: { ...millis.datanode } }),
     cutUpload(afterBytes, times = 1, match = { role: 'datanode', ops: ['CREATE', 'APPEND'] }) {
       cuts.push({ left: times, match, afterBytes });
     },
