@@ -3,6 +3,7 @@
 // request took effect, the next N operations refused with a chosen status. The NameNodes' redirects are
 // rewritten so that the DataNode uploads pass through it too, and it counts every operation as it arrives
 // (a real cluster tells nobody when a request arrived). Everything else is Hadoop's own answer, unchanged.
+// Plain http only: the simple and HA variants (the secure one's SPNEGO and TLS are tested without it).
 import {
   createServer,
   request,
@@ -122,7 +123,6 @@ export async function startFaultProxy(upstreams: readonly string[]): Promise<Fau
     }
     const hold = delayOf(role, op, 'request');
     if (hold > 0) await sleep(hold); // forwarded even if the client has given up meanwhile: it lands late
-    const cut = req.method === 'GET' ? undefined : take(cuts, role, op);
     const drop = take(drops, role, op);
     const up = request(
       { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
@@ -140,6 +140,7 @@ export async function startFaultProxy(upstreams: readonly string[]): Promise<Fau
     // A client that went away mid-body (killed, timed out) ends its upload here as it would at Hadoop.
     req.on('error', () => up.destroy());
     req.on('aborted', () => up.destroy());
+    const cut = take(cuts, role, op);
     if (cut === undefined) {
       req.pipe(up);
       return;

@@ -21,7 +21,12 @@ beforeAll(async () => {
   hdfs = await startHdfs({ variant: 'simple' });
   proxy = await startFaultProxy(await namenodeUrls(hdfs));
 });
-afterEach(() => proxy.heal());
+const roots: string[] = [];
+afterEach(async () => {
+  proxy.heal();
+  // The cluster holds only what the running test wrote.
+  for (const root of roots.splice(0)) await hdfs.must('rm', root);
+});
 afterAll(async () => {
   await proxy?.close();
   await hdfs?.close();
@@ -44,6 +49,7 @@ let dirs = 0;
 async function scenario(n: number, over: Record<string, unknown>, fault: (c: Ctx) => Promise<void>) {
   const root = `/f${++dirs}`;
   await ownedDir(hdfs, root);
+  roots.push(root);
   const sink = realSink(proxy.namenodes, {
     path: `${root}/out/{device}`,
     max_file_readings: 100,
@@ -78,7 +84,7 @@ async function scenario(n: number, over: Record<string, unknown>, fault: (c: Ctx
 }
 
 test(
-  'uploads cut mid-body: Hadoop keeps the torn staged files, none becomes final',
+  'uploads cut mid-body leave torn staged files that never become final',
   { timeout: 150_000 },
   async () => {
     const before = proxy.counters().datanode;

@@ -4,7 +4,7 @@
 // time-bucketed directories. Everything is read back through Hadoop's own FileSystem client. (The shared
 // conformance suite and the faults Hadoop gives on demand are in real.test.ts, the rest in faults.test.ts.)
 import { gunzipSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { validateConfig } from '../../../gateway/config/load.js';
 import { silentLogger } from '../../../gateway/observe/log.js';
 import type { QueuedReading } from '../../../gateway/reading.js';
@@ -35,12 +35,18 @@ beforeAll(async () => {
 afterAll(async () => hdfs?.close());
 
 let dirs = 0;
+const roots: string[] = [];
 /** A fresh directory owned by the sink user, so each test reads back only its own files. */
 async function freshRoot(): Promise<string> {
   const root = `/s${++dirs}`;
   await ownedDir(hdfs, root);
+  roots.push(root);
   return root;
 }
+// Removed after each test: the cluster holds only what the running test wrote.
+afterEach(async () => {
+  for (const root of roots.splice(0)) await hdfs.must('rm', root);
+});
 const names = async (dir: string): Promise<string[]> => (await hdfs.ls(dir)).map((f) => f.name).sort();
 
 const q = (seq: number, over: Partial<QueuedReading> = {}): QueuedReading => ({
