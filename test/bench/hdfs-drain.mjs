@@ -225,6 +225,7 @@ try {
       readEncode: N / (s.readEncodeMs / 1000),
     };
     row.ratio = row.sluice / row.dfs;
+    row.floorRatio = row.readings / row.readEncode;
     rows.push(row);
     console.log(
       `run ${run}: ${(s.bytes / 1e6).toFixed(1)} MB in ${s.files} files; sluice ${(s.ms / 1000).toFixed(2)} s ` +
@@ -246,6 +247,12 @@ try {
   );
   console.log(
     `  Hadoop WebHdfsFileSystem    : median ${median(col('web')).toFixed(1)} MB/s (${range(col('web'))})`,
+  );
+  console.log(
+    `  sink's client alone, CREATE + APPENDs of ${UPLOAD / 2 ** 20} MiB, no queue, no commit: median ${median(col('bare')).toFixed(1)} MB/s (${range(col('bare'))})`,
+  );
+  console.log(
+    `  queue read + encode only, no HDFS: median ${fmt(median(col('readEncode')))} readings/s; sluice / that floor: median ${median(col('floorRatio')).toFixed(2)}`,
   );
   console.log(
     `  ratio sluice / DFS client   : median ${ratio.toFixed(2)} (${range(col('ratio'), 2)}); goal >= ${GOAL}: ${ratio >= GOAL ? 'MET' : 'NOT MET'}`,
