@@ -1,53 +1,40 @@
 // SIGKILL of the compiled gateway while it drains to a real Hadoop 3.5 cluster, round after round: right
 // after the k-th RENAME reached the NameNode (the manifest, the commit point, then the staged files), right
-// after the k-th CREATE/APPEND was redirected (the body on its way to a DataNode), or at random. After each
-// kill the queue's ack never passes the final files; at the end the final files hold every reading exactly
-// once, none empty, torn or misnamed, read back through Hadoop's own FileSystem client.
-// The child talks to the NameNode through a pass-through proxy in this process that only counts operations
-// (a real cluster tells nobody when a request arrived); the DataNodes' bodies go to them directly.
-import { createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+// after the k-th CREATE/APPEND body began to reach a DataNode (mid-upload), or at random. After each kill
+// the queue's ack never passes the final files; at the end the final files hold every reading exactly once,
+// none empty, torn or misnamed, read back through Hadoop's own FileSystem client.
+// The child talks to the cluster through the fault proxy (test/peers/hdfs/fault-proxy.ts), NameNode and
+// DataNodes both: it counts each operation as it arrives (a real cluster tells nobody when a request
+// arrived), and holds each NameNode answer a few ms so that a kill right after a request arrived lands
+// while Hadoop carries it out.
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { Queue } from '../../../gateway/queue/queue.js';
 import { runGatewayChild, writeBacklog, type ChildControl } from '../../helpers/gateway-child.js';
 import { tempDir } from '../../helpers/tmp.js';
+import { startFaultProxy, type FaultProxy, type Role } from '../../peers/hdfs/fault-proxy.js';
 import { startHdfs, type HdfsPeer } from '../../peers/hdfs/index.js';
 import { assertBuilt } from '../built.js';
-import { exists, namenodeUrls, ownedDir, readFinalFile, walk, type RealFinalFile } from './real-helpers.js';
+import { exists, finalTracker, namenodeUrls, ownedDir } from './real-helpers.js';
 
 const child = fileURLToPath(new URL('../../fixtures/hdfs-gateway-child.mjs', import.meta.url));
 const TOTAL = 3_000;
 const STATE = '/data/_sluice/gw-crash/hdfs';
 
 let hdfs: HdfsPeer;
-let proxy: Server;
-const ops = new Map<string, number>();
-const count = (...names: string[]): number => names.reduce((n, op) => n + (ops.get(op) ?? 0), 0);
+let proxy: FaultProxy;
+/** Final files are never rewritten: each is read (through FileSystem) and checked once, when it appears. */
+let finals: ReturnType<typeof finalTracker>;
 
 beforeAll(async () => {
   hdfs = await startHdfs({ variant: 'simple' });
   await ownedDir(hdfs, '/data');
-  const target = new URL((await namenodeUrls(hdfs))[0]!);
-  proxy = createServer((req, res) => {
-    const op = new URL(req.url ?? '/', 'http://x').searchParams.get('op')?.toUpperCase() ?? '?';
-    ops.set(op, (ops.get(op) ?? 0) + 1);
-    const up = request(
-      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      },
-    );
-    // A killed child's socket ends mid-request: the proxy gives up on it as the NameNode would.
-    up.on('error', () => res.destroy());
-    req.on('error', () => up.destroy());
-    req.pipe(up);
-  });
-  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  proxy = await startFaultProxy(await namenodeUrls(hdfs));
+  proxy.delay(3, { role: 'namenode' });
+  finals = finalTracker(hdfs, '/data');
 });
 afterAll(async () => {
-  await new Promise((r) => (proxy ? proxy.close(r) : r(undefined)));
+  await proxy?.close();
   await hdfs?.close();
 });
 
@@ -55,21 +42,21 @@ type Strategy = 'after-commit' | 'mid-upload' | 'random';
 
 /** Runs the child; kills it per `strategy`, or (undefined) once it has drained. Resolves with the last ack. */
 function runChild(dataDir: string, strategy: Strategy | undefined): Promise<number> {
-  const url = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
   const arm = (ctl: ChildControl): void => {
     if (strategy === 'random') {
       const timer = setTimeout(() => ctl.kill(), 200 + Math.floor(Math.random() * 1500));
       ctl.onExit(() => clearTimeout(timer));
       return;
     }
-    const names = strategy === 'after-commit' ? ['RENAME'] : ['CREATE', 'APPEND'];
-    const target = count(...names) + 1 + Math.floor(Math.random() * 8);
+    const [role, names]: [Role, string[]] =
+      strategy === 'after-commit' ? ['namenode', ['RENAME']] : ['datanode', ['CREATE', 'APPEND']];
+    const target = proxy.count(role, ...names) + 1 + Math.floor(Math.random() * 8);
     const watch = setInterval(() => {
-      if (count(...names) >= target) ctl.kill();
+      if (proxy.count(role, ...names) >= target) ctl.kill();
     }, 1);
     ctl.onExit(() => clearInterval(watch));
   };
-  return runGatewayChild(child, [dataDir, url], {
+  return runGatewayChild(child, [dataDir, proxy.namenodes[0]!], {
     ...(strategy === undefined ? {} : { onReady: arm }),
   }).then((life) => life.acked);
 }
@@ -84,14 +71,6 @@ async function leftover(): Promise<'committed-not-placed' | 'uncommitted' | 'cle
   }
   const staging = names.includes('staging') ? await hdfs.ls(`${STATE}/staging`) : [];
   return staging.length > 0 || names.some((x) => x.startsWith('_commit-')) ? 'uncommitted' : 'clean';
-}
-
-/** Final files are never rewritten: each is read (through FileSystem) and checked once, when it appears. */
-const checked = new Map<string, RealFinalFile>();
-async function finals(): Promise<RealFinalFile[]> {
-  const paths = await walk(hdfs, '/data');
-  for (const p of paths) if (!checked.has(p)) checked.set(p, await readFinalFile(hdfs, p));
-  return paths.map((p) => checked.get(p)!);
 }
 
 test(`SIGKILL mid-roll, over and over, draining ${TOTAL} readings to a real cluster: every reading once`, async () => {
@@ -111,7 +90,7 @@ test(`SIGKILL mid-roll, over and over, draining ${TOTAL} readings to a real clus
     const reader = Queue.open({ dir: queueDir, maxBytes: 1 << 30, onFull: 'reject_new', readOnly: true });
     const cursor = reader.cursorPosition('hdfs');
     await reader.close();
-    const files = await finals();
+    const files = await finals.files();
     expect(files.flatMap((f) => f.problems.map((p) => `${f.path}: ${p}`))).toEqual([]);
     const seqs = files.flatMap((f) => f.records.map((r) => r.seq));
     expect(seqs.length).toBe(new Set(seqs).size);
@@ -123,12 +102,12 @@ test(`SIGKILL mid-roll, over and over, draining ${TOTAL} readings to a real clus
   if (acked < TOTAL) acked = await runChild(dataDir, undefined);
   console.info(
     `hdfs real crash: ${rounds} kill rounds in ${((Date.now() - started) / 1000).toFixed(1)} s, left ${JSON.stringify(seen)}, ` +
-      `NameNode ops ${JSON.stringify(Object.fromEntries(ops))}`,
+      `ops ${JSON.stringify(proxy.counters())}`,
   );
   expect(acked).toBe(TOTAL);
   expect(seen['committed-not-placed']).toBeGreaterThanOrEqual(2);
   expect(seen.uncommitted).toBeGreaterThanOrEqual(2);
-  const files = await finals();
+  const files = await finals.files();
   expect(files.flatMap((f) => f.problems.map((p) => `${f.path}: ${p}`))).toEqual([]);
   const seqs = files.flatMap((f) => f.records.map((r) => r.seq)).sort((a, b) => a - b);
   expect(seqs).toEqual(Array.from({ length: TOTAL }, (_, i) => i + 1));

@@ -27,7 +27,8 @@ final class Commands {
       "state | safemode enter|leave|get | mkdir PATH [OCTAL] | chmod PATH OCTAL | chown PATH USER [GROUP]"
           + " | quota PATH NS|keep|clear DS|keep|clear | ls PATH | read PATH [text|base64]"
           + " | write PATH text|base64 DATA | rm PATH | dn-kill INDEX [dead] | dn-restart NAME | nn-restart INDEX [nowait]"
-          + " | activate INDEX | failover | token RENEWER | token-renew TOKEN | token-cancel TOKEN | spnego URL";
+          + " | activate INDEX | failover | token RENEWER | token-renew TOKEN | token-cancel TOKEN | spnego URL"
+          + " | bench-write PATH BYTES FILES dfs|webhdfs BLOCKSIZE";
 
   private final HdfsPeer peer;
   /** DataNodes stopped by dn-kill, by transfer address, kept to restart them on the same ports. */
@@ -185,6 +186,9 @@ final class Commands {
         if (peer.secure == null) throw new IllegalStateException("spnego needs the secure variant");
         return Json.obj("status", peer.secure.spnegoGet(arg(w, 1)));
       }
+      case "bench-write":
+        return Bench.write(
+            peer, arg(w, 1), Long.parseLong(arg(w, 2)), Integer.parseInt(arg(w, 3)), arg(w, 4), Long.parseLong(arg(w, 5)));
       case "help":
         return Json.obj("help", HELP);
       default:
