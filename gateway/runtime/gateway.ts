@@ -204,10 +204,16 @@ export class Gateway {
       log,
       metrics,
       ingest: async (readings: readonly Reading[], options?: AppendOptions) => {
-        const result = await this.queue.append(readings, options);
+        // A source's state keys live under its name, so that two sources never share or clobber one.
+        const state = options?.sourceState;
+        const scoped = state
+          ? { ...options, sourceState: { key: `${name}/${state.key}`, value: state.value } }
+          : options;
+        const result = await this.queue.append(readings, scoped);
         metrics.sent(readings.length, result.bytes);
         return result;
       },
+      readState: (key) => this.queue.sourceState(`${name}/${key}`),
       reject: (reason, device, detail) => {
         metrics.discarded(1, reason);
         const key = `${device ?? '-'}/${reason}`;
