@@ -34,6 +34,8 @@ export interface SqlStats {
   readonly backwards: number;
   readonly batches: number;
   readonly connects: number;
+  /** Polls that failed (connection, login, query, queue), each followed by a backoff. */
+  readonly failures: number;
   /** The last position committed with readings (what a restart resumes after). */
   readonly last?: Position;
 }
@@ -62,6 +64,7 @@ export class SqlSource implements Source {
     backwards: 0,
     batches: 0,
     connects: 0,
+    failures: 0,
   };
   private status: ComponentHealth = { state: 'starting' };
   /** The position is one rows were imported up to (from the queue, or a batch), not just start_value. */
@@ -253,6 +256,7 @@ export class SqlSource implements Source {
   /** A failed poll: the health says why; the next try waits the backoff (never less than the poll interval for a bad query). */
   private failed(ctx: SourceContext, err: unknown): number {
     if (err instanceof BackwardsReported) return this.config.poll_interval_ms;
+    this.stats.failures++;
     const delay = backoffDelay(this.failures++, this.config.retry);
     if (isSluiceError(err) && err.code === 'SLUICE_SQL_QUERY') {
       this.report(ctx, 'degraded', err, err.code);
