@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { freePort, waitForPort } from '../helpers/net.mjs';
+import { until } from '../helpers/wait.mjs';
 
 export const SQL_INSTALL =
   'apt-get install -y postgresql mariadb-server mariadb-client (test/setup/debian-packages.txt)';
@@ -146,7 +147,11 @@ export class Postgres {
     const p = new Postgres(dir, port, server);
     try {
       await waitForPort(port, '127.0.0.1', 30_000);
-      await p.sql(`CREATE DATABASE ${DATABASE}`, [], 'postgres');
+      // The port opens before the server takes logins ("the database system is starting up").
+      await until(() => p.sql(`CREATE DATABASE ${DATABASE}`, [], 'postgres'), {
+        timeoutMs: 30_000,
+        what: 'PostgreSQL accepts logins',
+      });
     } catch (err) {
       await p.stop();
       throw new Error(`PostgreSQL did not start: ${String(err)}\n${server.output}`);
