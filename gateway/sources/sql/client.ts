@@ -214,6 +214,18 @@ export function connectError(err: unknown, target: string): SluiceError {
       cause: err,
     });
   }
+  // Node's certificate checks: UNABLE_TO_VERIFY_LEAF_SIGNATURE, SELF_SIGNED_CERT_IN_CHAIN, ERR_TLS_CERT_ALTNAME_INVALID...
+  if (/CERT|SIGNATURE|^ERR_TLS_|^ERR_SSL_/.test(code)) {
+    return new SluiceError(
+      'SLUICE_AUTH',
+      `${target}: the server's TLS certificate was refused: ${messageOf(err)}`,
+      {
+        retriable: true,
+        hint: 'check tls.ca_file (the CA that signed the server certificate) and that the host name is in the certificate',
+        cause: err,
+      },
+    );
+  }
   if (code === 'SQLITE_CANTOPEN' || code === 'SQLITE_NOTADB') {
     return new SluiceError('SLUICE_SOURCE_IO', `cannot open ${target}: ${messageOf(err)}`, {
       retriable: true, // the logger may create the file later; retried with backoff

@@ -1,7 +1,11 @@
 // The sql source against a real PostgreSQL (Debian's, initdb in a temp dir): incremental append and
 // lastmodified imports, SQL types to readings, restarts that resume after the last committed row, and the
 // failures an operator meets (refused connection, wrong password, a bad query, a table that went backwards).
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { makeCa, makeTestCerts } from '../../helpers/certs.js';
+import { tempDir } from '../../helpers/tmp.js';
 import { until } from '../../helpers/wait.mjs';
 import { freePort } from '../../helpers/net.mjs';
 import { Postgres } from '../../peers/sql.js';
@@ -177,4 +181,38 @@ test('a check column that goes backwards is reported, and rows below the last va
   await until(() => h.readings().length === 11, { what: 'row 11' });
   await until(() => h.source!.health().state === 'healthy', { what: 'healthy again' });
   await h.close();
+});
+
+test('TLS: a server certificate from the configured CA is accepted, one from another CA is refused (SLUICE_AUTH)', async () => {
+  const dir = tempDir();
+  const certs = await makeTestCerts(dir);
+  mkdirSync(join(dir, 'other'));
+  const other = await makeCa(join(dir, 'other'), 'other', { cn: 'another-ca' });
+  const tls = await Postgres.start({ tls: { cert: certs.serverCert, key: certs.serverKey } });
+  try {
+    await tls.sql(`CREATE TABLE t (id int PRIMARY KEY, v int)`);
+    await tls.sql(`INSERT INTO t VALUES (1, 7)`);
+    const h = new SqlHarness();
+    await h.start(
+      serverConfig('postgres', tls.port, { table: { name: 't' }, device: 'x', tls: { ca_file: certs.ca } }),
+    );
+    await until(() => h.readings().length === 1, {
+      what: 'the row over TLS',
+      state: () => h.source!.health(),
+    });
+    const ssl = await tls.sql(
+      `SELECT count(*)::int AS n FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE s.ssl AND a.application_name = 'sluice'`,
+    );
+    expect(ssl.rows[0]).toEqual({ n: 1 });
+    await h.start(serverConfig('postgres', tls.port, { table: { name: 't' }, tls: { ca_file: other.cert } }));
+    await until(() => h.source!.health().sql.failures >= 1, {
+      what: 'the refusal',
+      state: () => h.source!.health(),
+    });
+    expect(h.source!.health()).toMatchObject({ state: 'unhealthy', lastError: { code: 'SLUICE_AUTH' } });
+    expect(h.source!.health().detail).toMatch(/TLS certificate was refused/);
+    await h.close();
+  } finally {
+    await tls.stop();
+  }
 });
