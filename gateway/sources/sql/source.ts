@@ -44,6 +44,14 @@ export interface SqlHealth extends ComponentHealth {
   readonly sql: SqlStats;
 }
 
+/** What the queue refuses an append with: the batch is not stored, the position stays, the rows come again. */
+const QUEUE_REFUSALS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'SLUICE_QUEUE_FULL',
+  'SLUICE_QUEUE_IO',
+  'SLUICE_QUEUE_CLOSED',
+  'SLUICE_READING_TOO_LARGE',
+]);
+
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 export class SqlSource implements Source {
@@ -262,10 +270,7 @@ export class SqlSource implements Source {
       this.report(ctx, 'degraded', err, err.code);
       return Math.max(delay, this.config.poll_interval_ms);
     }
-    if (
-      isSluiceError(err) &&
-      (err.code.startsWith('SLUICE_QUEUE_') || err.code === 'SLUICE_READING_TOO_LARGE')
-    ) {
+    if (isSluiceError(err) && QUEUE_REFUSALS.has(err.code)) {
       // Nothing of the batch was stored and the position did not move: the same rows are read again.
       this.report(ctx, 'degraded', err, err.code);
       return delay;
