@@ -74,6 +74,7 @@ async function connectPostgres(c: SqlConfig): Promise<SqlClient> {
     password: readPassword(c),
     ssl: c.tls ? { ...clientTlsOptions(c.tls), servername: c.host } : false,
     connectionTimeoutMillis: c.connect_timeout_ms,
+    statement_timeout: c.query_timeout_ms,
     // Every timestamptz in UTC text, so that check values compare as text and read back the same.
     options: '-c TimeZone=UTC',
     application_name: 'sluice',
@@ -134,7 +135,7 @@ async function connectMysql(c: SqlConfig): Promise<SqlClient> {
   return {
     async query(sql, params) {
       if (broken) throw broken;
-      const [rows] = await conn.query({ sql, values: [...params] });
+      const [rows] = await conn.query({ sql, values: [...params], timeout: c.query_timeout_ms });
       return rows as Row[];
     },
     close: () => conn.end(),

@@ -67,6 +67,12 @@ export const schema = z
       .optional()
       .describe('Connect with TLS (postgres, mysql); present means the server certificate is verified.'),
     connect_timeout_ms: durationMs.min(1).default(10_000).describe('Longest wait for a connection.'),
+    query_timeout_ms: durationMs
+      .min(1)
+      .default(60_000)
+      .describe(
+        'Longest a batch query may run (PostgreSQL statement_timeout, MySQL query timeout); then it fails as a query error and is retried with backoff.',
+      ),
     table: z
       .strictObject({
         name: z

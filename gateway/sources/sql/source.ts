@@ -111,8 +111,11 @@ export class SqlSource implements Source {
 
   async close(): Promise<void> {
     this.abort.abort();
-    await this.loop;
+    // Ending the connection fails a query still running (a slow one would hold up the stop); an append in
+    // flight is the queue's and settles on its own, so whatever was committed stays committed.
     await this.disconnect();
+    await this.loop;
+    await this.disconnect(); // a connection the loop opened meanwhile
     this.status = { ...this.status, state: 'stopped' };
   }
 
@@ -264,6 +267,7 @@ export class SqlSource implements Source {
   /** A failed poll: the health says why; the next try waits the backoff (never less than the poll interval for a bad query). */
   private failed(ctx: SourceContext, err: unknown): number {
     if (err instanceof BackwardsReported) return this.config.poll_interval_ms;
+    if (this.abort.signal.aborted) return 0; // close() ended the connection under a query: nothing failed
     this.stats.failures++;
     const delay = backoffDelay(this.failures++, this.config.retry);
     if (isSluiceError(err) && err.code === 'SLUICE_SQL_QUERY') {

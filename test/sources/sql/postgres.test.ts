@@ -216,3 +216,29 @@ test('TLS: a server certificate from the configured CA is accepted, one from ano
     await tls.stop();
   }
 });
+
+test('a query over query_timeout_ms fails with its SQLSTATE; close() does not wait for a running query', async () => {
+  await db.sql(`CREATE VIEW slow AS SELECT g AS id, pg_sleep(0.5)::text AS z FROM generate_series(1, 3) g`);
+  const h = new SqlHarness();
+  await h.start(
+    serverConfig('postgres', db.port, {
+      table: { name: 'slow' },
+      query_timeout_ms: 100,
+      layout: { type: 'wide', metrics: ['id'] },
+    }),
+  );
+  await until(() => h.source!.health().lastError?.code === 'SLUICE_SQL_QUERY', {
+    what: 'the timeout',
+    state: () => h.source!.health(),
+  });
+  expect(h.source!.health().detail).toMatch(/SQLSTATE 57014/);
+  await h.start(
+    serverConfig('postgres', db.port, { table: { name: 'slow' }, layout: { type: 'wide', metrics: ['id'] } }),
+  );
+  await new Promise((r) => setTimeout(r, 200)); // the 1.5 s query is running
+  const t0 = Date.now();
+  await h.stop();
+  expect(Date.now() - t0).toBeLessThan(1000);
+  expect(h.readings()).toEqual([]);
+  await h.close();
+});
