@@ -122,15 +122,22 @@ export function checkValue(v: unknown): CheckValue | undefined {
   return undefined;
 }
 
-/** Orders check values: numerically when both are numbers (or numeric text), else as text. */
-export function compareValues(a: CheckValue, b: CheckValue): number {
+/**
+ * Orders check values where JavaScript orders them as the database does: numbers (and numeric text)
+ * numerically, timestamp text (a fixed-width `YYYY-MM-DD hh:mm:ss...` form) by code point. Other text is
+ * ordered by the database's collation, which JavaScript does not know: undefined, the database's order is
+ * trusted (its predicate already returned only rows after the position).
+ */
+export function compareValues(a: CheckValue, b: CheckValue): number | undefined {
   const na = numeric(a);
   const nb = numeric(b);
   if (na !== undefined && nb !== undefined) return na < nb ? -1 : na > nb ? 1 : 0;
-  const sa = String(a);
-  const sb = String(b);
-  return sa < sb ? -1 : sa > sb ? 1 : 0;
+  if (typeof a === 'string' && typeof b === 'string' && TIMESTAMP_TEXT.test(a) && TIMESTAMP_TEXT.test(b))
+    return a < b ? -1 : a > b ? 1 : 0;
+  return undefined;
 }
+
+const TIMESTAMP_TEXT = /^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?([+-]\d{2}(:?\d{2})?|Z)?$/;
 
 function numeric(v: CheckValue): bigint | number | undefined {
   if (typeof v === 'number') return v;
@@ -139,8 +146,11 @@ function numeric(v: CheckValue): bigint | number | undefined {
   return undefined;
 }
 
-/** Orders positions: by check value, then key (a position without a key is before every key of its value). */
-export function comparePositions(a: Position, b: Position): number {
+/**
+ * Orders positions: by check value, then key (a position without a key is before every key of its value);
+ * undefined where JavaScript cannot order them as the database does (see `compareValues`).
+ */
+export function comparePositions(a: Position, b: Position): number | undefined {
   const byValue = compareValues(a.value, b.value);
   if (byValue !== 0) return byValue;
   if (a.key === undefined) return b.key === undefined ? 0 : -1;

@@ -170,7 +170,8 @@ export class SqlSource implements Source {
         continue;
       }
       // A row at or before the last position: the query (or the table) went backwards. Never imported again.
-      if (last !== undefined && comparePositions(pos, last) <= 0) {
+      const order = last === undefined ? 1 : comparePositions(pos, last);
+      if (order !== undefined && order <= 0) {
         backwards++;
         continue;
       }
@@ -219,7 +220,8 @@ export class SqlSource implements Source {
       throw this.queryFailure(err);
     }
     const max = checkValue(rows[0]?.m);
-    if (max === undefined || compareValues(max, this.position.value) < 0) {
+    const order = max === undefined ? -1 : compareValues(max, this.position.value);
+    if (order !== undefined && order < 0) {
       this.backwardsSeen(
         this.ctx!,
         `the highest ${this.config.incremental.check_column} in ${this.config.table?.name ?? ''} is ${max === undefined ? 'NULL (no rows)' : String(max)}, below the last imported ${String(this.position.value)}`,

@@ -242,3 +242,24 @@ test('a query over query_timeout_ms fails with its SQLSTATE; close() does not wa
   expect(h.readings()).toEqual([]);
   await h.close();
 });
+
+test('a query that returns the last imported row again (>= instead of >): reported and skipped, never imported twice', async () => {
+  await db.sql(`CREATE TABLE again (seq int PRIMARY KEY, v int)`);
+  await db.sql(`INSERT INTO again SELECT g, g FROM generate_series(1, 5) g`);
+  const h = new SqlHarness();
+  await h.start(
+    serverConfig('postgres', db.port, {
+      query: 'SELECT seq, v FROM again WHERE seq >= {last} ORDER BY seq LIMIT {limit}',
+      incremental: { mode: 'append', check_column: 'seq', start_value: '1' },
+      device: 'a',
+    }),
+  );
+  await until(() => h.source!.health().sql.backwards >= 2, {
+    what: 'the repeated row seen twice',
+    state: () => h.source!.health(),
+  });
+  expect(h.source!.health().lastError?.code).toBe('SLUICE_SQL_CHECK_BACKWARDS');
+  // start_value 1 is the position: row 1 itself is at it, so 2..5 are imported, each once.
+  expect(h.readings().map((r) => r.value)).toEqual([2, 3, 4, 5]);
+  await h.close();
+});
