@@ -19,7 +19,7 @@ import {
   stateKey,
   type Position,
 } from './incremental.js';
-import { RowMapper } from './mapping.js';
+import { RowMapper, type Row } from './mapping.js';
 import type { SqlConfig } from './schema.js';
 
 /** Counters since the source started. */
@@ -77,6 +77,8 @@ export class SqlSource implements Source {
   private status: ComponentHealth = { state: 'starting' };
   /** The position is one rows were imported up to (from the queue, or a batch), not just start_value. */
   private imported = false;
+  /** The next batch, read while the previous one commits (see `prefetch`). */
+  private prefetched: { readonly after: Position; readonly rows: Promise<Row[]> } | undefined;
   /** Consecutive failures, for the backoff. */
   private failures = 0;
 
@@ -140,10 +142,16 @@ export class SqlSource implements Source {
   /** One poll: a batch imported (0: go on at once), or nothing new (the poll interval). */
   private async step(ctx: SourceContext): Promise<number> {
     const client = await this.connected();
-    const q = batchQuery(this.config, this.position);
-    let rows: Awaited<ReturnType<SqlClient['query']>>;
+    const pre = this.prefetched;
+    this.prefetched = undefined;
+    let rows: Row[];
     try {
-      rows = await client.query(q.sql, q.params);
+      // The batch read while the previous one committed, if it was read after what was committed.
+      if (pre !== undefined && pre.after === this.position) rows = await pre.rows;
+      else {
+        const q = batchQuery(this.config, this.position);
+        rows = await client.query(q.sql, q.params);
+      }
     } catch (err) {
       throw this.queryFailure(err);
     }
@@ -184,7 +192,13 @@ export class SqlSource implements Source {
     if (last !== before && last !== undefined) {
       // The readings and the position that produced them, in one queue transaction (also with no reading:
       // rows of NULLs move the position on).
-      await ctx.ingest(readings, { sourceState: { key: this.key, value: { ...last } } });
+      if (rows.length >= this.config.batch_size) this.prefetch(client, last);
+      try {
+        await ctx.ingest(readings, { sourceState: { key: this.key, value: { ...last } } });
+      } catch (err) {
+        this.prefetched = undefined; // read after a position that was not committed: read again from the old one
+        throw err;
+      }
       this.position = last;
       this.imported = true;
       this.stats.last = last;
@@ -206,6 +220,22 @@ export class SqlSource implements Source {
     // A full batch that moved the position on: more rows are waiting. One that did not (every row stale or
     // without a check value) would come back the same at once: wait for the next poll.
     return moved && rows.length >= this.config.batch_size ? 0 : this.config.poll_interval_ms;
+  }
+
+  /**
+   * Starts reading the batch after `after` while the current batch commits, so that the query and the queue
+   * commit overlap. Only used if `after` is then committed (see `step`); the position that is stored stays the
+   * one committed with the readings, so this changes nothing of exactly once.
+   */
+  private prefetch(client: SqlClient, after: Position): void {
+    const q = batchQuery(this.config, after);
+    const rows = client.query(q.sql, q.params);
+    // Handled where it is awaited (the next step), or dropped with the batch it followed: this only keeps a
+    // dropped read's failure from counting as an unhandled rejection.
+    rows.catch((err: unknown) =>
+      this.ctx?.log.debug({ err: errorMessage(err) }, 'a read-ahead batch failed'),
+    );
+    this.prefetched = { after, rows };
   }
 
   /** Caught up: the table's highest check value must not be below the last imported one (table mode). */
@@ -268,6 +298,7 @@ export class SqlSource implements Source {
 
   /** A failed poll: the health says why; the next try waits the backoff (never less than the poll interval for a bad query). */
   private failed(ctx: SourceContext, err: unknown): number {
+    this.prefetched = undefined;
     if (err instanceof BackwardsReported) return this.config.poll_interval_ms;
     if (this.abort.signal.aborted) return 0; // close() ended the connection under a query: nothing failed
     this.stats.failures++;
