@@ -50,6 +50,18 @@ export interface AppendOptions {
    * inline commit starts right after the current task instead of waiting for the end of the turn.
    */
   readonly gathered?: boolean;
+  /**
+   * A source's own durable state (the SQL source's last imported row), written in the same LMDB transaction
+   * as these readings: after a crash either both are on disk or neither. With it, `readings` may be empty
+   * (rows that gave no reading still move the state on).
+   */
+  readonly sourceState?: SourceState;
+}
+
+/** One key of a source's durable state; `value` is stored as given (plain data: strings, numbers, objects). */
+export interface SourceState {
+  readonly key: string;
+  readonly value: unknown;
 }
 
 export interface SourceContext {
@@ -64,6 +76,12 @@ export interface SourceContext {
   ingest(readings: readonly Reading[], options?: AppendOptions): Promise<IngestResult>;
   /** Counts a rejected input (bad payload, bad frame) under a stable reason, per device where known. */
   reject(reason: string, device?: string, detail?: string): void;
+  /**
+   * The source's durable state under `key` as last committed with `ingest(..., { sourceState })`, or
+   * undefined. Keys are the source's own (the gateway keeps each source's apart). Absent where no durable
+   * queue stands behind the context (some test harnesses).
+   */
+  readState?(key: string): unknown;
 }
 
 export interface Source {

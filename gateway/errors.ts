@@ -105,6 +105,19 @@ const CATALOGUE = {
     hint: 'free space or raise the quota on the upstream; readings stay queued and are retried',
     means: 'The upstream is out of space or namespace quota (HDFS DSQuota/NSQuota): an operator must act.',
   },
+  SLUICE_SQL_QUERY: {
+    // Retrying helps once the database or the config is fixed; the sql source retries with backoff, never
+    // in a tight loop, and its health shows the SQLSTATE meanwhile.
+    retriable: false,
+    hint: 'fix the query, table or columns of the sql source (or the grants); the SQLSTATE in the message says what the database refused',
+    means: 'The database refused the sql source’s import query (SQLSTATE and message in the error).',
+  },
+  SLUICE_SQL_CHECK_BACKWARDS: {
+    retriable: false,
+    hint: 'the table was truncated, restored or its check column rewritten: rows at or below the last value are not imported again; to import them, give the source a new name or start_value',
+    means:
+      'The sql source’s check column went below the last imported value; nothing is re-imported silently.',
+  },
   SLUICE_SHUTDOWN: {
     retriable: false,
     hint: 'the gateway is stopping; try again once it runs',

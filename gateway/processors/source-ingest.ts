@@ -20,7 +20,10 @@ export function chainedIngest(
   return async (readings, options) => {
     const { kept, dropped: n } = chain.run(readings);
     if (n > 0) dropped(n);
-    if (kept.length === 0) return { firstSeq: lastSeq() + 1, lastSeq: lastSeq(), bytes: 0 };
+    // Nothing left to store, and no source state to move on with it (an SQL import's last value must
+    // commit even when its rows were all dropped, or a restart would import them again).
+    if (kept.length === 0 && options?.sourceState === undefined)
+      return { firstSeq: lastSeq() + 1, lastSeq: lastSeq(), bytes: 0 };
     try {
       return await append(kept, options);
     } catch (err) {

@@ -1,6 +1,6 @@
 // The writes the commit loop carries to the store: one explicit kind per queue call, each with what it
 // carries in and the type it resolves with once its commit is durable (and the shapes those name).
-import type { IngestResult } from '../components.js';
+import type { IngestResult, SourceState } from '../components.js';
 import type { SluiceError } from '../errors.js';
 import type { CursorStats } from '../status.js';
 
@@ -26,6 +26,8 @@ export type AppendOp = Waiter<IngestResult> & {
   /** The encoded entries (see codec.ts), in order. */
   readonly entries: readonly Buffer[];
   readonly bytes: number;
+  /** A source's state, put in the same transaction as the entries (see `AppendOptions.sourceState`). */
+  readonly sourceState?: SourceState;
 };
 export type AckOp = Waiter<void> & {
   readonly kind: 'ack';

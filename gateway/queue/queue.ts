@@ -52,7 +52,8 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
    * assigned (contiguous, in order). Appends from many callers in the same moment share one commit.
    */
   append(readings: readonly Reading[], options?: AppendOptions): Promise<IngestResult> {
-    if (readings.length === 0) {
+    const sourceState = options?.sourceState;
+    if (readings.length === 0 && sourceState === undefined) {
       return Promise.reject(new SluiceError('SLUICE_READING_INVALID', 'append() needs at least one reading'));
     }
     const now = Date.now();
@@ -60,7 +61,7 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
     let bytes = 0;
     for (const b of entries) bytes += b.length;
     return this.submit<IngestResult>(
-      (resolve, reject) => ({ kind: 'append', entries, bytes, resolve, reject }),
+      (resolve, reject) => ({ kind: 'append', entries, bytes, sourceState, resolve, reject }),
       options?.gathered === true,
     );
   }
@@ -126,6 +127,14 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
     maxBytes = Number.POSITIVE_INFINITY,
   ): { readings: QueuedReading[]; bytes: number } {
     return this.store.readSized(afterSeq, maxCount, maxBytes);
+  }
+
+  /**
+   * A source's state as last committed with an append's `sourceState` (undefined if never). Read at a
+   * source's start, after its earlier instance's appends settled: what it returns is what is on disk.
+   */
+  sourceState(key: string): unknown {
+    return this.store.sourceState(key);
   }
 
   /** The cursor's durable position: the highest sequence it has acknowledged. */

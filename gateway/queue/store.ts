@@ -47,6 +47,8 @@ export interface Snapshot {
 
 const STATE_KEY = 'state';
 const CURSOR_PREFIX = 'cursor/';
+/** Sources' own state (see `AppendOptions.sourceState`), beside the cursors in `meta`. */
+const SOURCE_STATE_PREFIX = 'source/';
 /** Entries removed per transaction when trimming after acks, to keep each write transaction short. */
 const TRIM_CHUNK = 20_000;
 const MiB = 1024 * 1024;
@@ -176,6 +178,10 @@ export class Store implements CommitStore<Snapshot> {
 
   cursorPosition(name: string): number {
     return this.requireCursor(name).acked;
+  }
+
+  sourceState(key: string): unknown {
+    return this.meta.get(SOURCE_STATE_PREFIX + key);
   }
 
   cursorNames(): string[] {
@@ -343,6 +349,8 @@ export class Store implements CommitStore<Snapshot> {
     const firstSeq = this.state.lastSeq + 1;
     let seq = firstSeq;
     for (const buf of entries) this.entries.putSync(seq++, buf, { append: true });
+    // After every refusal above: a refused append moves no source state on, so its rows are read again.
+    if (op.sourceState) this.meta.putSync(SOURCE_STATE_PREFIX + op.sourceState.key, op.sourceState.value);
     this.state.lastSeq = seq - 1;
     this.state.bytes += size;
     return { firstSeq, lastSeq: this.state.lastSeq, bytes: size };

@@ -248,8 +248,14 @@ export class Gateway {
     const log = this.log.child({ component: name, component_type: type });
     const limited = new RateLimitedLog(log);
     const chain = this.chainFor('source', name, processors, log);
-    const toQueue = (rs: readonly Reading[], o?: AppendOptions): Promise<IngestResult> =>
-      this.queue.append(rs, o);
+    // A source's state keys live under its name, so that two sources never share or clobber one.
+    const toQueue = (rs: readonly Reading[], o?: AppendOptions): Promise<IngestResult> => {
+      const state = o?.sourceState;
+      return this.queue.append(
+        rs,
+        state ? { ...o, sourceState: { key: `${name}/${state.key}`, value: state.value } } : o,
+      );
+    };
     const append = chain
       ? chainedIngest(
           chain,
@@ -268,6 +274,7 @@ export class Gateway {
         metrics.sent(result.lastSeq - result.firstSeq + 1, result.bytes);
         return result;
       },
+      readState: (key) => this.queue.sourceState(`${name}/${key}`),
       reject: (reason, device, detail) => {
         metrics.discarded(1, reason);
         const key = `${device ?? '-'}/${reason}`;

@@ -3,5 +3,6 @@ import { mqttBroker } from './mqtt-broker/index.js';
 import { mqttClient } from './mqtt-client.js';
 import { serial } from './serial/index.js';
 import { simulator } from './simulator.js';
+import { sql } from './sql/index.js';
 
-export const sources = [simulator, mqttBroker, mqttClient, serial] as const;
+export const sources = [simulator, mqttBroker, mqttClient, serial, sql] as const;

@@ -54,3 +54,19 @@ test('a dropped reading is handled without an append; a failed append resets the
   expect(q.readSized(resent.firstSeq - 1, 10).readings.map((x) => x.value)).toEqual([20]);
   expect(counts.get('1-deadband')).toMatchObject({ in: 4, out: 3, dropped: { in_band: 1 } });
 });
+
+test("a source's own state commits even when the chain drops every reading it came with", async () => {
+  queue = Queue.open({ dir: tempDir('sluice-proc-q-'), maxBytes: 64 * 1024, onFull: 'reject_new' });
+  const q = queue;
+  const { chain } = chainOf([{ type: 'filter', expr: 'false' }]);
+  const ingest = chainedIngest(
+    chain,
+    (rs, o) => q.append(rs, o),
+    () => q.lastSeq,
+    () => undefined,
+  );
+  // An SQL import's last value: if it stayed behind, a restart would import (and drop) these rows again.
+  const none = await ingest([r({ value: 1, ts: 1 })], { sourceState: { key: 'sql/last', value: 42 } });
+  expect(none.lastSeq - none.firstSeq + 1).toBe(0);
+  expect(q.sourceState('sql/last')).toBe(42);
+});
