@@ -24,6 +24,7 @@
 //      window keeps the batch in queue order only if windows close in seq order, so it must emit in seq
 //      order) and its own stable id (gateway, sink, window start, device, metric) for dedup downstream.
 import { z } from 'zod';
+import { aggregate } from './aggregate.js';
 import { deadband } from './deadband.js';
 import { downsample } from './downsample.js';
 import { enrich } from './enrich.js';
@@ -33,7 +34,7 @@ import { scale } from './scale.js';
 import { tag } from './tag.js';
 import type { ProcessorSide } from './types.js';
 
-export const processors = [filter, rename, tag, enrich, scale, deadband, downsample] as const;
+export const processors = [filter, rename, tag, enrich, scale, deadband, downsample, aggregate] as const;
 
 type SchemasOf<T extends readonly { schema: unknown }[]> = { -readonly [K in keyof T]: T[K]['schema'] };
 function schemasOf<T extends readonly { schema: unknown }[]>(defs: T): SchemasOf<T> {
