@@ -35,9 +35,12 @@ export type AggregateFunction = (typeof AGGREGATE_FUNCTIONS)[number];
 export const schema = z.strictObject({
   type: z.literal('aggregate'),
   ...processorCommon,
-  on_error: processorCommon.on_error.describe(
-    'A reading whose value is not a finite number cannot join a window: it is counted (`not_numeric`) and dropped (`drop`) or passed on raw (`keep`), in queue order after the windows open before it.',
-  ),
+  on_error: z
+    .enum(['keep', 'drop'])
+    .default('drop')
+    .describe(
+      'A reading whose value is not a finite number cannot join a window: it is counted (`not_numeric`) and dropped (`drop`, the default here: the sink takes windows) or passed on raw (`keep`), in queue order after the windows open before it.',
+    ),
   window_ms: z
     .number()
     .int()
