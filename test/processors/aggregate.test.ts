@@ -95,7 +95,7 @@ test('allowed_lateness_ms: a reading arriving before end + lateness joins; one a
   expect(chain.run([q(3000, 100, { at: W + 10_000 })]).kept).toEqual([]);
   expect(counts.get('1-aggregate')?.dropped).toEqual({ held: 3, late: 1 });
   // The late reading is never merged, not even into a window emitted later.
-  expect(values(chain.tick(T0 + 10 * W))).toEqual([
+  expect(values(chain.tick<QueuedReading>(T0 + 10 * W))).toEqual([
     { count: 1, sum: 2 },
     { count: 2, sum: 11 },
   ]);
@@ -104,12 +104,12 @@ test('allowed_lateness_ms: a reading arriving before end + lateness joins; one a
 test('idle flush: with no newer reading, the tick emits a window once end + lateness + idle_grace_ms has passed', () => {
   const { chain } = agg({ allowed_lateness_ms: 1000, idle_grace_ms: 500, functions: ['count'] });
   chain.run([q(0, 1), q(10, 1, { device: 'd2' })]);
-  expect(chain.tick(T0 + W + 1499)).toEqual([]);
-  const out = chain.tick(T0 + W + 1500);
+  expect(chain.tick<QueuedReading>(T0 + W + 1499)).toEqual([]);
+  const out = chain.tick<QueuedReading>(T0 + W + 1500);
   expect(out.map((o) => o.device)).toEqual(['d1', 'd2']);
   // A reading of a flushed window that comes afterwards is late, never a second window with the same id.
   expect(chain.run([q(20, 1, { at: W + 1400 })]).kept).toEqual([]);
-  expect(chain.tick(T0 + 100 * W)).toEqual([]);
+  expect(chain.tick<QueuedReading>(T0 + 100 * W)).toEqual([]);
 });
 
 test('windows of several devices reach the sink in seq order; the cursor stays below every held input', () => {
@@ -120,7 +120,7 @@ test('windows of several devices reach the sink in seq order; the cursor stays b
   chain.run([a1, b1, a2]);
   expect(chain.heldFrom()).toBe(a1.seq);
   // b's window starts later in ts but in the queue it ends (b1) before a's (a2): b is emitted first.
-  const out = chain.tick(T0 + W + 40_000);
+  const out = chain.tick<QueuedReading>(T0 + W + 40_000);
   expect(out.map((o) => [o.device, o.seq])).toEqual([
     ['b', b1.seq],
     ['a', a2.seq],
@@ -134,7 +134,7 @@ test('windows of several devices reach the sink in seq order; the cursor stays b
   const t = q(2 * W + 10_000, 1, { device: 't' }); // its arrival closes y's window
   expect(c2.run([o, y, t]).kept).toEqual([]); // y's is closed but o's open window ends below it
   expect(c2.heldFrom()).toBe(o.seq);
-  expect(c2.tick(T0 + 10 * W).map((w) => [w.device, w.seq])).toEqual([
+  expect(c2.tick<QueuedReading>(T0 + 10 * W).map((w) => [w.device, w.seq])).toEqual([
     ['o', o.seq],
     ['y', y.seq],
     ['t', t.seq],
@@ -193,7 +193,7 @@ test('max_open_windows: the oldest window is emitted early and tagged; its later
   ]).kept;
   expect(out.map((o) => [o.device, o.tags?.['agg_closed']])).toEqual([['a', 'max_open_windows']]);
   expect(counts.get('1-aggregate')?.dropped).toEqual({ held: 3, evicted: 1 });
-  expect(chain.tick(T0 + 10 * W).map((o) => o.device)).toEqual(['b', 'c']);
+  expect(chain.tick<QueuedReading>(T0 + 10 * W).map((o) => o.device)).toEqual(['b', 'c']);
 });
 
 test('resume: a window ending at or below what the sink committed before a crash is rebuilt but not sent again', () => {
@@ -202,7 +202,7 @@ test('resume: a window ending at or below what the sink committed before a crash
   const b = q(1, 1, { device: 'b' });
   chain.resume(a.seq);
   chain.run([a, b]);
-  expect(chain.tick(T0 + 10 * W).map((o) => o.device)).toEqual(['b']);
+  expect(chain.tick<QueuedReading>(T0 + 10 * W).map((o) => o.device)).toEqual(['b']);
   expect(chain.heldFrom()).toBeUndefined();
 });
 
@@ -260,7 +260,7 @@ function outputs(input: readonly QueuedReading[], cuts: readonly number[]): Queu
     from = Math.max(from, cut);
   }
   out.push(...chain.run(input.slice(from)).kept);
-  out.push(...chain.tick(T0 + 1e9));
+  out.push(...chain.tick<QueuedReading>(T0 + 1e9));
   return out;
 }
 
