@@ -20,8 +20,12 @@ export class ResumePoint {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new ResumePoint(file, 0);
       throw err;
     }
-    const parsed: unknown = JSON.parse(text);
-    const committed = (parsed as { committed?: unknown } | null)?.committed;
+    let committed: unknown;
+    try {
+      committed = (JSON.parse(text) as { committed?: unknown } | null)?.committed;
+    } catch (err) {
+      committed = err; // not JSON: refused below as damaged, like any other content
+    }
     if (typeof committed !== 'number' || !Number.isSafeInteger(committed) || committed < 0) {
       throw new SluiceError('SLUICE_QUEUE_IO', `${file} holds no committed sequence`, {
         retriable: false,
