@@ -14,7 +14,7 @@ const config = validateConfig({
       type: 'file',
       path: outDir,
       // Small files: windows are committed (and the cursor moves) all along, so kills land between.
-      max_file_readings: 3,
+      max_file_readings: 1,
       roll_interval_ms: 20,
       start_from: 'oldest',
       batch: { max_count: 20, linger_ms: 0 },
