@@ -1,4 +1,5 @@
-// SIGKILL while the gateway aggregates, over and over: after dedup by id, the file sink holds exactly the
+// The same windows for any sink batch size (1, 20, 500) over the same queue; then SIGKILL while the
+// gateway aggregates, over and over: after dedup by id, the file sink holds exactly the
 // windows (same ids, same values) of a crash-free run over a copy of the same queue, and every copy of an
 // id is the same window. Runs the compiled gateway (dist/) in a child, with the real queue and file sink.
 // Each run writes to a directory of its own, so the file sink's delivered-range skip hides nothing: what
@@ -45,10 +46,11 @@ async function runChild(
   dataDir: string,
   outDir: string,
   killAfterMs: number | undefined,
+  maxCount = 20,
 ): Promise<ChildLife & { ms: number }> {
   let armed = false;
   let since = Date.now();
-  const life = await runGatewayChild(child, [dataDir, outDir], {
+  const life = await runGatewayChild(child, [dataDir, outDir, String(maxCount)], {
     onAck: (_acked, _lag, ctl) => {
       if (armed) return;
       armed = true;
@@ -87,17 +89,27 @@ function dedup(records: readonly ReadingRecord[]): { byId: Map<string, ReadingRe
   return { byId, problems };
 }
 
-test('SIGKILL at random moments while aggregating: after dedup by id, exactly the windows of a crash-free run', async () => {
+test('the same windows for sink batches of 1, 20 and 500; SIGKILL at random moments while aggregating: after dedup by id, exactly the windows of a crash-free run', async () => {
   const dataDir = tempDir();
   await writeLiveQueue(dataDir);
   const refDir = tempDir();
   cpSync(dataDir, refDir, { recursive: true });
 
+  const batchDirs = [1, 500].map((n) => {
+    const d = tempDir();
+    cpSync(dataDir, d, { recursive: true });
+    return { n, d };
+  });
   const refOut = join(refDir, 'out');
   const ref = await runChild(refDir, refOut, undefined);
   const { byId: expected, problems: refProblems } = dedup(windowsIn(refOut));
   expect(refProblems).toEqual([]);
   expect(ref.acked).toBeGreaterThan(0);
+  // Other sink batch sizes over the same queue give the same windows.
+  for (const { n, d } of batchDirs) {
+    await runChild(d, join(d, 'out'), undefined, n);
+    expect(dedup(windowsIn(join(d, 'out'))).byId, `batches of ${n}`).toEqual(expected);
+  }
 
   const first = ref.acked - TOTAL;
   const out = join(dataDir, 'out');
