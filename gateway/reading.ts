@@ -22,6 +22,13 @@ export interface Reading {
 /** A reading as it sits in the queue: it has a sequence number, unique and increasing per gateway. */
 export interface QueuedReading extends Reading {
   readonly seq: number;
+  /**
+   * Set only on a reading a sink-side processor made (an `aggregate` window): its own stable id, used
+   * instead of `<gatewayId>:<seq>` (the seq it carries is that of an input, for the ack ledger).
+   */
+  readonly id?: string;
+  /** When the queue accepted it (epoch ms); only on reads that ask for it (`readSized(.., withArrival)`). */
+  readonly appendedAt?: number;
 }
 
 /**
@@ -50,7 +57,7 @@ export function toRecord(gatewayId: string, r: QueuedReading): ReadingRecord {
   const rec: {
     -readonly [K in keyof ReadingRecord]: ReadingRecord[K];
   } = {
-    id: readingId(gatewayId, r.seq),
+    id: r.id ?? readingId(gatewayId, r.seq),
     gateway: gatewayId,
     seq: r.seq,
     device: r.device,

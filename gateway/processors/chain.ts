@@ -79,24 +79,63 @@ export class ProcessorChain {
   /** The readings that pass every processor, in order; `dropped` is how many did not. */
   run<R extends Reading>(readings: readonly R[], now = Date.now()): { kept: R[]; dropped: number } {
     const kept: R[] = [];
-    for (const input of readings) {
-      let r: R = input;
-      let dropped = false;
-      for (const stage of this.stages) {
-        stage.in++;
-        const out: R | Drop = this.step(stage, r, now);
-        if (out instanceof Drop) {
-          stage.dropped.set(out.reason, (stage.dropped.get(out.reason) ?? 0) + 1);
-          dropped = true;
-          break;
-        }
-        stage.out++;
-        r = out;
-      }
-      if (!dropped) kept.push(r);
-    }
+    for (const input of readings) this.pass(input, 0, now, kept);
     this.report();
-    return { kept, dropped: readings.length - kept.length };
+    // Emitted readings (closed windows) are kept without an input of their own: count inputs not kept.
+    return { kept, dropped: Math.max(0, readings.length - kept.length) };
+  }
+
+  /**
+   * The idle flush: every processor that closes state by the clock (`aggregate`) is ticked, and what it
+   * emits runs through the processors after it. Empty for a chain without such a processor.
+   */
+  tick<R extends Reading>(now = Date.now()): R[] {
+    const kept: R[] = [];
+    this.stages.forEach((stage, i) => {
+      if (!stage.processor.tick) return;
+      stage.processor.tick(now);
+      this.drained<R>(stage, i, now, kept);
+    });
+    this.report();
+    return kept;
+  }
+
+  /** True when a processor holds readings across batches (the runner then keeps its resume point). */
+  get holdsState(): boolean {
+    return this.stages.some((s) => s.processor.heldFrom !== undefined);
+  }
+
+  /** Tells every processor the highest seq the sink committed (see Processor.resume). */
+  resume(committedThrough: number): void {
+    for (const s of this.stages) s.processor.resume?.(committedThrough);
+  }
+
+  /** Runs `input` through the stages from `from` on, appending what passes them all to `kept`. */
+  private pass<R extends Reading>(input: R, from: number, now: number, kept: R[]): void {
+    let r: R = input;
+    for (let i = from; i < this.stages.length; i++) {
+      const stage = this.stages[i] as Stage;
+      stage.in++;
+      const out: R | Drop = this.step(stage, r, now);
+      if (stage.processor.drain) this.drained<R>(stage, i, now, kept);
+      if (out instanceof Drop) {
+        stage.dropped.set(out.reason, (stage.dropped.get(out.reason) ?? 0) + 1);
+        return;
+      }
+      stage.out++;
+      r = out;
+    }
+    kept.push(r);
+  }
+
+  /** What stage `i` emitted, on through the stages after it. */
+  private drained<R extends Reading>(stage: Stage, i: number, now: number, kept: R[]): void {
+    const emitted = stage.processor.drain?.() ?? [];
+    for (const e of emitted) {
+      stage.out++;
+      // Emitting processors run on the sink side only, where R is QueuedReading (sides: ['sink']).
+      this.pass(e as unknown as R, i + 1, now, kept);
+    }
   }
 
   /** Forgets every processor's state (a sink rewound to its durable cursor). */
@@ -122,7 +161,8 @@ export class ProcessorChain {
       const reason = err instanceof ProcessorError ? err.reason : 'internal';
       stage.metrics.error(reason);
       this.onError(stage.label, reason, errorMessage(err));
-      return stage.dropOnError ? Drop.of('error') : r;
+      if (stage.dropOnError) return Drop.of('error');
+      return stage.processor.keep ? stage.processor.keep(r) : r;
     }
   }
 

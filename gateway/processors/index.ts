@@ -19,11 +19,15 @@
 //      a crash every held input is read again from the queue and the window is rebuilt.
 //   3. `reset()` forgets the windows: the runner calls it when it rewinds to the durable cursor after a
 //      sink failure, and the replay rebuilds them (a restart does the same from an empty state).
-//   4. Emitting a closed window (on a later reading, or on the runner's idle flush) is the part that
-//      processor adds: the output needs a `seq` the sink can commit through (the highest input seq of the
-//      window keeps the batch in queue order only if windows close in seq order, so it must emit in seq
-//      order) and its own stable id (gateway, sink, window start, device, metric) for dedup downstream.
+//   4. It emits a closed window through `drain()` (after a reading, or after the runner's idle `tick(now)`),
+//      with the seq of its last input, `firstSeq` of its first (the ledger keeps the cursor below it until
+//      the sink commits the window) and its own stable `id`. Outputs go out in ascending seq (a window
+//      waits while an open window's last input is older), since sinks skip seqs they already hold.
+//   5. `resume(committedThrough)`: the runner persists the highest seq the sink committed and passes it at
+//      start and after a rewind, so a window rebuilt from a partly acked queue is not sent again partial.
+// aggregate.ts is that processor; its header says how lateness stays deterministic (queue arrival time).
 import { z } from 'zod';
+import { aggregate } from './aggregate.js';
 import { deadband } from './deadband.js';
 import { downsample } from './downsample.js';
 import { enrich } from './enrich.js';
@@ -33,7 +37,7 @@ import { scale } from './scale.js';
 import { tag } from './tag.js';
 import type { ProcessorSide } from './types.js';
 
-export const processors = [filter, rename, tag, enrich, scale, deadband, downsample] as const;
+export const processors = [filter, rename, tag, enrich, scale, deadband, downsample, aggregate] as const;
 
 type SchemasOf<T extends readonly { schema: unknown }[]> = { -readonly [K in keyof T]: T[K]['schema'] };
 function schemasOf<T extends readonly { schema: unknown }[]>(defs: T): SchemasOf<T> {

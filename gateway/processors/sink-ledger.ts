@@ -9,6 +9,12 @@ interface Batch {
   readonly kept: readonly number[];
   /** Index in `kept` of the first one the sink has not committed yet. */
   next: number;
+  /**
+   * Per kept reading, the lowest queue seq it was built from, when that is below its own seq (a window
+   * of `aggregate` carries the seq of its last input): until it is committed, the cursor stays below it.
+   * Undefined for a batch of plain readings.
+   */
+  readonly from: readonly number[] | undefined;
 }
 
 /**
@@ -22,8 +28,11 @@ export class SinkLedger {
   private reached = 0;
 
   /** A batch read up to `end` of which the sink was given `kept` (in seq order). */
-  record(end: number, kept: readonly { readonly seq: number }[]): void {
-    this.batches.push({ end, kept: kept.map((r) => r.seq), next: 0 });
+  record(end: number, kept: readonly { readonly seq: number; readonly firstSeq?: number }[]): void {
+    const from = kept.some((r) => r.firstSeq !== undefined)
+      ? kept.map((r) => Math.min(r.seq, r.firstSeq ?? r.seq))
+      : undefined;
+    this.batches.push({ end, kept: kept.map((r) => r.seq), next: 0, from });
   }
 
   /**
@@ -53,8 +62,21 @@ export class SinkLedger {
       this.batches.shift();
     }
     this.reached = upTo;
-    if (heldFrom !== undefined) upTo = Math.max(acked, Math.min(upTo, heldFrom - 1));
+    // Neither a reading a processor holds nor an input of an emitted window still uncommitted may be
+    // passed: after a crash both must be read again to rebuild the same window.
+    const hold = minDefined(heldFrom, this.uncommittedFrom());
+    if (hold !== undefined) upTo = Math.max(acked, Math.min(upTo, hold - 1));
     return { upTo, events };
+  }
+
+  /** The lowest `from` of a kept reading not yet committed, if any batch carries `from`. */
+  private uncommittedFrom(): number | undefined {
+    let min: number | undefined;
+    for (const b of this.batches) {
+      if (!b.from) continue;
+      for (let i = b.next; i < b.from.length; i++) min = minDefined(min, b.from[i]);
+    }
+    return min;
   }
 
   /** Forgets every batch: the runner rewinds to the durable cursor and reads them again. */
@@ -62,4 +84,9 @@ export class SinkLedger {
     this.batches = [];
     this.reached = 0;
   }
+}
+
+function minDefined(a: number | undefined, b: number | undefined): number | undefined {
+  if (a === undefined) return b;
+  return b === undefined ? a : Math.min(a, b);
 }

@@ -1,7 +1,7 @@
 // The contract every processor follows: one reading in, that reading (changed or not) or a Drop out, and
 // the per-processor metrics the chain keeps. Processors know nothing of sources, sinks or the queue.
 import { z } from 'zod';
-import type { Reading } from '../reading.js';
+import type { QueuedReading, Reading } from '../reading.js';
 
 /** Where a chain runs: before the durable append of a source, or at read time for one sink. */
 export type ProcessorSide = 'source' | 'sink';
@@ -55,6 +55,25 @@ export interface Processor {
    * an input it still holds, which the sink's cursor must never be acked at or past (see index.ts).
    */
   heldFrom?(): number | undefined;
+  /**
+   * Sink side, for a processor that emits readings of its own (closed windows): what it emitted since the
+   * last call, in queue order, each with a `seq` and an `id`; the chain passes them on to the processors
+   * after it. Called after every `process`, `keep` and `tick`.
+   */
+  drain?(): readonly QueuedReading[];
+  /** Sink side: the sink is idle at wall-clock `now`; close what is due by the clock alone (idle flush). */
+  tick?(now: number): void;
+  /**
+   * A reading the chain keeps after this processor failed on it (`on_error: keep`): a processor that
+   * orders its output takes it back to pass it on in queue order (else it would overtake held windows).
+   */
+  keep?<R extends Reading>(r: R): R | Drop;
+  /**
+   * The highest seq the sink is known to have committed (persisted by the runner across restarts): an
+   * output at or below it was delivered before, and a window rebuilt from a partly acked queue must not
+   * be sent again with fewer inputs.
+   */
+  resume?(committedThrough: number): void;
 }
 
 /** What a processor's factory is given besides its own config. */

@@ -120,13 +120,15 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
    * Reads up to `maxCount` entries after `afterSeq`, stopping before `maxBytes` (but always returning at
    * least one entry if any is there), with their encoded size (for the sinks' received-bytes metric).
    * Synchronous: it reads the memory map, never the heap-held backlog; only what is flushed to disk.
+   * `withArrival` adds each entry's `appendedAt` (a windowing processor judges lateness by it).
    */
   readSized(
     afterSeq: number,
     maxCount: number,
     maxBytes = Number.POSITIVE_INFINITY,
+    withArrival = false,
   ): { readings: QueuedReading[]; bytes: number } {
-    return this.store.readSized(afterSeq, maxCount, maxBytes);
+    return this.store.readSized(afterSeq, maxCount, maxBytes, withArrival);
   }
 
   /**

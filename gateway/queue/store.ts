@@ -159,6 +159,7 @@ export class Store implements CommitStore<Snapshot> {
     afterSeq: number,
     maxCount: number,
     maxBytes: number,
+    withArrival = false,
   ): { readings: QueuedReading[]; bytes: number } {
     const out: QueuedReading[] = [];
     let bytes = 0;
@@ -171,7 +172,10 @@ export class Store implements CommitStore<Snapshot> {
     })) {
       if (bytes + value.length > maxBytes && out.length > 0) break;
       bytes += value.length;
-      out.push({ ...decodeEntry(value, key).reading, seq: key });
+      const e = decodeEntry(value, key);
+      out.push(
+        withArrival ? { ...e.reading, seq: key, appendedAt: e.appendedAt } : { ...e.reading, seq: key },
+      );
     }
     return { readings: out, bytes };
   }

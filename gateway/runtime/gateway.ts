@@ -305,7 +305,13 @@ export class Gateway {
     const runner = new SinkRunner(
       create(name, sc, deps),
       this.queue,
-      { startFrom: sc.start_from, batch: sc.batch, retry: sc.retry, processors },
+      {
+        startFrom: sc.start_from,
+        batch: sc.batch,
+        retry: sc.retry,
+        processors,
+        stateDir: join(deps.dataDir, 'processors'),
+      },
       deps.log,
       deps.metrics,
     );

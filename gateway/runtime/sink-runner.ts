@@ -9,6 +9,7 @@ import { errorMessage, isSluiceError } from '../errors.js';
 import type { ComponentMetrics } from '../metrics-spec.js';
 import type { ProcessorChain } from '../processors/chain.js';
 import { SinkLedger } from '../processors/sink-ledger.js';
+import { ResumePoint } from './resume-point.js';
 import type { CursorStart, Queue } from '../queue/queue.js';
 import type { QueuedReading } from '../reading.js';
 import type { LastSinkError, SinkRunnerStatus } from '../status.js';
@@ -24,6 +25,12 @@ export interface SinkRunnerOptions {
    * is acked past dropped entries through the ledger (processors/sink-ledger.ts).
    */
   readonly processors?: ProcessorChain;
+  /**
+   * Where the resume point of a chain that holds readings (`aggregate`) is kept (resume-point.ts); without
+   * it such a chain still works, but after a crash a window whose first inputs were acked may be sent
+   * again partial.
+   */
+  readonly stateDir?: string;
 }
 
 export class SinkRunner {
@@ -49,6 +56,8 @@ export class SinkRunner {
   private readonly onAppend = (): void => this.wake?.();
   /** With a chain only: what was handed to the sink, to ack past dropped entries. */
   private readonly ledger: SinkLedger | undefined;
+  /** With a chain that holds readings only: the highest seq the sink committed, kept across restarts. */
+  private resumePoint: ResumePoint | undefined;
 
   constructor(
     readonly sink: Sink,
@@ -64,6 +73,11 @@ export class SinkRunner {
   async start(): Promise<void> {
     await this.queue.openCursor(this.sink.name, this.options.startFrom);
     this.position = this.queue.cursorPosition(this.sink.name);
+    const chain = this.options.processors;
+    if (chain?.holdsState && this.options.stateDir !== undefined) {
+      this.resumePoint = await ResumePoint.load(this.options.stateDir, this.sink.name);
+      chain.resume(this.resumePoint.committed);
+    }
     this.queue.on('append', this.onAppend);
     this.loop = this.run();
   }
@@ -151,14 +165,19 @@ export class SinkRunner {
           this.lastError = undefined;
           this.log.info('connected');
         }
-        let read = this.queue.readSized(this.position, b.max_count, b.max_bytes);
+        // A windowing chain judges lateness by when the queue accepted each reading.
+        const arrival = this.options.processors?.holdsState === true;
+        let read = this.queue.readSized(this.position, b.max_count, b.max_bytes, arrival);
         if (read.readings.length > 0 && read.readings.length < b.max_count && b.linger_ms > 0) {
           // Let a small batch fill up for linger_ms rather than sending many tiny requests.
           await this.waitForAppend(b.linger_ms, b.max_count);
-          read = this.queue.readSized(this.position, b.max_count, b.max_bytes);
+          read = this.queue.readSized(this.position, b.max_count, b.max_bytes, arrival);
         }
         const batch = read.readings;
         if (batch.length === 0) {
+          // Caught up: windows whose end (plus lateness) has passed by the clock are emitted now.
+          const due = this.tick();
+          if (due.length > 0) await this.commit(await this.call('write', () => this.sink.write(due)));
           await this.commit(await this.call('flush', () => this.sink.flush('idle')));
           this.lastError = undefined;
           await this.waitForAppend(idleFlushMs, 1);
@@ -191,6 +210,15 @@ export class SinkRunner {
     return kept;
   }
 
+  /** The idle flush of a chain that holds readings: what it emits, recorded in the ledger. */
+  private tick(): readonly QueuedReading[] {
+    const chain = this.options.processors;
+    if (!chain?.holdsState || !this.ledger) return [];
+    const due = chain.tick<QueuedReading>(Date.now());
+    if (due.length > 0) this.ledger.record(this.position, due);
+    return due;
+  }
+
   /**
    * Acks the cursor up to what the sink committed, parking dead letters in the same transaction, and counts
    * what the ack moved past as sent (events from the cursor, bytes from the sink); true when the upstream
@@ -202,6 +230,9 @@ export class SinkRunner {
     const through = progress.committedThrough;
     const dead = progress.deadLetters ?? [];
     const acked = this.queue.cursorPosition(this.sink.name);
+    // The resume point goes before the ack: ahead of the cursor after a crash between the two, it only skips
+    // windows the sink did commit (their inputs are read again, their output is not sent again).
+    if (this.resumePoint && through !== undefined) await this.resumePoint.raise(through);
     // With a chain, the ledger says how far past dropped entries the ack may go, and counts kept events.
     const led = this.ledger?.ackable(acked, through, this.options.processors?.heldFrom());
     if (
@@ -255,6 +286,7 @@ export class SinkRunner {
     // The replay is judged afresh: state built from readings about to be read again would drop them.
     this.ledger?.clear();
     this.options.processors?.reset();
+    if (this.resumePoint) this.options.processors?.resume(this.resumePoint.committed);
     const delay = backoffDelay(this.failures, this.options.retry);
     this.failures++;
     const fields = { err: errorMessage(err), stage, attempt: this.failures, retry_in_ms: delay };
