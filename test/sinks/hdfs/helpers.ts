@@ -78,4 +78,3 @@ export function checkFinalFile(path: string, raw: Buffer): FinalFile {
     problems.push(`name ${range.first}-${range.last} does not match content`);
   return { path, first: range?.first ?? 0, last: range?.last ?? 0, bytes: raw.length, records, problems };
 }
-
