@@ -180,15 +180,21 @@ export class Postgres {
   }
 }
 
+export interface MariaDbOptions {
+  /** Serve TLS with this certificate and key, and let the test user log in only over TLS (REQUIRE SSL). */
+  readonly tls?: { readonly cert: string; readonly key: string };
+}
+
 export class MariaDb {
   private constructor(
     readonly dir: string,
     readonly port: number,
     private readonly socket: string,
     private readonly server: ServerProcess,
+    private readonly tls: boolean,
   ) {}
 
-  static async start(): Promise<MariaDb> {
+  static async start(options: MariaDbOptions = {}): Promise<MariaDb> {
     const dir = mkdtempSync(join(tmpdir(), 'sluice-mariadb-'));
     const data = join(dir, 'data');
     const socket = join(dir, 'mysqld.sock');
@@ -213,17 +219,20 @@ export class MariaDb {
         `--pid-file=${join(dir, 'mysqld.pid')}`,
         '--skip-log-bin',
         '--innodb-flush-log-at-trx-commit=0',
+        ...(options.tls ? [`--ssl-cert=${options.tls.cert}`, `--ssl-key=${options.tls.key}`] : []),
         ...user,
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     const server = new ServerProcess(child, 'SIGTERM');
-    const m = new MariaDb(dir, port, socket, server);
+    const m = new MariaDb(dir, port, socket, server, options.tls !== undefined);
     try {
       await waitForPort(port, '127.0.0.1', 60_000);
       const root = await mysql.createConnection({ socketPath: socket, user: 'root' });
       await root.query(`CREATE DATABASE ${DATABASE}`);
-      await root.query(`CREATE USER '${USER}'@'%' IDENTIFIED BY '${PASSWORD}'`);
+      await root.query(
+        `CREATE USER '${USER}'@'%' IDENTIFIED BY '${PASSWORD}'${options.tls ? ' REQUIRE SSL' : ''}`,
+      );
       await root.query(`GRANT ALL ON ${DATABASE}.* TO '${USER}'@'%'`);
       await root.end();
     } catch (err) {
@@ -241,6 +250,8 @@ export class MariaDb {
       user: USER,
       password: PASSWORD,
       database: DATABASE,
+      // The fixture's own statements: encrypted as the user requires, the certificate not checked here.
+      ...(this.tls ? { ssl: { rejectUnauthorized: false } } : {}),
     });
     try {
       const [rows] = await c.query(text, [...params]);

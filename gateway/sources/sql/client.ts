@@ -109,7 +109,8 @@ async function connectMysql(c: SqlConfig): Promise<SqlClient> {
     user: c.username,
     password: readPassword(c),
     connectTimeout: c.connect_timeout_ms,
-    // mysql2 checks the host name only for a host that is a name (not an IP), as Node's servername does.
+    // The host name is checked against the certificate; an IP host with that check is refused by the schema
+    // (mysql2 would check the name "localhost" instead of the address).
     ...(c.tls ? { ssl: { ...clientTlsOptions(c.tls), verifyIdentity: c.tls.verify_hostname } } : {}),
     dateStrings: true,
     timezone: 'Z',
@@ -216,7 +217,8 @@ export function connectError(err: unknown, target: string): SluiceError {
     });
   }
   // Node's certificate checks: UNABLE_TO_VERIFY_LEAF_SIGNATURE, SELF_SIGNED_CERT_IN_CHAIN, ERR_TLS_CERT_ALTNAME_INVALID...
-  if (/CERT|SIGNATURE|^ERR_TLS_|^ERR_SSL_/.test(code)) {
+  // mysql2 wraps them as HANDSHAKE_SSL_ERROR.
+  if (/CERT|SIGNATURE|^ERR_TLS_|^ERR_SSL_|^HANDSHAKE_SSL_ERROR$/.test(code)) {
     return new SluiceError(
       'SLUICE_AUTH',
       `${target}: the server's TLS certificate was refused: ${messageOf(err)}`,

@@ -1,6 +1,7 @@
 // The `sql` source's config schema, the single source of truth of its options: which database, which rows
 // (a table or a query), how they are imported incrementally (Sqoop's `append` and `lastmodified`), and how a
 // row becomes readings.
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { backoffSchema, configFile, durationMs } from '../../config/common.js';
 import { credentialFields, credentialProblems } from '../../config/credentials.js';
@@ -168,6 +169,13 @@ export const schema = z
     } else {
       if (c.database === undefined) issue(['database'], `the ${c.driver} driver needs the database name`);
       if (c.path !== undefined) issue(['path'], 'only the sqlite driver reads a file');
+      // mysql2 (3.24) checks a server certificate reached by IP address against the name "localhost", not
+      // the address: refused rather than checked against the wrong name.
+      if (c.driver === 'mysql' && c.tls?.verify_hostname === true && isIP(c.host) !== 0)
+        issue(
+          ['host'],
+          'with tls, the mysql driver can check the certificate only against a host name: give the name in the server certificate, or set tls.verify_hostname: false (the certificate chain is still verified)',
+        );
     }
     if ((c.table === undefined) === (c.query === undefined))
       issue(['table'], 'give exactly one of table and query');

@@ -5,6 +5,7 @@ import { expect, test } from 'vitest';
 import { sluice } from '../../helpers/cli.js';
 import { tempDir } from '../../helpers/tmp.js';
 import { problems } from '../../config/helpers.js';
+import { schema as sqlSchema } from '../../../gateway/sources/sql/schema.js';
 
 const head = `gateway: { id: gw, data_dir: /tmp/sluice-sql-check }
 sinks: { out: { type: file, path: /tmp/sluice-sql-check/out } }
@@ -41,6 +42,22 @@ test('each mistake in an sql source is named at its path', () => {
       `${head}    driver: mysql\n    database: d\n    table: { name: t }\n    incremental: { mode: append, check_column: id }\n    layout: { type: tall }\n`,
     ),
   ).toMatch(/sources\.db\.layout/);
+  // mysql2 would check an IP-addressed server's certificate against "localhost": refused, with the way out.
+  const mysqlTls = (host: string, verify_hostname: boolean) =>
+    sqlSchema.safeParse({
+      type: 'sql',
+      driver: 'mysql',
+      host,
+      database: 'd',
+      table: { name: 't' },
+      incremental: { mode: 'append', check_column: 'id' },
+      tls: { ca_file: '/etc/ssl/ca.pem', verify_hostname },
+    });
+  expect(mysqlTls('10.0.0.5', true).error?.issues).toMatchObject([
+    { path: ['host'], message: expect.stringMatching(/only against a host name/) },
+  ]);
+  expect(mysqlTls('10.0.0.5', false).success).toBe(true);
+  expect(mysqlTls('db.plant.example', true).success).toBe(true);
 });
 
 test('sluice check passes a valid sql source and refuses one whose password file is missing', () => {

@@ -1,7 +1,11 @@
 // The sql source against a real MariaDB (Debian's mariadbd, mariadb-install-db in a temp dir) through mysql2:
-// the MySQL dialect of the lastmodified query, MySQL types (DATETIME(6), DECIMAL, TINYINT(1), JSON) and a
-// wrong password.
+// the MySQL dialect of the lastmodified query, MySQL types (DATETIME(6), DECIMAL, TINYINT(1), JSON), a
+// wrong password, and TLS.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { issue, makeCa, makeTestCerts } from '../../helpers/certs.js';
+import { tempDir } from '../../helpers/tmp.js';
 import { until } from '../../helpers/wait.mjs';
 import { MariaDb } from '../../peers/sql.js';
 import { SqlHarness, serverConfig } from './harness.js';
@@ -73,4 +77,56 @@ test('a wrong password is SLUICE_AUTH in health, retried', async () => {
   expect(h.source!.health()).toMatchObject({ state: 'unhealthy', lastError: { code: 'SLUICE_AUTH' } });
   expect(h.source!.health().detail).toMatch(/Access denied/);
   await h.close();
+});
+
+test('TLS: a login only allowed over TLS works with the configured CA; without TLS or with another CA it is refused (SLUICE_AUTH)', async () => {
+  const dir = tempDir();
+  const certs = await makeTestCerts(dir);
+  mkdirSync(join(dir, 'other'));
+  const other = await makeCa(join(dir, 'other'), 'other', { cn: 'another-ca' });
+  // By host name: mysql2 checks an IP-addressed server against "localhost" (the schema refuses that).
+  const server = await issue(certs.issuer, {
+    name: 'mariadb',
+    cn: 'localhost',
+    sans: ['localhost', '127.0.0.1'],
+    usage: ['serverAuth'],
+  });
+  const tls = await MariaDb.start({ tls: { cert: server.cert, key: server.key } });
+  try {
+    await tls.sql(`CREATE TABLE t (id INT PRIMARY KEY, v INT)`);
+    await tls.sql(`INSERT INTO t VALUES (1, 7)`);
+    const h = new SqlHarness();
+    // The user is REQUIRE SSL: a row arriving proves the session was encrypted.
+    await h.start(
+      serverConfig('mysql', tls.port, {
+        host: 'localhost',
+        table: { name: 't' },
+        device: 'x',
+        tls: { ca_file: certs.ca },
+      }),
+    );
+    await until(() => h.readings().length === 1, {
+      what: 'the row over TLS',
+      state: () => h.source!.health(),
+    });
+    for (const [what, over] of [
+      ['no TLS', {}],
+      ['another CA', { tls: { ca_file: other.cert } }],
+    ] as const) {
+      await h.start(serverConfig('mysql', tls.port, { host: 'localhost', table: { name: 't' }, ...over }));
+      await until(() => h.source!.health().sql.failures >= 1, {
+        what: `the refusal (${what})`,
+        state: () => h.source!.health(),
+      });
+      expect(h.source!.health(), what).toMatchObject({
+        state: 'unhealthy',
+        lastError: { code: 'SLUICE_AUTH' },
+      });
+    }
+    expect(h.source!.health().detail).toMatch(/TLS certificate was refused/);
+    expect(h.readings().length).toBe(1);
+    await h.close();
+  } finally {
+    await tls.stop();
+  }
 });
