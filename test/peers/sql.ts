@@ -98,12 +98,28 @@ export interface PostgresOptions {
   readonly tls?: { readonly cert: string; readonly key: string };
 }
 
-export class Postgres {
-  private constructor(
+/** A database server in its temp directory: its output, and a stop that leaves no process or file. */
+abstract class DbServer {
+  protected constructor(
     readonly dir: string,
     readonly port: number,
     private readonly server: ServerProcess,
   ) {}
+
+  get output(): string {
+    return this.server.output;
+  }
+
+  async stop(): Promise<void> {
+    await this.server.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export class Postgres extends DbServer {
+  private constructor(dir: string, port: number, server: ServerProcess) {
+    super(dir, port, server);
+  }
 
   static async start(options: PostgresOptions = {}): Promise<Postgres> {
     const dir = mkdtempSync(join(tmpdir(), 'sluice-pg-'));
@@ -169,15 +185,6 @@ export class Postgres {
       await c.end();
     }
   }
-
-  get output(): string {
-    return this.server.output;
-  }
-
-  async stop(): Promise<void> {
-    await this.server.stop();
-    rmSync(this.dir, { recursive: true, force: true });
-  }
 }
 
 export interface MariaDbOptions {
@@ -185,14 +192,15 @@ export interface MariaDbOptions {
   readonly tls?: { readonly cert: string; readonly key: string };
 }
 
-export class MariaDb {
+export class MariaDb extends DbServer {
   private constructor(
-    readonly dir: string,
-    readonly port: number,
-    private readonly socket: string,
-    private readonly server: ServerProcess,
+    dir: string,
+    port: number,
+    server: ServerProcess,
     private readonly tls: boolean,
-  ) {}
+  ) {
+    super(dir, port, server);
+  }
 
   static async start(options: MariaDbOptions = {}): Promise<MariaDb> {
     const dir = mkdtempSync(join(tmpdir(), 'sluice-mariadb-'));
@@ -225,7 +233,7 @@ export class MariaDb {
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     const server = new ServerProcess(child, 'SIGTERM');
-    const m = new MariaDb(dir, port, socket, server, options.tls !== undefined);
+    const m = new MariaDb(dir, port, server, options.tls !== undefined);
     try {
       await waitForPort(port, '127.0.0.1', 60_000);
       const root = await mysql.createConnection({ socketPath: socket, user: 'root' });
@@ -259,14 +267,5 @@ export class MariaDb {
     } finally {
       await c.end();
     }
-  }
-
-  get output(): string {
-    return this.server.output;
-  }
-
-  async stop(): Promise<void> {
-    await this.server.stop();
-    rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -214,7 +214,16 @@ describe('parquet and avro on a real cluster, read by Spark', { timeout: 300_000
   });
 });
 
-const crashChild = fileURLToPath(new URL('../../fixtures/hdfs-columnar-gateway-child.mjs', import.meta.url));
+const crashChild = fileURLToPath(new URL('../../fixtures/hdfs-gateway-child.mjs', import.meta.url));
+// Parquet into one directory per device; small files and small uploads, so that a SIGKILL lands between row
+// groups, before a footer, or mid-commit.
+const parquetCrash = JSON.stringify({
+  path: '/crash/{device}',
+  format: 'parquet',
+  max_file_readings: 150,
+  max_file_bytes: 512 * 1024,
+  upload_buffer_bytes: 4096,
+});
 
 test('SIGKILL rounds of a gateway writing parquet: no torn, empty or duplicate file; Spark counts each once', async () => {
   assertBuilt('hdfs');
@@ -227,7 +236,7 @@ test('SIGKILL rounds of a gateway writing parquet: no torn, empty or duplicate f
   let leftStaged = 0; // rounds whose kill left an uncommitted attempt (row groups without a footer)
   for (; rounds < 8 && acked < total; rounds++) {
     acked = (
-      await runGatewayChild(crashChild, [dataDir, namenodes[0] as string, 'parquet'], {
+      await runGatewayChild(crashChild, [dataDir, namenodes[0] as string, parquetCrash], {
         onReady: (ctl) => {
           const timer = setTimeout(() => ctl.kill(), 400 + Math.floor(Math.random() * 1200));
           ctl.onExit(() => clearTimeout(timer));
@@ -250,7 +259,7 @@ test('SIGKILL rounds of a gateway writing parquet: no torn, empty or duplicate f
     expect(cursor).toBeLessThanOrEqual(prefix); // nothing acked that is not in a final, readable file
   }
   if (acked < total)
-    acked = (await runGatewayChild(crashChild, [dataDir, namenodes[0] as string, 'parquet'])).acked;
+    acked = (await runGatewayChild(crashChild, [dataDir, namenodes[0] as string, parquetCrash])).acked;
   console.info(`hdfs formats crash: ${rounds} SIGKILL rounds, ${leftStaged} left staged files`);
   expect(acked).toBe(total);
   expect(leftStaged).toBeGreaterThanOrEqual(2);
