@@ -39,11 +39,10 @@ class Downsample implements Processor {
 
   process<R extends Reading>(r: R): R | Drop {
     if (this.only && !this.only.has(r.metric)) return r;
-    const key = KeyedState.key(r.device, r.metric);
     const interval = Math.floor(r.ts / this.config.interval_ms);
-    const passed = this.state.get(key);
+    const passed = this.state.get(r.device, r.metric);
     if (passed !== undefined && interval <= passed) return Drop.of('downsampled');
-    this.state.set(key, interval);
+    this.state.set(r.device, r.metric, interval);
     return r;
   }
 

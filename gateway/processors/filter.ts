@@ -171,19 +171,33 @@ export const schema = z.strictObject({
     ),
 });
 
+type Activation = Parameters<Program>[0];
+
 class Filter implements Processor {
+  // One activation, refilled per reading: the program runs synchronously and keeps no reference to it,
+  // so a reading costs no activation object (allocations per reading showed up as GC time in the bench).
+  private readonly vars = {
+    device: '',
+    metric: '',
+    value: null as CelInput,
+    unit: '',
+    tags: EMPTY_TAGS,
+    ts: 0n,
+    source: '',
+  } satisfies Activation;
+
   constructor(private readonly program: Program) {}
 
   process<R extends Reading>(r: R): R | Drop {
-    const result: CelResult = this.program({
-      device: r.device,
-      metric: r.metric,
-      value: celValue(r.value),
-      unit: r.unit ?? '',
-      tags: r.tags ? new Map(Object.entries(r.tags)) : EMPTY_TAGS,
-      ts: BigInt(Math.trunc(r.ts)),
-      source: r.source,
-    });
+    const v = this.vars;
+    v.device = r.device;
+    v.metric = r.metric;
+    v.value = celValue(r.value);
+    v.unit = r.unit ?? '';
+    v.tags = r.tags ? new Map(Object.entries(r.tags)) : EMPTY_TAGS;
+    v.ts = BigInt(Math.trunc(r.ts));
+    v.source = r.source;
+    const result: CelResult = this.program(v);
     if (isCelError(result)) throw new ProcessorError('eval_error', result.message);
     if (typeof result !== 'boolean')
       throw new ProcessorError('not_bool', `the expression gave ${typeof result}, not a bool`);
