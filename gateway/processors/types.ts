@@ -104,6 +104,8 @@ export interface ProcessorDefinition<Schema extends z.ZodType> {
   readonly schema: Schema;
   /** The sides it may run on; a config placing it elsewhere is refused (cross-checks in config/schema.ts). */
   readonly sides: readonly ProcessorSide[];
+  /** Why this config cannot run on `side` although the type can (a mode that holds readings), if so. */
+  readonly misplaced?: (config: z.infer<Schema>, side: ProcessorSide) => string | undefined;
   readonly create: (config: z.infer<Schema>, ctx: ProcessorContext) => Processor;
 }
 
