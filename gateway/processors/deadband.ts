@@ -43,9 +43,10 @@ export const schema = z
     message: 'deadband needs exactly one of `band` (absolute) and `percent`',
   });
 
+/** The last value passed of a series; updated in place, so that a passing reading allocates nothing. */
 interface Last {
-  readonly value: Reading['value'];
-  readonly ts: number;
+  value: Reading['value'];
+  ts: number;
 }
 
 class Deadband implements Processor {
@@ -59,10 +60,15 @@ class Deadband implements Processor {
 
   process<R extends Reading>(r: R): R | Drop {
     if (this.only && !this.only.has(r.metric)) return r;
-    const key = KeyedState.key(r.device, r.metric);
-    const last = this.state.get(key);
-    if (last === undefined || this.outside(last.value, r.value) || this.heartbeat(last.ts, r.ts)) {
-      this.state.set(key, { value: r.value, ts: r.ts });
+    const last = this.state.get(r.device, r.metric);
+    if (last === undefined) {
+      this.state.set(r.device, r.metric, { value: r.value, ts: r.ts });
+      return r;
+    }
+    if (this.outside(last.value, r.value) || this.heartbeat(last.ts, r.ts)) {
+      last.value = r.value;
+      last.ts = r.ts;
+      this.state.set(r.device, r.metric, last);
       return r;
     }
     return Drop.of('in_band');

@@ -2,7 +2,7 @@
 // (`fleet.labels`: a label `site-berlin` with prefix `site-` gives `site=berlin`), fixed at load.
 import { z } from 'zod';
 import type { Reading } from '../reading.js';
-import { processorCommon, type Processor, type ProcessorDefinition } from './types.js';
+import { processorCommon, type Processor, type ProcessorDefinition, changed } from './types.js';
 
 export const schema = z
   .strictObject({
@@ -41,7 +41,7 @@ class Enrich implements Processor {
   process<R extends Reading>(r: R): R {
     if (Object.keys(this.tags).length === 0) return r;
     const tags = this.overwrite ? { ...r.tags, ...this.tags } : { ...this.tags, ...r.tags };
-    return { ...r, tags };
+    return changed(r, { tags });
   }
 }
 

@@ -70,6 +70,11 @@ export function processorList(side: ProcessorSide): z.ZodDefault<z.ZodArray<type
             path: [i, 'type'],
             message: `${p.type} runs only on the ${def.sides.join(' or ')} side`,
           });
+        // The registry entry matching p.type takes exactly this config (as in chain.ts).
+        const check = def?.misplaced as
+          ((c: ProcessorConfig, s: ProcessorSide) => string | undefined) | undefined;
+        const why = check?.(p, side);
+        if (why !== undefined) ctx.addIssue({ code: 'custom', path: [i, 'mode'], message: why });
       });
     })
     .default([])

@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import type { Reading } from '../reading.js';
 import { Template, templateString } from './template.js';
-import { processorCommon, type Processor, type ProcessorDefinition } from './types.js';
+import { processorCommon, type Processor, type ProcessorDefinition, changed } from './types.js';
 
 export const schema = z
   .strictObject({
@@ -37,7 +37,7 @@ class Rename implements Processor {
     // Both are rendered from the input, so `device: "{metric}"` sees the old metric name.
     const metric = this.metric ? this.metric.render(r) : r.metric;
     const device = this.device ? this.device.render(r) : r.device;
-    return { ...r, metric, device };
+    return changed(r, { metric, device });
   }
 }
 

@@ -3,7 +3,13 @@
 import { z } from 'zod';
 import type { Reading } from '../reading.js';
 import { converter, isUnit, UNIT_NAMES } from './units.js';
-import { ProcessorError, processorCommon, type Processor, type ProcessorDefinition } from './types.js';
+import {
+  ProcessorError,
+  processorCommon,
+  type Processor,
+  type ProcessorDefinition,
+  changed,
+} from './types.js';
 
 const unitName = z
   .string()
@@ -73,7 +79,7 @@ class Scale implements Processor {
       unit = convert.to;
     }
     if (!Number.isFinite(value)) throw new ProcessorError('not_finite', `${r.metric} scaled to ${value}`);
-    return unit === undefined ? { ...r, value } : { ...r, value, unit };
+    return changed(r, unit === undefined ? { value } : { value, unit });
   }
 
   private convert(from: string, to: string): (v: number) => number {

@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import type { Reading } from '../reading.js';
 import { Template, templateString } from './template.js';
-import { processorCommon, type Processor, type ProcessorDefinition } from './types.js';
+import { processorCommon, type Processor, type ProcessorDefinition, changed } from './types.js';
 
 export const schema = z
   .strictObject({
@@ -45,7 +45,7 @@ class Tag implements Processor {
       tags[k] = t.render(r);
       any = true;
     }
-    if (any) return { ...r, tags };
+    if (any) return changed(r, { tags });
     const { tags: _removed, ...rest } = r;
     return rest as R;
   }

@@ -39,8 +39,8 @@ export class ProcessorError extends Error {
 /**
  * One processor of a chain. `process` is called once per reading, in queue order, on the event loop; it
  * returns the reading to pass on (a new object when it changes anything: readings are shared with the
- * caller), or a Drop. On the sink side `R` carries the queue's `seq`: a processor spreads the input
- * (`{ ...r, unit }`), so the sequence (and so the reading's id) is kept.
+ * caller), or a Drop. On the sink side `R` carries the queue's `seq`: a processor copies the input with
+ * `changed(r, { unit })`, so the sequence (and so the reading's id) is kept.
  */
 export interface Processor {
   process<R extends Reading>(r: R, now: number): R | Drop;
@@ -76,6 +76,16 @@ export interface Processor {
   resume?(committedThrough: number): void;
 }
 
+/**
+ * A copy of `r` (every field, `seq` included) with `fields` changed. Not `{ ...r, value }`: on Node 20 a
+ * spread copy takes the input's hidden class, and writing a field of another representation into it (a
+ * double `value` over an integer one, as `scale` does) migrates the object on every reading: 0.87 us per
+ * copy against 0.12 us for Object.assign (test/bench/processors.mjs measures the chain).
+ */
+export function changed<R extends Reading>(r: R, fields: Partial<Reading>): R {
+  return Object.assign({}, r, fields);
+}
+
 /** What a processor's factory is given besides its own config. */
 export interface ProcessorContext {
   readonly side: ProcessorSide;
@@ -94,6 +104,8 @@ export interface ProcessorDefinition<Schema extends z.ZodType> {
   readonly schema: Schema;
   /** The sides it may run on; a config placing it elsewhere is refused (cross-checks in config/schema.ts). */
   readonly sides: readonly ProcessorSide[];
+  /** Why this config cannot run on `side` although the type can (a mode that holds readings), if so. */
+  readonly misplaced?: (config: z.infer<Schema>, side: ProcessorSide) => string | undefined;
   readonly create: (config: z.infer<Schema>, ctx: ProcessorContext) => Processor;
 }
 

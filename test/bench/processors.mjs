@@ -1,6 +1,9 @@
 // Processors: (1) QoS 1 MQTT ingest through Sluice's broker with a 3-processor source chain (filter, scale,
 // deadband) against the same gateway with none, in the same run, alternating rounds; goal: chain >= 0.9x.
 // (2) CPU microseconds per reading of each processor alone (a micro-bench of chain.run in batches of 500).
+// (3) The ingest's chain through chainedIngest on a real queue (no fsync, so CPU only) against the bare
+// append, same run, with integer values as MQTT `number` payloads give them (a scale to a double then used
+// to cost 0.9 us per reading: see `changed` in gateway/processors/types.ts).
 // Run: npm run build && node test/bench/processors.mjs [--shape 32x32] [--seconds 5] [--rounds 3]
 //      [--micro-readings 200000] [--skip-ingest]
 // The ingest load is test/bench/mqtt-ingest.mjs's: MQTT.js publishers, each with a window of QoS 1 messages
@@ -222,6 +225,11 @@ async function micro() {
     ['enrich', { type: 'enrich', tags: { site: 'plant-3' } }],
     ['scale (linear)', { type: 'scale', factor: 0.1, offset: -10 }],
     ['scale (degF -> degC)', { type: 'scale', convert: { to: 'degC' } }],
+    [
+      'scale (integer values)',
+      { type: 'scale', factor: 0.1, offset: -10 },
+      (x) => ({ ...x, value: Math.round(x.value * 10) }),
+    ],
     ['deadband', { type: 'deadband', band: 0.5, max_silence_ms: 60000 }],
     ['downsample', { type: 'downsample', interval_ms: 10000 }],
   ];
@@ -233,7 +241,8 @@ async function micro() {
   console.log(
     `${'processor'.padEnd(34)}${'µs/reading'.padStart(12)}${'range'.padStart(14)}${'kept'.padStart(10)}`,
   );
-  for (const [label, config] of cases) {
+  for (const [label, config, shape] of cases) {
+    const readings = shape ? input.map(shape) : input;
     const chain = ProcessorChain.build([processorSchema.parse(config)], ctx, () => metrics);
     const passes = [];
     let kept = 0;
@@ -241,7 +250,7 @@ async function micro() {
       chain.reset();
       kept = 0;
       const c0 = process.cpuUsage();
-      for (let i = 0; i < n; i += 500) kept += chain.run(input.slice(i, i + 500)).kept.length;
+      for (let i = 0; i < n; i += 500) kept += chain.run(readings.slice(i, i + 500)).kept.length;
       const c = process.cpuUsage(c0);
       if (pass > 0) passes.push((c.user + c.system) / n); // the first pass warms the JIT up
     }
@@ -251,9 +260,80 @@ async function micro() {
   }
 }
 
+/** CPU µs per reading of queue.append with and without the ingest's chain (chainedIngest), same run. */
+async function queueMicro() {
+  const { Queue } = await import('../../dist/gateway/queue/queue.js');
+  const { ProcessorChain } = await import('../../dist/gateway/processors/chain.js');
+  const { processorSchema } = await import('../../dist/gateway/processors/index.js');
+  const { chainedIngest } = await import('../../dist/gateway/processors/source-ingest.js');
+  const metrics = { in: () => {}, out: () => {}, dropped: () => {}, error: () => {} };
+  const ctx = { side: 'source', component: 'bench', gatewayId: 'bench', fleetLabels: [] };
+  const n = Number(opts['micro-readings']);
+  const batch = 32;
+  let value = 0;
+  const reading = (i) => ({
+    device: `dev${i % 32}`,
+    metric: 'temp',
+    value: (value++ * 37) % 1000, // an integer, as the ingest's publishers send it
+    ts: Date.now(),
+    source: 'devices',
+  });
+  async function pass(kind) {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-procq-'));
+    const q = Queue.open({ dir, maxBytes: 4 * 1024 ** 3, onFull: 'drop_oldest', noSync: true });
+    try {
+      const chain = ProcessorChain.build(
+        CHAIN.map((c) => processorSchema.parse(c)),
+        ctx,
+        () => metrics,
+      );
+      const bare = (rs, o) => q.append(rs, o);
+      const append =
+        kind === 'chain'
+          ? chainedIngest(
+              chain,
+              bare,
+              () => q.lastSeq,
+              () => {},
+            )
+          : bare;
+      const c0 = process.cpuUsage();
+      let inflight = [];
+      for (let i = 0; i < n; i += batch) {
+        inflight.push(append(Array.from({ length: batch }, (_, j) => reading(i + j))));
+        if (inflight.length >= 32) {
+          await Promise.all(inflight);
+          inflight = [];
+        }
+      }
+      await Promise.all(inflight);
+      const c = process.cpuUsage(c0);
+      return (c.user + c.system) / n;
+    } finally {
+      await q.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  const res = { none: [], chain: [] };
+  for (let p = 0; p < 6; p++)
+    for (const kind of p % 2 ? ['chain', 'none'] : ['none', 'chain']) {
+      const us = await pass(kind);
+      if (p > 0) res[kind].push(us); // the first pass warms the JIT up
+    }
+  console.log(
+    `\nqueue.append (no fsync) of ${n} integer-valued readings in batches of ${batch}, with and without the chain (median of 5 passes)`,
+  );
+  for (const kind of ['none', 'chain'])
+    console.log(
+      `${kind.padEnd(34)}${median(res[kind]).toFixed(3).padStart(12)}${range(res[kind], 3).padStart(14)} µs/reading`,
+    );
+  console.log(`chain overhead per reading: ${(median(res.chain) - median(res.none)).toFixed(3)} µs`);
+}
+
 async function main() {
   if (!opts['skip-ingest']) await ingest();
   await micro();
+  await queueMicro();
   console.log(
     '\nThe machine was shared with parallel work (other builds and test runs): figures vary between runs.',
   );

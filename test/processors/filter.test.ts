@@ -83,3 +83,45 @@ test('an expression that does not compile is SLUICE_CONFIG_INVALID with the file
     parseConfig(`${head}      - type: filter\n        expr: "tags.exists(k, k == 'site')"\n`, 'edge.yaml'),
   ).not.toThrow();
 });
+
+test('the type names of standard CEL work: type(value) == double selects numbers, whatever their JSON form', () => {
+  const five = r({ value: 5 }); // an integer in JSON is still a CEL double
+  const input = [
+    five,
+    r({ value: 2.5 }),
+    r({ value: 'hot' }),
+    r({ value: true }),
+    r({ value: { lat: 52.5, lon: 13.4 } }),
+  ];
+  const numbers = chainOf([{ type: 'filter', expr: 'type(value) == double && value > 3.0' }]);
+  expect(numbers.chain.run(input).kept).toEqual([five]);
+  // The type guard short-circuits: the string, the bool and the object are dropped without a type error.
+  expect(numbers.counts.get('1-filter')?.errors).toEqual({});
+  expect(run({ type: 'filter', expr: 'type(value) == int' }, input)).toEqual([]);
+  expect(run({ type: 'filter', expr: 'type(value) == string' }, input)).toEqual([input[2]]);
+  expect(run({ type: 'filter', expr: 'type(value) == bool' }, input)).toEqual([input[3]]);
+  expect(run({ type: 'filter', expr: 'type(value) == map' }, input)).toEqual([input[4]]);
+  expect(run({ type: 'filter', expr: 'type(ts) == int && type(tags) == map' }, input)).toHaveLength(5);
+  for (const expr of [
+    'type(1u) == uint',
+    "type(b'x') == bytes",
+    'type([1]) == list',
+    'type(null) == null_type',
+    'type(double) == type',
+  ])
+    expect(run({ type: 'filter', expr }, [five]), expr).toHaveLength(1);
+  // An int-valued reading is a double in arithmetic too: `value + 1` is a type error, `value + 1.0` not.
+  const arith = chainOf([{ type: 'filter', expr: 'value + 1.0 == 6.0 || value + 1 == 6' }]);
+  expect(arith.chain.run([five]).kept).toHaveLength(1);
+  expect(arith.counts.get('1-filter')?.errors).toEqual({});
+  const intArith = chainOf([{ type: 'filter', expr: 'value + 1 == 6' }]);
+  intArith.chain.run([five]);
+  expect(intArith.counts.get('1-filter')?.errors).toEqual({ eval_error: 1 });
+});
+
+test('a misspelt type name is still an unknown name at load', () => {
+  const head = 'gateway:\n  id: gw\nsources:\n  sim:\n    type: simulator\n    processors:\n';
+  expect(configError(`${head}      - type: filter\n        expr: "type(value) == doubel"\n`)).toMatch(
+    /line 1, column 16 .*unknown name "doubel".*type names int, uint, double/,
+  );
+});

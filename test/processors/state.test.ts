@@ -126,8 +126,8 @@ test('downsample passes the first reading of each series per interval, dropping 
   expect(counts.get('1-downsample')?.dropped).toEqual({ downsampled: 2 });
   chain.reset();
   expect(chain.run([at('a', 2600)]).kept).toHaveLength(1);
-  // `last` and `max_abs` would hold readings before the durable append: not offered.
-  expect(processorSchema.safeParse({ type: 'downsample', interval_ms: 1000, mode: 'last' }).success).toBe(
+  // `last` and `max_abs` hold readings: sink side only (test/processors/downsample.test.ts).
+  expect(processorSchema.safeParse({ type: 'downsample', interval_ms: 1000, mode: 'mean' }).success).toBe(
     false,
   );
 });
