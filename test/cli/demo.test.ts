@@ -1,26 +1,13 @@
 // The quick start, end to end: `sluice run` with the simulator and the file sink, stopped by SIGTERM; the
 // files hold every simulated reading exactly once, and `queue stats` on the stopped gateway agrees.
 import { once } from 'node:events';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
-import type { ReadingRecord } from '../../gateway/reading.js';
 import { sluice, sluiceSpawn } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 import { until } from '../helpers/wait.mjs';
-
-function records(dir: string): ReadingRecord[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.jsonl'))
-    .sort()
-    .flatMap((f) =>
-      readFileSync(join(dir, f), 'utf8')
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as ReadingRecord),
-    );
-}
+import { fileSinkRecords } from '../helpers/readings.js';
 
 test('the demo runs and the file sink receives every simulated reading once', async () => {
   const dir = tempDir();
@@ -36,7 +23,7 @@ test('the demo runs and the file sink receives every simulated reading once', as
   child.stdout?.on('data', (d: Buffer) => (logs += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (logs += d.toString()));
   try {
-    await until(() => records(out).length >= N, {
+    await until(() => fileSinkRecords(out).length >= N, {
       timeoutMs: 30_000,
       intervalMs: 100,
       what: `${N} readings in the files`,
@@ -52,7 +39,7 @@ test('the demo runs and the file sink receives every simulated reading once', as
   const { origin } = JSON.parse(stats.stdout) as { origin: number };
   // A new queue numbers from the clock (microseconds), so ids never repeat after a wiped data directory.
   expect(origin).toBeGreaterThan(Date.parse('2020-01-01') * 1000);
-  const got = records(out);
+  const got = fileSinkRecords(out);
   expect(got.map((r) => r.seq)).toEqual(Array.from({ length: N }, (_, i) => origin + i));
   expect(new Set(got.map((r) => r.id)).size).toBe(N);
   expect(got[0]).toMatchObject({

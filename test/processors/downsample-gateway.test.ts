@@ -1,7 +1,7 @@
 // downsample max_abs on a real gateway's sink: readings over real MQTT are stored raw (a raw file sink
 // gets them all) and a second file sink gets, per device and interval, exactly the stored reading of
 // largest magnitude, with its stored id and seq; both cursors are acked through the end afterwards.
-import { readdirSync, readFileSync } from 'node:fs';
+
 import { join } from 'node:path';
 import { afterEach, expect, test } from 'vitest';
 import { validateConfig } from '../../gateway/config/load.js';
@@ -12,31 +12,13 @@ import { freePort } from '../helpers/net.mjs';
 import { tempDir } from '../helpers/tmp.js';
 import { until } from '../helpers/wait.mjs';
 import { connectClient } from '../sources/mqtt-harness.js';
+import { fileSinkRecords } from '../helpers/readings.js';
 
 let gw: Gateway | undefined;
 afterEach(async () => {
   await gw?.stop();
   gw = undefined;
 });
-
-function filesIn(dir: string): ReadingRecord[] {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
-  return names
-    .filter((n) => n.endsWith('.jsonl'))
-    .sort()
-    .flatMap((f) =>
-      readFileSync(join(dir, f), 'utf8')
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as ReadingRecord),
-    );
-}
 
 test('a sink with downsample max_abs gets the largest stored reading of each interval, ids kept', async () => {
   const dir = tempDir('sluice-ds-');
@@ -101,7 +83,7 @@ test('a sink with downsample max_abs gets the largest stored reading of each int
     timeoutMs: 15_000,
     state: cursors,
   });
-  const raw = filesIn(join(dir, 'raw'));
+  const raw = fileSinkRecords(join(dir, 'raw'));
   expect(raw).toHaveLength(80);
   const best = new Map<string, ReadingRecord>();
   for (const r of raw) {
@@ -109,7 +91,7 @@ test('a sink with downsample max_abs gets the largest stored reading of each int
     const b = best.get(key);
     if (!b || Math.abs(r.value as number) >= Math.abs(b.value as number)) best.set(key, r);
   }
-  const peaks = filesIn(join(dir, 'peaks'));
+  const peaks = fileSinkRecords(join(dir, 'peaks'));
   // The very records of the raw copy: same id, seq, value and ts, in seq order, one per device and interval.
   expect(peaks).toEqual([...best.values()].sort((x, y) => x.seq - y.seq));
   expect(peaks.length).toBeLessThan(raw.length);

@@ -2,7 +2,7 @@
 // broker's source chain (filter, deadband) before the durable append, and every one of them is PUBACKed,
 // dropped or stored; a file sink with its own filter gets only what it selects from the one stored copy,
 // and its cursor is acked past the entries it dropped, while a raw file sink gets everything stored.
-import { readdirSync, readFileSync } from 'node:fs';
+
 import { join } from 'node:path';
 import { afterEach, expect, test } from 'vitest';
 import { validateConfig } from '../../gateway/config/load.js';
@@ -11,35 +11,17 @@ import { silentLogger } from '../../gateway/observe/log.js';
 import { renderStatusPage } from '../../gateway/observe/status-page.js';
 import { renderTop } from '../../gateway/cli/top.js';
 import { Gateway } from '../../gateway/runtime/gateway.js';
-import type { ReadingRecord } from '../../gateway/reading.js';
 import { freePort } from '../helpers/net.mjs';
 import { tempDir } from '../helpers/tmp.js';
 import { until } from '../helpers/wait.mjs';
 import { connectClient } from '../sources/mqtt-harness.js';
+import { fileSinkRecords } from '../helpers/readings.js';
 
 let gw: Gateway | undefined;
 afterEach(async () => {
   await gw?.stop();
   gw = undefined;
 });
-
-function filesIn(dir: string): ReadingRecord[] {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return [];
-  }
-  return names
-    .filter((n) => n.endsWith('.jsonl'))
-    .sort()
-    .flatMap((f) =>
-      readFileSync(join(dir, f), 'utf8')
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as ReadingRecord),
-    );
-}
 
 test('source chain before the append, sink chain at read time: acks, stored copy, deliveries and counts', async () => {
   const dir = tempDir('sluice-proc-');
@@ -94,9 +76,9 @@ test('source chain before the append, sink chain at read time: acks, stored copy
     timeoutMs: 15_000,
     state: cursors,
   });
-  expect(filesIn(join(dir, 'raw')).map((r) => r.value)).toEqual([20, 21.5, 30, 26, 10]);
+  expect(fileSinkRecords(join(dir, 'raw')).map((r) => r.value)).toEqual([20, 21.5, 30, 26, 10]);
   // The filtered sink got only what its filter selects, with the stored readings' ids.
-  const hot = filesIn(join(dir, 'hot'));
+  const hot = fileSinkRecords(join(dir, 'hot'));
   expect(hot.map((r) => r.value)).toEqual([30, 26]);
   expect(hot.map((r) => r.id)).toEqual(
     stored.filter((r) => (r.value as number) > 25).map((r) => `gw-proc:${String(r.seq)}`),

@@ -2,33 +2,22 @@
 // its state, so the replayed readings reach the sink. Without the reset, a deadband would judge the replay
 // against the values it saw before the failure, drop them as in band, and the cursor would ack them: lost.
 // And bad input at a sink's chain: counted, dropped as on_error says, the cursor moving on past it.
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, expect, test } from 'vitest';
 import { validateConfig } from '../../gateway/config/load.js';
 import { silentLogger } from '../../gateway/observe/log.js';
 import { Gateway } from '../../gateway/runtime/gateway.js';
-import type { ReadingRecord } from '../../gateway/reading.js';
 import { tempDir } from '../helpers/tmp.js';
 import { until } from '../helpers/wait.mjs';
 import { r } from './helpers.js';
+import { fileSinkRecords } from '../helpers/readings.js';
 
 let gw: Gateway | undefined;
 afterEach(async () => {
   await gw?.stop();
   gw = undefined;
 });
-
-const delivered = (dir: string): ReadingRecord[] =>
-  readdirSync(dir)
-    .filter((n) => n.endsWith('.jsonl'))
-    .sort()
-    .flatMap((f) =>
-      readFileSync(join(dir, f), 'utf8')
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as ReadingRecord),
-    );
 
 test('after a failed write the replay is judged afresh: every reading the deadband passed arrives', async () => {
   const dir = tempDir('sluice-proc-rewind-');
@@ -65,7 +54,7 @@ test('after a failed write the replay is judged afresh: every reading the deadba
     what: 'the cursor acked after the replay',
     timeoutMs: 15_000,
   });
-  expect(delivered(out).map((x) => x.device)).toEqual(['a', 'b', 'c']);
+  expect(fileSinkRecords(out).map((x) => x.device)).toEqual(['a', 'b', 'c']);
 });
 
 test('bad input at a sink chain is counted and dropped by on_error, and never stalls the cursor', async () => {
@@ -102,7 +91,7 @@ test('bad input at a sink chain is counted and dropped by on_error, and never st
     what: 'the cursor acked past the bad readings',
     timeoutMs: 15_000,
   });
-  expect(delivered(out).map((x) => [x.value, x.unit])).toEqual([[1013.25, 'hPa']]);
+  expect(fileSinkRecords(out).map((x) => [x.value, x.unit])).toEqual([[1013.25, 'hPa']]);
   const scale = gw.metrics.processorTotals().find((t) => t.processor === '1-scale');
   expect(scale).toMatchObject({
     in: 5,
