@@ -1,6 +1,6 @@
 // The Kafka sink's producer thread: owns the KafkaJS client and producer and runs each sendBatch the sink
 // asks for, so that KafkaJS's record encoding, CRCs and socket work use a second core while the main thread
-// reads the queue and encodes the next batch. One request at a time, in the order they come (wire.ts).
+// reads the queue and encodes the next batch. Sends start in the order they come (wire.ts).
 import { inspect } from 'node:util';
 import { parentPort, workerData } from 'node:worker_threads';
 import { CompressionTypes, type Message, type Producer } from 'kafkajs';
@@ -39,25 +39,35 @@ const log: LogSink = (level, fields, message) => {
   post({ log: level, fields: plain, message });
 };
 
-/** Every (topic, partition) the partitioner picked during the current send (see the guard in sink.ts). */
-const routed = new Map<string, Set<number>>();
+/**
+ * The (topic, partition) set of the send each message belongs to, filled by the partitioner (see the guard in
+ * sink.ts). Keyed by message, not one set per thread: with max_in_flight > 1 several sends partition at once.
+ */
+const routedBy = new WeakMap<Message, Set<string>>();
 let producer: Producer | undefined;
+let connecting: Promise<Producer> | undefined;
 
-async function connect(): Promise<Producer> {
+/** One producer, however many sends ask for it at once. */
+function connect(): Promise<Producer> {
+  connecting ??= open().finally(() => (connecting = undefined));
+  return connecting;
+}
+
+async function open(): Promise<Producer> {
   if (producer === undefined) {
     const kafka = createKafka(config, log);
     const partitioner = fastDefaultPartitioner;
     producer = kafka.producer({
       idempotent: config.idempotent,
-      // One request in flight: a retried request can never overtake a later one (per-device order).
-      maxInFlightRequests: 1,
+      // KafkaJS's idempotent producer holds a per-broker lock over each Produce round trip, so this is at most
+      // one request per broker whatever the number; without idempotence the schema keeps it at 1, so that a
+      // retried request never overtakes a later one (per-device order).
+      maxInFlightRequests: config.max_in_flight ?? 1,
       createPartitioner: () => {
         const pick = partitioner();
         return (args) => {
           const p = pick(args);
-          let parts = routed.get(args.topic);
-          if (parts === undefined) routed.set(args.topic, (parts = new Set()));
-          parts.add(p);
+          routedBy.get(args.message)?.add(partitionKey(args.topic, p));
           return p;
         };
       },
@@ -107,8 +117,12 @@ function asBuffer(v: Message['value']): Message['value'] {
 async function send({ topicMessages }: SendRequest): Promise<SendResult> {
   // Undefined after a reset (afterFailure): the new producer connects here, with the request it serves.
   const current = producer ?? (await connect());
-  for (const { messages } of topicMessages) for (const m of messages) m.value = asBuffer(m.value);
-  routed.clear();
+  const routed = new Set<string>();
+  for (const { messages } of topicMessages)
+    for (const m of messages) {
+      m.value = asBuffer(m.value);
+      routedBy.set(m, routed);
+    }
   let acked: Awaited<ReturnType<Producer['sendBatch']>>;
   try {
     acked = await current.sendBatch({
@@ -118,14 +132,10 @@ async function send({ topicMessages }: SendRequest): Promise<SendResult> {
       compression: config.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
     });
   } catch (err) {
-    let partitions = 0;
-    for (const parts of routed.values()) partitions += parts.size;
-    await afterFailure(err, partitions);
+    await afterFailure(err, routed.size);
     throw err;
   }
-  const picked: string[] = [];
-  for (const [topic, parts] of routed) for (const p of parts) picked.push(partitionKey(topic, p));
-  return { acked: acked.map((m) => partitionKey(m.topicName, m.partition)), routed: picked };
+  return { acked: acked.map((m) => partitionKey(m.topicName, m.partition)), routed: [...routed] };
 }
 
 async function handle(req: Request): Promise<void> {
@@ -146,8 +156,10 @@ async function handle(req: Request): Promise<void> {
   }
 }
 
-// The sink sends one request at a time; chaining keeps that order even if it did not.
+// Sends start in the order they come and run side by side (the sink bounds them by max_in_flight); connect and
+// disconnect wait for what came before them.
 let queue = Promise.resolve();
 port.on('message', (req: Request) => {
-  queue = queue.then(() => handle(req));
+  if (req.op === 'send') void handle(req);
+  else queue = queue.then(() => handle(req));
 });
