@@ -67,16 +67,6 @@ export const schema = z
           'older brokers: the IdempotentWrite cluster ACL); without it connecting fails with SLUICE_AUTH. Turn off ' +
           'only for clusters whose metadata names no controller (librdkafka mock).',
       ),
-    max_in_flight: z
-      .number()
-      .int()
-      .min(1)
-      .max(5)
-      .optional()
-      .describe(
-        'Queue batches sent before the first is acknowledged (Kafka keeps order for up to 5 with idempotence). ' +
-          'Default 1; more than 1 needs idempotent: true, else a retried request could overtake a later one.',
-      ),
     max_message_bytes: byteSize
       .default(1_000_000)
       .describe(
@@ -108,13 +98,6 @@ export const schema = z
         code: 'custom',
         path: ['idempotent'],
         message: 'an idempotent producer needs acks: all',
-      });
-    }
-    if (!c.idempotent && (c.max_in_flight ?? 1) > 1) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['max_in_flight'],
-        message: 'more than one batch in flight needs idempotent: true (else a retry can reorder a device)',
       });
     }
     if (c.dead_letter_topic !== undefined && /[{}]/.test(c.dead_letter_topic)) {

@@ -1,11 +1,9 @@
 // The Kafka sink: turns each queue batch into a few KafkaJS sendBatch requests (bounded by max_request_bytes),
-// a batch's requests one after the other and up to max_in_flight batches at once (idempotent only, where the
-// producer's sequence numbers keep each partition in order), so a device's readings reach its partition in
-// sequence order; the queue is acked only through the longest prefix of batches Kafka acknowledged.
+// one at a time with one request in flight, so a device's readings reach its partition in sequence order.
 // A batch counts as delivered only once Kafka acknowledged every partition it touched (acks all by default);
 // retriable failures are thrown for the runner to rewind and resend; records the broker refuses for good are
 // isolated one message at a time and handed back as dead letters. One batch is in flight while the runner
-// acks the previous one and reads the next; its progress is reported by a following write or flush.
+// acks the previous one and reads the next; its progress is reported by the following write or flush.
 // KafkaJS itself runs in a worker thread (thread.ts, worker.ts): its protocol encoding takes the second core.
 import type { Message, TopicMessages } from 'kafkajs';
 import type { ComponentDeps, ComponentHealth, DeadLetter, Sink, SinkProgress } from '../../components.js';
@@ -17,18 +15,6 @@ import { CONTENT_TYPES, HEADERS, toMessage } from './encode.js';
 import type { KafkaSinkConfig } from './schema.js';
 import { ProducerThread } from './thread.js';
 import { compileTemplate, TopicCache, type Template } from './topics.js';
-
-/**
- * Batches in flight by default. KafkaJS's idempotent producer serialises Produce requests per broker anyway,
- * so more only overlaps one batch's encoding and metadata work with another's round trips (measured in
- * test/bench/kafka-drain.mjs).
- */
-const DEFAULT_MAX_IN_FLIGHT = 1;
-
-interface InFlight {
-  outcome: Outcome | undefined;
-  done: Promise<void>;
-}
 
 type Outcome =
   | { readonly ok: true; readonly progress: SinkProgress }
@@ -53,9 +39,8 @@ export class KafkaSink implements Sink {
   private producer: ProducerThread | undefined;
   private status: ComponentHealth = { state: 'starting' };
   private lastSuccessAt: number | undefined;
-  /** Batches being sent, oldest first; a write or flush reports the progress of the settled prefix. */
-  private readonly inflight: InFlight[] = [];
-  private readonly maxInFlight: number;
+  /** The batch being sent, whose progress the next write or flush reports. */
+  private inflight: Promise<Outcome> | undefined;
   private readonly topic: Template;
   private readonly key: Template | undefined;
   private readonly topics = new TopicCache();
@@ -65,7 +50,6 @@ export class KafkaSink implements Sink {
     private readonly config: KafkaSinkConfig,
     private readonly deps: ComponentDeps,
   ) {
-    this.maxInFlight = config.max_in_flight ?? DEFAULT_MAX_IN_FLIGHT;
     this.topic = compileTemplate(config.topic);
     this.key = config.key === '' ? undefined : compileTemplate(config.key);
   }
@@ -81,39 +65,34 @@ export class KafkaSink implements Sink {
   }
 
   /**
-   * Encodes this batch, waits until fewer than max_in_flight batches are in flight, starts this one and
-   * returns the progress of the batches settled since the last call, oldest first: reading, acking and
-   * encoding overlap the network. Progress never passes a batch not yet acknowledged, whatever later
-   * batches Kafka acknowledged first.
+   * Encodes this batch, waits for the previous batch's send, starts this one and returns the previous one's
+   * progress: one batch is in flight while the runner acks the last one and reads the next (reading, acking
+   * and encoding overlap the network). Sends never overlap each other, so per-device order holds.
    */
   async write(batch: readonly QueuedReading[]): Promise<SinkProgress> {
     const prepared = this.prepare(batch);
-    const progress = await this.settle(prepared === undefined ? 0 : this.maxInFlight - 1);
-    // After a failure nothing new is sent: the runner rewinds when the next call throws it.
-    if (prepared !== undefined && !this.inflight.some((b) => b.outcome?.ok === false)) {
-      // Settled into an outcome at once: a failure is reported by a later write or flush, never unhandled.
-      const entry: InFlight = { outcome: undefined, done: Promise.resolve() };
-      entry.done = this.deliver(prepared).then(
-        (progress) => void (entry.outcome = { ok: true, progress }),
-        (err: unknown) => void (entry.outcome = { ok: false, error: this.fail('write', err) }),
+    const previous = await this.settle();
+    if (prepared !== undefined) {
+      // Settled into an outcome at once: a failure is reported by the next write or flush, never unhandled.
+      this.inflight = this.deliver(prepared).then(
+        (progress): Outcome => ({ ok: true, progress }),
+        (err: unknown): Outcome => ({ ok: false, error: this.fail('write', err) }),
       );
-      this.inflight.push(entry);
     }
-    return progress;
+    return previous;
   }
 
-  /** Waits for every batch in flight; nothing else is held. */
+  /** Waits for the batch in flight; nothing else is held. */
   flush(_reason: 'idle' | 'shutdown'): Promise<SinkProgress> {
-    return this.settle(0);
+    return this.settle();
   }
 
   async close(): Promise<void> {
-    // Batches still in flight were not acked, so they stay queued; their outcomes only need to be waited for.
-    const left = this.inflight.splice(0);
-    await Promise.all(left.map((b) => b.done));
-    const failed = left.find((b) => b.outcome?.ok === false)?.outcome;
-    if (failed?.ok === false)
-      this.deps.log.warn({ err: failed.error.message }, 'a batch failed at close; it stays queued');
+    // A batch still in flight was not acked, so it stays queued; its outcome only needs to be waited for.
+    const outcome = await this.inflight;
+    this.inflight = undefined;
+    if (outcome?.ok === false)
+      this.deps.log.warn({ err: outcome.error.message }, 'the last batch failed at close; it stays queued');
     const producer = this.producer;
     this.producer = undefined;
     this.status = { state: 'stopped' };
@@ -177,43 +156,14 @@ export class KafkaSink implements Sink {
       : { committedThrough: last, bytes };
   }
 
-  /**
-   * Waits until at most `keep` batches are in flight, then reports every settled batch at the head, merged:
-   * the last one's committedThrough, all their dead letters and bytes. A failed batch at the head throws its
-   * error (after reporting the prefix before it, if any) once every batch in flight has settled, and their
-   * outcomes are dropped: the runner rewinds to its
-   * cursor and resends from there, so nothing after the failure may be reported, and no send of the old
-   * window may still be running when the resend starts.
-   */
-  private async settle(keep: number): Promise<SinkProgress> {
-    let through: number | undefined;
-    let bytes = 0;
-    const dead: DeadLetter[] = [];
-    for (let head = this.inflight[0]; head !== undefined; head = this.inflight[0]) {
-      if (head.outcome === undefined) {
-        // Still sent: waited for only while more than `keep` are in flight (a later one settling first
-        // changes nothing: the ack cannot pass this one).
-        if (this.inflight.length <= keep) break;
-        await head.done;
-        continue;
-      }
-      if (!head.outcome.ok) {
-        // The acknowledged prefix is reported first; the next call throws.
-        if (through !== undefined) break;
-        const all = this.inflight.splice(0);
-        await Promise.all(all.map((b) => b.done));
-        throw head.outcome.error;
-      }
-      this.inflight.shift();
-      const p = head.outcome.progress;
-      through = p.committedThrough ?? through;
-      bytes += p.bytes ?? 0;
-      if (p.deadLetters !== undefined) dead.push(...p.deadLetters);
-    }
-    if (through === undefined) return {};
-    return dead.length > 0
-      ? { committedThrough: through, deadLetters: dead, bytes }
-      : { committedThrough: through, bytes };
+  /** The outcome of the batch in flight, if any: its progress, or its error thrown (the runner rewinds). */
+  private async settle(): Promise<SinkProgress> {
+    const pending = this.inflight;
+    if (pending === undefined) return {};
+    const outcome = await pending;
+    this.inflight = undefined;
+    if (!outcome.ok) throw outcome.error;
+    return outcome.progress;
   }
 
   /**

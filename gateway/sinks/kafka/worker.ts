@@ -1,6 +1,6 @@
 // The Kafka sink's producer thread: owns the KafkaJS client and producer and runs each sendBatch the sink
 // asks for, so that KafkaJS's record encoding, CRCs and socket work use a second core while the main thread
-// reads the queue and encodes the next batch. Sends start in the order they come (wire.ts).
+// reads the queue and encodes the next batch. One request at a time, in the order they come (wire.ts).
 import { inspect } from 'node:util';
 import { parentPort, workerData } from 'node:worker_threads';
 import { CompressionTypes, type Message, type Producer } from 'kafkajs';
@@ -39,35 +39,30 @@ const log: LogSink = (level, fields, message) => {
   post({ log: level, fields: plain, message });
 };
 
-/**
- * The (topic, partition) set of the send each message belongs to, filled by the partitioner (see the guard in
- * sink.ts). Keyed by message, not one set per thread: with max_in_flight > 1 several sends partition at once.
- */
-const routedBy = new WeakMap<Message, Set<string>>();
+/** Every (topic, partition) the partitioner picked during the current send (see the guard in sink.ts). */
+const routed = new Map<string, Set<number>>();
 let producer: Producer | undefined;
-let connecting: Promise<Producer> | undefined;
 
-/** One producer, however many sends ask for it at once. */
-function connect(): Promise<Producer> {
-  connecting ??= open().finally(() => (connecting = undefined));
-  return connecting;
-}
-
-async function open(): Promise<Producer> {
+async function connect(): Promise<Producer> {
   if (producer === undefined) {
     const kafka = createKafka(config, log);
     const partitioner = fastDefaultPartitioner;
     producer = kafka.producer({
       idempotent: config.idempotent,
-      // KafkaJS's idempotent producer holds a per-broker lock over each Produce round trip, so this is at most
-      // one request per broker whatever the number; without idempotence the schema keeps it at 1, so that a
-      // retried request never overtakes a later one (per-device order).
-      maxInFlightRequests: config.max_in_flight ?? 1,
+      // One request in flight: a retried request can never overtake a later one (per-device order). Nor does
+      // the sink send batches side by side: KafkaJS's idempotent producer rolls a failed request's sequence
+      // numbers back (sendMessages.js) and the next request waiting on that broker takes them, so when the
+      // failed one was written (a lost response) and the next has as many messages for a partition, the
+      // broker takes it for a retry and acknowledges it unwritten. Measured: 5 batches in flight and one lost
+      // response lost 100 acknowledged readings (test/sinks/kafka/faults.test.ts, issue 17).
+      maxInFlightRequests: 1,
       createPartitioner: () => {
         const pick = partitioner();
         return (args) => {
           const p = pick(args);
-          routedBy.get(args.message)?.add(partitionKey(args.topic, p));
+          let parts = routed.get(args.topic);
+          if (parts === undefined) routed.set(args.topic, (parts = new Set()));
+          parts.add(p);
           return p;
         };
       },
@@ -117,12 +112,8 @@ function asBuffer(v: Message['value']): Message['value'] {
 async function send({ topicMessages }: SendRequest): Promise<SendResult> {
   // Undefined after a reset (afterFailure): the new producer connects here, with the request it serves.
   const current = producer ?? (await connect());
-  const routed = new Set<string>();
-  for (const { messages } of topicMessages)
-    for (const m of messages) {
-      m.value = asBuffer(m.value);
-      routedBy.set(m, routed);
-    }
+  for (const { messages } of topicMessages) for (const m of messages) m.value = asBuffer(m.value);
+  routed.clear();
   let acked: Awaited<ReturnType<Producer['sendBatch']>>;
   try {
     acked = await current.sendBatch({
@@ -132,10 +123,14 @@ async function send({ topicMessages }: SendRequest): Promise<SendResult> {
       compression: config.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
     });
   } catch (err) {
-    await afterFailure(err, routed.size);
+    let partitions = 0;
+    for (const parts of routed.values()) partitions += parts.size;
+    await afterFailure(err, partitions);
     throw err;
   }
-  return { acked: acked.map((m) => partitionKey(m.topicName, m.partition)), routed: [...routed] };
+  const picked: string[] = [];
+  for (const [topic, parts] of routed) for (const p of parts) picked.push(partitionKey(topic, p));
+  return { acked: acked.map((m) => partitionKey(m.topicName, m.partition)), routed: picked };
 }
 
 async function handle(req: Request): Promise<void> {
@@ -156,10 +151,8 @@ async function handle(req: Request): Promise<void> {
   }
 }
 
-// Sends start in the order they come and run side by side (the sink bounds them by max_in_flight); connect and
-// disconnect wait for what came before them.
+// The sink sends one request at a time; chaining keeps that order even if it did not.
 let queue = Promise.resolve();
 port.on('message', (req: Request) => {
-  if (req.op === 'send') void handle(req);
-  else queue = queue.then(() => handle(req));
+  queue = queue.then(() => handle(req));
 });
