@@ -70,31 +70,52 @@ export const componentName = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'letters, digits, `_`, `.`, `-` (max 64)');
 
-export const backoffSchema = z
-  .strictObject({
-    initial_ms: durationMs.min(1).default(200).describe('First retry delay.'),
-    max_ms: durationMs.min(1).default(30_000).describe('Longest retry delay.'),
-    multiplier: z.number().min(1).default(2),
-  })
-  .refine((b) => b.initial_ms <= b.max_ms, {
-    message: 'cannot exceed max_ms (the longest delay)',
-    path: ['initial_ms'],
-  })
-  .describe('Jittered exponential backoff between retries.');
+/**
+ * Jittered exponential backoff, with a component's own defaults: a config that sets some fields gets the
+ * component's defaults for the others (a prefault of the shared schema would give the shared ones).
+ */
+export function backoffSchemaWith(d: { initial_ms?: number; max_ms?: number } = {}) {
+  return z
+    .strictObject({
+      initial_ms: durationMs
+        .min(1)
+        .default(d.initial_ms ?? 200)
+        .describe('First retry delay.'),
+      max_ms: durationMs
+        .min(1)
+        .default(d.max_ms ?? 30_000)
+        .describe('Longest retry delay.'),
+      multiplier: z.number().min(1).default(2),
+    })
+    .refine((b) => b.initial_ms <= b.max_ms, {
+      message: 'cannot exceed max_ms (the longest delay)',
+      path: ['initial_ms'],
+    })
+    .describe('Jittered exponential backoff between retries.');
+}
 
-export const batchSchema = z
-  .strictObject({
-    max_count: z
-      .number()
-      .int()
-      .min(1)
-      .max(100_000)
-      .default(500)
-      .describe('Most readings per upstream batch.'),
-    max_bytes: byteSize.default(1024 * 1024).describe('Most encoded queue bytes per upstream batch.'),
-    linger_ms: durationMs.default(200).describe('How long to wait for a batch to fill before sending it.'),
-  })
-  .describe('How the sink groups queued readings into upstream requests.');
+export const backoffSchema = backoffSchemaWith();
+
+/** How a sink groups readings into upstream requests, with the sink's own defaults (see backoffSchemaWith). */
+export function batchSchemaWith(d: { max_count?: number; max_bytes?: number } = {}) {
+  return z
+    .strictObject({
+      max_count: z
+        .number()
+        .int()
+        .min(1)
+        .max(100_000)
+        .default(d.max_count ?? 500)
+        .describe('Most readings per upstream batch.'),
+      max_bytes: byteSize
+        .default(d.max_bytes ?? 1024 * 1024)
+        .describe('Most encoded queue bytes per upstream batch.'),
+      linger_ms: durationMs.default(200).describe('How long to wait for a batch to fill before sending it.'),
+    })
+    .describe('How the sink groups queued readings into upstream requests.');
+}
+
+export const batchSchema = batchSchemaWith();
 
 /** Options every sink has, merged into each sink's own schema. */
 export const sinkCommon = {

@@ -2,8 +2,8 @@
 // source of truth for its keys, defaults and `config docs` text; the config type is inferred from it.
 import { z } from 'zod';
 import {
-  backoffSchema,
-  batchSchema,
+  backoffSchemaWith,
+  batchSchemaWith,
   byteSize,
   configFile,
   durationMs,
@@ -164,8 +164,8 @@ export const schema = z
       ),
     ...sinkCommon,
     // Larger than the common default: each batch is at least one HTTP request per open file.
-    batch: batchSchema.prefault({ max_count: 5_000, max_bytes: 4 * 1024 * 1024 }),
-    retry: backoffSchema.prefault({ max_ms: 5_000 }),
+    batch: batchSchemaWith({ max_count: 5_000, max_bytes: 4 * 1024 * 1024 }).prefault({}),
+    retry: backoffSchemaWith({ max_ms: 5_000 }).prefault({}),
   })
   .superRefine((c, ctx) => {
     if (c.secure && c.auth.type === 'pseudo') {

@@ -1,7 +1,7 @@
 // Config of the `kafka` sink: brokers, topic and key templates, delivery guarantees, TLS and SASL. The single
 // source of truth for its keys, defaults and `config docs` text; the config type is inferred from it.
 import { z } from 'zod';
-import { backoffSchema, batchSchema, byteSize, durationMs, sinkCommon } from '../../config/common.js';
+import { backoffSchemaWith, batchSchemaWith, byteSize, durationMs, sinkCommon } from '../../config/common.js';
 import { credentialFields, credentialProblems } from '../../config/credentials.js';
 import { tlsClientSchema } from '../../config/tls.js';
 import { templateProblems } from './topics.js';
@@ -92,9 +92,9 @@ export const schema = z
     // Bigger than the common default: the drain waits for each batch's acknowledgement (one in flight, see
     // worker.ts), so readings per round trip set its rate; 8,000 against 2,000 nearly doubled it (issue 17,
     // test/bench/kafka-drain.mjs). max_bytes bounds the memory a batch holds.
-    batch: batchSchema.prefault({ max_count: 8_000, max_bytes: 2 * 1024 * 1024 }),
+    batch: batchSchemaWith({ max_count: 8_000, max_bytes: 2 * 1024 * 1024 }).prefault({}),
     // Tighter than the common default: after an outage the sink should be back within a few seconds.
-    retry: backoffSchema.prefault({ max_ms: 2_000 }),
+    retry: backoffSchemaWith({ max_ms: 2_000 }).prefault({}),
   })
   .superRefine((c, ctx) => {
     if (c.idempotent && c.acks !== 'all') {
