@@ -8,7 +8,6 @@ import type { ConnectionOptions } from 'node:tls';
 import { z } from 'zod';
 import { WebHdfsError, answerError, transportError } from './classify.js';
 import type { Negotiator } from './kerberos.js';
-import { Upload } from './upload.js';
 
 export interface WebHdfsClientOptions {
   /** Namenode HTTP(S) base URLs, e.g. `http://nn1:9870`; tried in order, the last good one first. */
@@ -67,7 +66,11 @@ export class WebHdfsClient {
 
   /** Two-step CREATE: the namenode names a datanode, the data goes there. Resolves on 201 only. */
   async create(path: string, data: Buffer, o: CreateOptions): Promise<void> {
-    const location = await this.redirect('PUT', 'CREATE', path, createParams(o));
+    const params: Record<string, string> = { overwrite: String(o.overwrite) };
+    if (o.permission !== undefined) params.permission = o.permission;
+    if (o.replication !== undefined) params.replication = String(o.replication);
+    if (o.blockSize !== undefined) params.blocksize = String(o.blockSize);
+    const location = await this.redirect('PUT', 'CREATE', path, params);
     const ans = await this.send('PUT', location, 'CREATE', path, data);
     if (ans.status !== 201) throw this.error('CREATE', path, ans);
   }
@@ -77,33 +80,6 @@ export class WebHdfsClient {
     const location = await this.redirect('POST', 'APPEND', path, {});
     const ans = await this.send('POST', location, 'APPEND', path, data);
     if (ans.status !== 200) throw this.error('APPEND', path, ans);
-  }
-
-  /**
-   * Two-step CREATE (`o` given) or APPEND whose body is streamed (upload.ts): the namenode step runs now, the
-   * datanode request stays open for the caller's writes until it ends it.
-   */
-  async upload(path: string, o?: CreateOptions): Promise<Upload> {
-    const op = o === undefined ? 'APPEND' : 'CREATE';
-    const location =
-      o === undefined
-        ? await this.redirect('POST', 'APPEND', path, {})
-        : await this.redirect('PUT', 'CREATE', path, createParams(o));
-    const https = location.protocol === 'https:';
-    const req = (https ? httpsRequest : httpRequest)(location, {
-      method: o === undefined ? 'POST' : 'PUT',
-      agent: https ? this.httpsAgent : this.httpAgent,
-      // No Content-Length: chunked, which Hadoop's datanode takes piece by piece into the file.
-      headers: { 'Content-Type': 'application/octet-stream' },
-    });
-    return new Upload(
-      req,
-      op,
-      path,
-      location.host,
-      o === undefined ? 200 : 201,
-      this.options.requestTimeoutMs,
-    );
   }
 
   /** Two-step OPEN: the whole file (small files only; see MAX_ANSWER_BYTES). */
@@ -333,14 +309,6 @@ export class WebHdfsClient {
 function notFound(ans: Answer): boolean {
   if (ans.status !== 404) return false;
   return ans.headers['content-type']?.includes('json') === true && ans.body.includes('FileNotFoundException');
-}
-
-function createParams(o: CreateOptions): Record<string, string> {
-  const params: Record<string, string> = { overwrite: String(o.overwrite) };
-  if (o.permission !== undefined) params.permission = o.permission;
-  if (o.replication !== undefined) params.replication = String(o.replication);
-  if (o.blockSize !== undefined) params.blocksize = String(o.blockSize);
-  return params;
 }
 
 /** Percent-encodes each path segment, keeping the slashes. */

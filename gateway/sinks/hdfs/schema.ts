@@ -126,9 +126,8 @@ export const schema = z
     upload_buffer_bytes: byteSize
       .default(4 * 1024 * 1024)
       .describe(
-        'Size of the pieces an open file is encoded and sent in: one piece on the wire while the next is ' +
-          'encoded, streamed into one open CREATE (APPEND after a pause) until the sink is caught up or the file ' +
-          'rolls; for parquet, one row group (at least max_file_bytes / 256).',
+        'Bytes held in memory per open file before they are sent (CREATE, then APPEND); for parquet, one row ' +
+          'group (at least max_file_bytes / 256).',
       ),
     state_dir: hdfsPath
       .refine((p) => !p.includes('{'), 'a fixed directory')
@@ -147,9 +146,7 @@ export const schema = z
     request_timeout_ms: durationMs
       .min(100)
       .default(30_000)
-      .describe(
-        'Deadline of one HTTP request; for a streamed upload, of each wait on the datanode (a piece to be taken, the answer).',
-      ),
+      .describe('Deadline of one HTTP request, upload included.'),
     secure: z
       .boolean()
       .default(false)

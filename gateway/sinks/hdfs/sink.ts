@@ -17,6 +17,8 @@ import { WebHdfsError } from './classify.js';
 import { delegationTokens, type DelegationTokens } from './tokens.js';
 import { Generation, type GenerationSettings } from './writer.js';
 
+const PARALLEL_UPLOADS = 4;
+
 export class HdfsSink implements Sink {
   readonly type = 'hdfs';
   private readonly client: WebHdfsClient;
@@ -115,11 +117,7 @@ export class HdfsSink implements Sink {
     try {
       if (!this.recovered) await this.recover();
       if (this.gen === undefined) return {};
-      if (reason === 'idle' && !this.due(Date.now())) {
-        // Caught up: the open requests end now rather than wait through the pause for readings.
-        await this.gen.pause();
-        return {};
-      }
+      if (reason === 'idle' && !this.due(Date.now())) return {};
       return await this.roll();
     } catch (err) {
       this.drop();
@@ -161,7 +159,7 @@ export class HdfsSink implements Sink {
   private async roll(): Promise<{ committedThrough: number; bytes: number }> {
     const g = this.gen;
     if (g === undefined) throw new SluiceError('SLUICE_INTERNAL', 'roll() without an open generation');
-    await g.uploadAll(this.client);
+    await g.uploadAll(this.client, PARALLEL_UPLOADS);
     const files = [...g.files.values()];
     const manifest: Manifest = {
       version: 1,
@@ -194,7 +192,6 @@ export class HdfsSink implements Sink {
 
   /** Forgets the open generation; what it staged is removed by the next recovery. */
   private drop(): void {
-    this.gen?.abort();
     this.gen = undefined;
     this.recovered = false;
   }

@@ -1,8 +1,6 @@
 // A generation: the files open at one time, one per directory, filled from one contiguous sequence range and
-// made final together. Each file's data is encoded in pieces of upload_buffer_bytes and streamed into one
-// open request (CREATE, then APPEND after the request was ended at a pause) into a staging directory unique
-// to this attempt, one piece on the wire while the next is encoded; nothing here is visible to readers of
-// the data directories.
+// made final together. Data is buffered per file and uploaded in large pieces (CREATE, then APPEND) into a
+// staging directory unique to this attempt; nothing here is visible to readers of the data directories.
 import { randomBytes } from 'node:crypto';
 import { SluiceError } from '../../errors.js';
 import type { QueuedReading } from '../../reading.js';
@@ -10,13 +8,6 @@ import type { Encoder, FileEncoder } from './formats.js';
 import { finalName } from '../ranged-names.js';
 import { stateNames } from './paths.js';
 import type { CreateOptions, WebHdfsClient } from './client.js';
-import type { Upload } from './upload.js';
-
-/**
- * Requests left open at once: each holds a socket, and below the client's 8 per agent so that a new upload
- * and the namenode's requests always find one (a request queued behind open streams would never start).
- */
-const MAX_OPEN_UPLOADS = 4;
 
 export interface StagedFile {
   readonly index: number;
@@ -31,10 +22,6 @@ export interface StagedFile {
   rawBytes: number;
   /** Bytes acknowledged by CREATE/APPEND answers: what the staged file must hold. */
   stored: number;
-  /** The request open for this file's pieces; one at a time, so a file's bytes land in order. */
-  upload: Upload | undefined;
-  /** When a piece last went into `upload`: the least recent is ended first when too many are open. */
-  sentAt: number;
   created: boolean;
   /** Set once the file's end (Parquet's footer) is sent: nothing may be appended after it. */
   ended: boolean;
@@ -59,8 +46,6 @@ export class Generation {
   readonly staging: string;
   readonly files = new Map<string, StagedFile>();
   last: number;
-  private readonly open = new Set<StagedFile>();
-  private sends = 0;
 
   constructor(
     readonly first: number,
@@ -85,8 +70,6 @@ export class Generation {
         count: 0,
         rawBytes: encoder.startBytes,
         stored: 0,
-        upload: undefined,
-        sentAt: 0,
         created: false,
         ended: false,
         encoder,
@@ -110,9 +93,8 @@ export class Generation {
   }
 
   /**
-   * Sends what a file holds in memory into its open request (opening one: CREATE the first time, never over
-   * an existing file, APPEND after). With `last`, the file's end goes too, the request is ended and answered,
-   * and the file takes no more readings.
+   * Sends what a file holds in memory: CREATE the first time (never over an existing file), APPEND after.
+   * With `last`, the file's end goes too, and the file takes no more readings.
    */
   async upload(client: WebHdfsClient, f: StagedFile, last = false): Promise<void> {
     if (f.ended || (f.pendingBytes === 0 && !last)) return;
@@ -123,61 +105,19 @@ export class Generation {
       if (end.length > 0) data = data.length === 0 ? end : Buffer.concat([data, end]);
     }
     f.pendingBytes = 0;
-    if (data.length > 0) {
-      if (f.upload === undefined) {
-        while (this.open.size >= MAX_OPEN_UPLOADS) await this.endUpload(this.leastRecent());
-        f.upload = f.created
-          ? await client.upload(f.staged)
-          : await client.upload(f.staged, { ...this.s.create, overwrite: false });
-        this.open.add(f);
-      }
-      f.sentAt = ++this.sends;
-      await f.upload.write(data);
+    if (data.length === 0) return;
+    if (f.created) {
+      await client.append(f.staged, data);
+    } else {
+      await client.create(f.staged, data, { ...this.s.create, overwrite: false });
+      f.created = true;
     }
-    if (last) await this.endUpload(f);
+    f.stored += data.length;
   }
 
-  /**
-   * Sends the rest of every file with its end: after this the generation can only be committed. The files
-   * with a request open go first, one per worker, so a worker opens a request only after ending its own:
-   * never more than MAX_OPEN_UPLOADS open, and none ended by another worker while it is written to.
-   */
-  async uploadAll(client: WebHdfsClient): Promise<void> {
-    const files = [...this.files.values()].sort(
-      (a, b) => Number(b.upload !== undefined) - Number(a.upload !== undefined),
-    );
-    await forEachLimit(files, MAX_OPEN_UPLOADS, (f) => this.upload(client, f, true));
-  }
-
-  /**
-   * Ends every open request and waits for the answers (the queue is drained for now): no request stays open
-   * through a pause, and what was sent is stored. Pieces still being encoded stay in memory.
-   */
-  async pause(): Promise<void> {
-    await forEachLimit([...this.open], MAX_OPEN_UPLOADS, (f) => this.endUpload(f));
-  }
-
-  /** Stops every open request: the generation is abandoned, its staged files removed by the next recovery. */
-  abort(): void {
-    for (const f of this.open) f.upload?.abort();
-    this.open.clear();
-  }
-
-  private async endUpload(f: StagedFile): Promise<void> {
-    const u = f.upload;
-    if (u === undefined) return;
-    this.open.delete(f);
-    f.upload = undefined;
-    await u.end();
-    f.created = true;
-    f.stored += u.bytes;
-  }
-
-  private leastRecent(): StagedFile {
-    let oldest: StagedFile | undefined;
-    for (const f of this.open) if (oldest === undefined || f.sentAt < oldest.sentAt) oldest = f;
-    if (oldest === undefined) throw new SluiceError('SLUICE_INTERNAL', 'no open upload to end');
-    return oldest;
+  /** Sends the rest of every file with its end: after this the generation can only be committed. */
+  async uploadAll(client: WebHdfsClient, concurrency: number): Promise<void> {
+    await forEachLimit([...this.files.values()], concurrency, (f) => this.upload(client, f, true));
   }
 
   /** The file name each staged file gets when the generation is committed. */

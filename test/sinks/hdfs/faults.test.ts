@@ -8,19 +8,12 @@
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
 import type { Queue } from '../../../gateway/queue/queue.js';
 import type { SinkRunner } from '../../../gateway/runtime/sink-runner.js';
-import { reading, readings } from '../../helpers/readings.js';
+import { readings } from '../../helpers/readings.js';
 import { until } from '../../helpers/wait.mjs';
 import { startFaultProxy, type FaultProxy } from '../../peers/hdfs/fault-proxy.js';
 import { startHdfs, type HdfsPeer } from '../../peers/hdfs/index.js';
 import { pipeline } from './helpers.js';
-import {
-  expectRealExactlyOnce,
-  namenodeUrls,
-  ownedDir,
-  realSink,
-  walk,
-  watchRealAcks,
-} from './real-helpers.js';
+import { expectRealExactlyOnce, namenodeUrls, ownedDir, realSink, watchRealAcks } from './real-helpers.js';
 
 let hdfs: HdfsPeer;
 let proxy: FaultProxy;
@@ -167,43 +160,5 @@ test(
     // Passing trouble, each refusal: none may be reported as an operator's fault.
     expect([...run.errors].filter(([m]) => /HTTP 503|injected/.test(m))).not.toEqual([]);
     expect([...run.errors].filter(([, retriable]) => !retriable)).toEqual([]);
-  },
-);
-
-test(
-  'a file is streamed: its pieces go in one open CREATE, a pause ends it, the next pieces go in one APPEND',
-  { timeout: 60_000 },
-  async () => {
-    const root = `/f${++dirs}`;
-    await ownedDir(hdfs, root);
-    roots.push(root);
-    const sink = realSink(proxy.namenodes, {
-      path: `${root}/out`,
-      max_file_readings: 10_000,
-      roll_interval_ms: 600_000,
-      idle_timeout_ms: 0,
-      upload_buffer_bytes: 4096,
-    });
-    const batch = (from: number, n: number) =>
-      Array.from({ length: n }, (_, k) => ({ ...reading(from + k), seq: from + k + 1 }));
-    const dn = (op: string) => proxy.count('datanode', op);
-    const [creates, appends] = [dn('CREATE'), dn('APPEND')];
-    await sink.connect();
-    // About 150 KB: some 35 pieces of 4 KiB, each sent as it is encoded.
-    expect(await sink.write(batch(0, 600))).toEqual({});
-    // The proxy counts a request as it arrives: in this process, a moment after the sink sent it.
-    await until(() => dn('CREATE') > creates, { timeoutMs: 5_000 });
-    expect([dn('CREATE') - creates, dn('APPEND') - appends]).toEqual([1, 0]);
-    // Caught up (the runner's idle flush): the request ends and is answered; the file is not final yet.
-    expect(await sink.flush('idle')).toEqual({});
-    expect(await walk(hdfs, root)).toEqual([]);
-    expect(await sink.write(batch(600, 600))).toEqual({});
-    await until(() => dn('APPEND') > appends, { timeoutMs: 5_000 });
-    expect([dn('CREATE') - creates, dn('APPEND') - appends]).toEqual([1, 1]);
-    expect(await sink.flush('shutdown')).toMatchObject({ committedThrough: 1200 });
-    // The manifest is the one other CREATE; the rest of the file went into the open APPEND.
-    expect([dn('CREATE') - creates, dn('APPEND') - appends]).toEqual([2, 1]);
-    await sink.close();
-    await expectRealExactlyOnce(hdfs, root, 1200);
   },
 );
