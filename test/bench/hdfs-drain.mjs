@@ -81,22 +81,32 @@ async function backlog() {
 }
 
 /** The floor under any sink: reading the backlog out of the queue and encoding it, no HDFS at all. */
-function readEncode(dataDir) {
+async function readEncode(dataDir) {
   const q = Queue.open({
     dir: join(dataDir, 'queue'),
     maxBytes: 16 * 1024 ** 3,
     onFull: 'reject_new',
     readOnly: true,
   });
-  const enc = encoder('jsonl', false, 'gw-bench');
+  // The sink's own encoder, taken at every upload_buffer_bytes as the sink takes it.
+  const file = encoder('jsonl', 'none', 'gw-bench').open();
   const t0 = performance.now();
+  let pending = 0;
   for (let pos = 0; pos < N;) {
     const batch = q.readSized(pos, 5_000, 8 * 1024 * 1024).readings;
-    for (const r of batch) enc.line(r);
+    for (const r of batch) {
+      pending += file.add(r);
+      if (pending >= UPLOAD) {
+        await file.take();
+        pending = 0;
+      }
+    }
     pos = batch[batch.length - 1].seq;
   }
+  await file.take();
   const ms = performance.now() - t0;
-  return q.close().then(() => ms);
+  await q.close();
+  return ms;
 }
 
 /** The sink's own upload pattern with nothing else: per file a CREATE then APPENDs of UPLOAD bytes, data ready

@@ -1,17 +1,27 @@
-// Setup step: the optional npm packages with a native part (`kerberos`, for the HDFS sink's auth.type
-// kerberos). `npm ci` runs before the Debian step, so on a fresh machine their build found no headers and
-// npm dropped them; once the Debian step has installed those headers (libkrb5-dev), they are built here.
+// Setup step: the npm packages with a native part that `npm ci` cannot be trusted to leave loadable.
+// `kerberos` (optional, for the HDFS sink's auth.type kerberos): `npm ci` runs before the Debian step, so on
+// a fresh machine its build found no headers and npm dropped it; once the Debian step has installed them
+// (libkrb5-dev) it is built here. `better-sqlite3` (the sql source): built for one Node ABI (not N-API), so
+// the CI's second pass on Node 24 finds the Node 20 build; it is rebuilt here for the Node that runs.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { SetupError, run, tail } from './lib.mjs';
 
 /** Each package: what it needs from Debian, for the message when it still does not build. */
-export const NATIVE = [{ name: 'kerberos', needs: 'libkrb5-dev g++ make python3' }];
+/** `probe`: code that loads the native part (better-sqlite3 loads it on the first database, not on require). */
+export const NATIVE = [
+  { name: 'kerberos', needs: 'libkrb5-dev g++ make python3', probe: `require('kerberos')` },
+  {
+    name: 'better-sqlite3',
+    needs: 'g++ make python3',
+    probe: `new (require('better-sqlite3'))(':memory:').close()`,
+  },
+];
 
-/** In a fresh node: this process's module cache would remember a failed load after a rebuild. */
-async function loads(root, name) {
-  const r = await run(process.execPath, ['-e', `require(${JSON.stringify(name)})`], { cwd: root });
+/** In a fresh node (this process's module cache would remember a failed load after a rebuild), this one. */
+async function loads(root, n) {
+  const r = await run(process.execPath, ['-e', n.probe], { cwd: root });
   return r.code === 0;
 }
 
@@ -19,7 +29,7 @@ async function loads(root, name) {
 export async function nativeStep(ctx) {
   const pkg = JSON.parse(readFileSync(join(ctx.root, 'package.json'), 'utf8'));
   for (const n of NATIVE) {
-    const spec = pkg.optionalDependencies?.[n.name];
+    const spec = pkg.optionalDependencies?.[n.name] ?? pkg.dependencies?.[n.name];
     if (spec === undefined) continue;
     await ctx.timed(`native package ${n.name}`, () => ensure(ctx, n, spec));
   }
@@ -37,13 +47,13 @@ function lockedVersion(root, name) {
 }
 
 async function ensure(ctx, n, spec) {
-  if (await loads(ctx.root, n.name)) return 'loads';
+  if (await loads(ctx.root, n)) return 'loads';
   if (ctx.check) {
     ctx.missing();
     return 'missing or not built';
   }
   await ctx.lock();
-  if (await loads(ctx.root, n.name)) return 'loads (built by another setup)';
+  if (await loads(ctx.root, n)) return 'loads (built by another setup)';
   const present = existsSync(join(ctx.root, 'node_modules', n.name, 'package.json'));
   // --no-save: package.json and the lock file already name it; only node_modules lacks it. The version
   // the lock file holds, not the newest the range allows, so every machine builds the same one.
@@ -57,7 +67,7 @@ async function ensure(ctx, n, spec) {
         `${n.name}@${lockedVersion(ctx.root, n.name) ?? spec}`,
       ];
   const r = await run('npm', args, { cwd: ctx.root });
-  if (r.code !== 0 || !(await loads(ctx.root, n.name))) {
+  if (r.code !== 0 || !(await loads(ctx.root, n))) {
     throw new SetupError('SETUP_NATIVE_BUILD', `the optional package ${n.name} does not build`, {
       hint: `it needs the Debian packages ${n.needs} (the Debian step installs them); the command: npm ${args.join(' ')}`,
       detail: tail(r.output),
