@@ -4,7 +4,7 @@
 // (libkrb5-dev) it is built here. `better-sqlite3` (the sql source): built for one Node ABI (not N-API), so
 // the CI's second pass on Node 24 finds the Node 20 build; it is rebuilt here for the Node that runs.
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 import { SetupError, run, tail } from './lib.mjs';
 
@@ -46,6 +46,20 @@ function lockedVersion(root, name) {
   }
 }
 
+/**
+ * node-gyp builds for the Node whose headers it finds, not always the one running (npm's scripts may run it
+ * on another Node on PATH, and without headers it downloads them from nodejs.org, which these machines do
+ * not reach): point it at the headers of the Node that runs, where that Node ships them (Debian's in /usr,
+ * the npm registry's `node` package in its own prefix).
+ */
+function buildEnv() {
+  const prefix = dirname(dirname(process.execPath));
+  // The npm registry's `node` package keeps its binary's headers in the platform package beside it.
+  const candidates = [prefix, join(prefix, 'node_modules', `node-${process.platform}-${process.arch}`)];
+  const nodedir = candidates.find((dir) => existsSync(join(dir, 'include', 'node', 'node_version.h')));
+  return nodedir === undefined ? process.env : { ...process.env, npm_config_nodedir: nodedir };
+}
+
 async function ensure(ctx, n, spec) {
   if (await loads(ctx.root, n)) return 'loads';
   if (ctx.check) {
@@ -66,7 +80,7 @@ async function ensure(ctx, n, spec) {
         '--no-fund',
         `${n.name}@${lockedVersion(ctx.root, n.name) ?? spec}`,
       ];
-  const r = await run('npm', args, { cwd: ctx.root });
+  const r = await run('npm', args, { cwd: ctx.root, env: buildEnv() });
   if (r.code !== 0 || !(await loads(ctx.root, n))) {
     throw new SetupError('SETUP_NATIVE_BUILD', `the optional package ${n.name} does not build`, {
       hint: `it needs the Debian packages ${n.needs} (the Debian step installs them); the command: npm ${args.join(' ')}`,
