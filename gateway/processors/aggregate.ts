@@ -20,6 +20,7 @@
 // readings are dropped as `evicted`.
 import { z } from 'zod';
 import type { QueuedReading, Reading } from '../reading.js';
+import { PendingOutputs, Tombstones } from './held.js';
 import {
   Drop,
   ProcessorError,
@@ -111,13 +112,6 @@ interface Window {
   readonly source: string;
 }
 
-/** An output waiting for its turn: a closed window, or a reading kept raw after an error. */
-interface Pending {
-  readonly seq: number;
-  readonly from: number;
-  readonly reading: QueuedReading;
-}
-
 /** An output of a window: the ledger keeps the cursor below `firstSeq` until the sink commits it. */
 export type WindowReading = QueuedReading & { readonly id: string; readonly firstSeq: number };
 
@@ -129,15 +123,12 @@ class Aggregate implements Processor {
   /** Keys of open windows by deadline (few distinct deadlines: windows are aligned). */
   private readonly byDeadline = new Map<number, Set<string>>();
   private minDeadline = Number.POSITIVE_INFINITY;
-  private pending: Pending[] = [];
-  private pendingSorted = true;
-  private out: QueuedReading[] = [];
+  /** Closed windows, and readings kept raw after an error, waiting for their turn. */
+  private readonly pending = new PendingOutputs();
   /** Keys of windows closed early (evicted) whose deadline has not passed: their readings are not taken. */
-  private readonly tombstones = new Map<string, number>();
+  private readonly tombstones = new Tombstones();
   /** The gateway's clock as far as the stream says: the latest arrival read, or the idle tick's. */
   private clock = 0;
-  /** Outputs at or below this seq were committed by the sink before (see Processor.resume). */
-  private committed = 0;
   private readonly fields: readonly AggregateFunction[];
 
   constructor(
@@ -181,8 +172,7 @@ class Aggregate implements Processor {
 
   keep<R extends Reading>(r: R): R | Drop {
     const q = r as unknown as QueuedReading;
-    this.pending.push({ seq: q.seq, from: q.seq, reading: q });
-    this.pendingSorted = false;
+    this.pending.add(q.seq, q.seq, q);
     this.release();
     return Drop.of('held');
   }
@@ -192,16 +182,11 @@ class Aggregate implements Processor {
   }
 
   drain(): readonly QueuedReading[] {
-    if (this.out.length === 0) return EMPTY;
-    const out = this.out;
-    this.out = [];
-    return out;
+    return this.pending.drain();
   }
 
   heldFrom(): number | undefined {
-    let min = this.open.values().next().value?.minSeq;
-    for (const p of this.pending) if (min === undefined || p.from < min) min = p.from;
-    return min;
+    return this.pending.heldFrom(this.open.values().next().value?.minSeq);
   }
 
   reset(): void {
@@ -209,15 +194,13 @@ class Aggregate implements Processor {
     this.byUpdate.clear();
     this.byDeadline.clear();
     this.minDeadline = Number.POSITIVE_INFINITY;
-    this.pending = [];
-    this.pendingSorted = true;
-    this.out = [];
+    this.pending.reset();
     this.tombstones.clear();
     this.clock = 0;
   }
 
   resume(committedThrough: number): void {
-    this.committed = Math.max(this.committed, committedThrough);
+    this.pending.resume(committedThrough);
   }
 
   private openWindow(key: string, r: Reading, seq: number, start: number, deadline: number): Window {
@@ -255,11 +238,7 @@ class Aggregate implements Processor {
   private advance(t: number): void {
     if (t <= this.clock) return;
     this.clock = t;
-    for (const [key, deadline] of this.tombstones) {
-      // Insertion order is close order, roughly deadline order: stop at the first still in force.
-      if (deadline > t) break;
-      this.tombstones.delete(key);
-    }
+    this.tombstones.expire(t);
     if (t < this.minDeadline) return;
     let next = Number.POSITIVE_INFINITY;
     for (const [deadline, keys] of this.byDeadline) {
@@ -280,7 +259,7 @@ class Aggregate implements Processor {
   private evictOldest(): void {
     const w = this.open.values().next().value;
     if (!w) return;
-    this.tombstones.set(w.key, w.deadline);
+    this.tombstones.add(w.key, w.deadline);
     this.close(w, 'max_open_windows');
     this.byDeadline.get(w.deadline)?.delete(w.key);
   }
@@ -302,26 +281,15 @@ class Aggregate implements Processor {
       seq: w.maxSeq,
       firstSeq: w.minSeq,
     };
-    this.pending.push({ seq: w.maxSeq, from: w.minSeq, reading });
-    this.pendingSorted = false;
+    this.pending.add(w.maxSeq, w.minSeq, reading);
   }
 
-  /** Hands on, in seq order, every pending output no open window can end below. */
+  /**
+   * Hands on, in seq order, every pending output no open window can end below. One committed before a
+   * crash is rebuilt (maybe without inputs acked since) and not sent again.
+   */
   private release(): void {
-    if (this.pending.length === 0) return;
-    if (!this.pendingSorted) {
-      this.pending.sort((a, b) => a.seq - b.seq);
-      this.pendingSorted = true;
-    }
-    const limit = this.byUpdate.values().next().value?.maxSeq ?? Number.POSITIVE_INFINITY;
-    let n = 0;
-    for (const p of this.pending) {
-      if (p.seq >= limit) break;
-      // Committed before a crash: rebuilt (maybe without inputs acked since), never sent again.
-      if (p.seq > this.committed) this.out.push(p.reading);
-      n++;
-    }
-    if (n > 0) this.pending = this.pending.slice(n);
+    this.pending.release(this.byUpdate.values().next().value?.maxSeq ?? Number.POSITIVE_INFINITY);
   }
 
   private value(w: Window): Record<string, number | null> {
@@ -357,8 +325,6 @@ class Aggregate implements Processor {
     return v;
   }
 }
-
-const EMPTY: readonly QueuedReading[] = [];
 
 /** Adds one value, in queue order (so the floating-point sums are the same for any batching). */
 function add(w: Window, v: number, ts: number): void {

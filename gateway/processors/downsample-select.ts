@@ -12,6 +12,7 @@
 // interval only ever moves to a newer input, so an output waits while an open interval's current choice
 // is older than it.
 import type { QueuedReading, Reading } from '../reading.js';
+import { PendingOutputs, Tombstones } from './held.js';
 import { Drop, ProcessorError, type Processor } from './types.js';
 
 export interface SelectOptions {
@@ -33,25 +34,15 @@ interface Interval {
   score: number;
 }
 
-/** An output waiting for its turn: a chosen reading, or one passed untouched. */
-interface Pending {
-  readonly seq: number;
-  readonly from: number;
-  readonly reading: QueuedReading;
-}
-
-const EMPTY: readonly QueuedReading[] = [];
-
 export class DownsampleSelect implements Processor {
   /** Open intervals by key, in creation order: the first has the lowest first input seq. */
   private readonly open = new Map<string, Interval>();
   /** The same, in the order their choice last changed: the first has the oldest chosen reading. */
   private readonly byChoice = new Map<string, Interval>();
-  private readonly tombstones = new Map<string, number>();
-  private pending: Pending[] = [];
-  private out: QueuedReading[] = [];
+  private readonly tombstones = new Tombstones();
+  /** Chosen readings and readings passed untouched, waiting for their turn. */
+  private readonly pending = new PendingOutputs();
   private clock = 0;
-  private committed = 0;
   /** The earliest deadline of an open interval: the clock passing it is when a scan closes intervals. */
   private minDeadline = Number.POSITIVE_INFINITY;
 
@@ -103,53 +94,37 @@ export class DownsampleSelect implements Processor {
   }
 
   drain(): readonly QueuedReading[] {
-    if (this.out.length === 0) return EMPTY;
-    const out = this.out;
-    this.out = [];
-    return out;
+    return this.pending.drain();
   }
 
   heldFrom(): number | undefined {
-    let min = this.open.values().next().value?.firstSeq;
-    for (const p of this.pending) if (min === undefined || p.from < min) min = p.from;
-    return min;
+    return this.pending.heldFrom(this.open.values().next().value?.firstSeq);
   }
 
   reset(): void {
     this.open.clear();
     this.byChoice.clear();
     this.tombstones.clear();
-    this.pending = [];
-    this.out = [];
+    this.pending.reset();
     this.clock = 0;
     this.minDeadline = Number.POSITIVE_INFINITY;
   }
 
   resume(committedThrough: number): void {
-    this.committed = Math.max(this.committed, committedThrough);
+    this.pending.resume(committedThrough);
   }
 
   /** A reading passed on untouched, in its turn (it must not overtake an older chosen reading). */
   private hold(q: QueuedReading): Drop {
-    this.insert({ seq: q.seq, from: q.seq, reading: q });
+    this.pending.add(q.seq, q.seq, q);
     this.release();
     return Drop.of('held');
-  }
-
-  private insert(p: Pending): void {
-    // Nearly always appended at the end; closed intervals' choices may be older than what waits.
-    let at = this.pending.length;
-    while (at > 0 && (this.pending[at - 1] as Pending).seq > p.seq) at--;
-    this.pending.splice(at, 0, p);
   }
 
   private advance(t: number): void {
     if (t <= this.clock) return;
     this.clock = t;
-    for (const [key, deadline] of this.tombstones) {
-      if (deadline > t) break;
-      this.tombstones.delete(key);
-    }
+    this.tombstones.expire(t);
     if (t < this.minDeadline) return;
     let next = Number.POSITIVE_INFINITY;
     for (const i of this.open.values()) {
@@ -163,7 +138,7 @@ export class DownsampleSelect implements Processor {
   private evictOldest(): void {
     const i = this.open.values().next().value;
     if (!i) return;
-    this.tombstones.set(i.key, i.deadline);
+    this.tombstones.add(i.key, i.deadline);
     this.close(i);
   }
 
@@ -172,19 +147,15 @@ export class DownsampleSelect implements Processor {
     this.byChoice.delete(i.key);
     // The stored reading itself: same seq, same id; firstSeq keeps the cursor below the interval's inputs.
     const reading = Object.assign({}, i.chosen, { firstSeq: i.firstSeq });
-    this.insert({ seq: i.chosen.seq, from: i.firstSeq, reading });
+    // Closed intervals' choices may be older than what already waits: PendingOutputs keeps seq order.
+    this.pending.add(i.chosen.seq, i.firstSeq, reading);
   }
 
-  /** Hands on, in seq order, every pending output no open interval's choice is older than. */
+  /**
+   * Hands on, in seq order, every pending output no open interval's choice is older than. One committed
+   * before a crash is chosen again from the rebuilt interval and not sent twice.
+   */
   private release(): void {
-    const limit = this.byChoice.values().next().value?.chosen.seq ?? Number.POSITIVE_INFINITY;
-    let n = 0;
-    for (const p of this.pending) {
-      if (p.seq >= limit) break;
-      // Committed before a crash: chosen again from the rebuilt interval, never sent twice.
-      if (p.seq > this.committed) this.out.push(p.reading);
-      n++;
-    }
-    if (n > 0) this.pending = this.pending.slice(n);
+    this.pending.release(this.byChoice.values().next().value?.chosen.seq ?? Number.POSITIVE_INFINITY);
   }
 }
