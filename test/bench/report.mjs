@@ -79,6 +79,7 @@ export function resultsMarkdown(results, charts = []) {
   const out = ['# Sluice benchmarks', '', machineLine(results), ''];
   const note = loadNote(results);
   if (note) out.push(note, '');
+  if (results.notRun?.length) out.push(`Not in this run (\`--only\`): ${results.notRun.join(', ')}.`, '');
   for (const b of results.benches ?? []) {
     out.push(`## ${b.name}`, '', `\`${b.command ?? b.result?.command}\` (${fmt(b.seconds)} s)`, '');
     const status = statusLine(b);
@@ -113,6 +114,7 @@ export function readmeSection(results, dir = 'docs/bench') {
   ];
   const note = loadNote(results);
   if (note) out.push('', note);
+  if (results.notRun?.length) out.push('', `Not in this run (\`--only\`): ${results.notRun.join(', ')}.`);
   const charts = results.charts ?? [];
   if (charts.some((c) => c.file)) {
     out.push('');

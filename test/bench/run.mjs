@@ -139,6 +139,8 @@ function runBench(bench, quick, out, timeoutMs) {
     }, timeoutMs);
     const finish = (exitCode, signal, spawnError) => {
       clearTimeout(timer);
+      // Anything of its group still there (a peer it failed to stop) is an orphan: it would skew the next bench.
+      if (child.pid) killGroup(child.pid, 'SIGKILL');
       log.end();
       const file = join(out, `${bench.name}.json`);
       const result = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : undefined;
@@ -175,7 +177,8 @@ function killGroup(pid, signal) {
 async function runAll(opts) {
   const quick = opts.quick;
   const only = opts.only?.split(',').filter(Boolean);
-  const list = benchList(quick).filter((b) => !only || only.includes(b.name));
+  const all = benchList(quick);
+  const list = all.filter((b) => !only || only.includes(b.name));
   if (only) {
     const unknown = only.filter((n) => !list.some((b) => b.name === n));
     if (unknown.length) throw new Error(`--only: no bench named ${unknown.join(', ')} (see --list)`);
@@ -194,6 +197,7 @@ async function runAll(opts) {
     node: process.version,
     machine: { ...machine(), loadavgStart: loadavg() },
     benches: [],
+    notRun: all.filter((b) => !list.includes(b)).map((b) => b.name),
   };
   for (const bench of list) {
     if (bench.skip) {
