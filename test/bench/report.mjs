@@ -7,7 +7,7 @@ export const BEGIN_MARKER =
 export const END_MARKER = '<!-- bench:end -->';
 
 /** Figures shown per bench in the README; the rest are in results.md. */
-const README_FIGURES = 12;
+const README_FIGURES = 8;
 
 /** A number as a person reads it: thousands grouped, three significant digits below 100. */
 export function fmt(n) {

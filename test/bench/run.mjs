@@ -20,10 +20,11 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { cpus, loadavg, release, totalmem, type } from 'node:os';
+import { cpus, loadavg, release, tmpdir, totalmem, type } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import * as prettier from 'prettier';
 import { writeCharts } from './charts.mjs';
 import { readmeSection, replaceSection, resultsMarkdown } from './report.mjs';
 
@@ -38,7 +39,7 @@ export const DOCS_DIR = join(root, 'docs', 'bench');
  */
 export const BENCHES = [
   { name: 'codec', full: ['200000'], quick: ['20000'] },
-  { name: 'fsync-latency', full: ['', '1000'], quick: ['', '50'] },
+  { name: 'fsync-latency', full: [tmpdir(), '1000'], quick: [tmpdir(), '50'] },
   { name: 'queue-append', full: ['2'], quick: ['0.2'] },
   { name: 'queue-backlog', node: ['--expose-gc'], full: ['3000000'], quick: ['50000'] },
   {
@@ -83,6 +84,9 @@ export function benchList(quick) {
     }));
   return [...BENCHES, ...extra];
 }
+
+/** An error that is the caller's mistake: printed without a stack. */
+const usage = (message) => Object.assign(new Error(message), { usage: true });
 
 const stamp = () =>
   new Date()
@@ -181,7 +185,7 @@ async function runAll(opts) {
   const list = all.filter((b) => !only || only.includes(b.name));
   if (only) {
     const unknown = only.filter((n) => !list.some((b) => b.name === n));
-    if (unknown.length) throw new Error(`--only: no bench named ${unknown.join(', ')} (see --list)`);
+    if (unknown.length) throw usage(`--only: no bench named ${unknown.join(', ')} (see --list)`);
   }
   const base = resolve(root, opts.out);
   const out = join(base, stamp());
@@ -224,7 +228,10 @@ async function finishResults(results, dir) {
   results.charts = await writeCharts(results, dir);
   for (const c of results.charts.filter((x) => x.skipped))
     console.log(`chart skipped: ${c.title}: ${c.skipped}`);
-  writeFileSync(join(dir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  // Formatted as the project's Prettier would, so that a committed copy passes `npm run lint`.
+  const json = join(dir, 'results.json');
+  const options = { ...(await prettier.resolveConfig(json)), filepath: json };
+  writeFileSync(json, await prettier.format(JSON.stringify(results), options));
   writeFileSync(join(dir, 'results.md'), resultsMarkdown(results, results.charts));
 }
 
@@ -244,6 +251,7 @@ function summary(results) {
 async function readme(file, from) {
   const src = resolve(root, from);
   const json = existsSync(join(src, 'results.json')) ? join(src, 'results.json') : src;
+  if (!existsSync(json)) throw usage(`--from ${from}: no results.json there (run npm run bench first)`);
   const results = JSON.parse(readFileSync(json, 'utf8'));
   mkdirSync(DOCS_DIR, { recursive: true });
   for (const f of readdirSync(DOCS_DIR).filter((x) => x.endsWith('.svg'))) rmSync(join(DOCS_DIR, f));
@@ -274,10 +282,18 @@ async function main() {
     return;
   }
   if (opts.readme) return readme(opts.readme, opts.from ?? relative(root, DOCS_DIR));
-  if (opts.from) throw new Error('--from goes with --readme');
+  if (opts.from) throw usage('--from goes with --readme');
   const results = await runAll(opts);
   // Failed benches are in the results; the run itself failed only when nothing could be measured.
   if (!results.benches.some((b) => b.status === 'ok')) process.exitCode = 1;
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) await main();
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  try {
+    await main();
+  } catch (err) {
+    // A usage mistake or a missing file: say what, without a stack trace; the rest keeps its stack.
+    console.error(`run.mjs: ${err.code === 'ENOENT' || err.usage ? err.message : err.stack}`);
+    process.exitCode = 2;
+  }
+}
