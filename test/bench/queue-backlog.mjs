@@ -88,7 +88,7 @@ for (;;) {
   if (batch.length === 0) break;
   seen += batch.length;
   after = batch[batch.length - 1].seq;
-  if (seen % every < 5_000) sample(total - seen, 'drain');
+  if (seen % every < 5_000 && seen < total) sample(total - seen, 'drain');
   if (seen % 1_000_000 < 5_000) {
     const line = mem();
     peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
