@@ -7,6 +7,7 @@
 // Goal, set before measuring: parquet at most 1.0x the bytes of jsonl.gz and at most 2.0x its CPU.
 // Run: npm run build && node test/bench/hdfs-formats.mjs [readings=200000] [runs=5]
 import { encoder } from '../../dist/gateway/sinks/hdfs/encode.js';
+import { figure, goal, record } from './results.mjs';
 
 const N = Number(process.argv[2] ?? 200_000);
 const RUNS = Number(process.argv[3] ?? 5);
@@ -113,3 +114,14 @@ console.log(
   `parquet+snappy vs jsonl+gzip: bytes ${bytesRatio.toFixed(2)}x (goal <= ${GOAL.bytes}x) ${bytesRatio <= GOAL.bytes ? 'MET' : 'NOT MET'}; ` +
     `CPU ${cpuRatio.toFixed(2)}x (goal <= ${GOAL.cpu}x) ${cpuRatio <= GOAL.cpu ? 'MET' : 'NOT MET'}`,
 );
+record('hdfs-formats', {
+  figures: [...results].flatMap(([key, r]) => [
+    figure(`${key}.bytes`, `${key} size`, r.bytes, 'bytes/reading'),
+    figure(`${key}.cpu`, `${key} CPU`, r.cpuUs, 'µs/reading'),
+  ]),
+  goals: [
+    goal(`parquet+snappy bytes <= ${GOAL.bytes}x jsonl+gzip`, bytesRatio, '<=', GOAL.bytes),
+    goal(`parquet+snappy CPU <= ${GOAL.cpu}x jsonl+gzip`, cpuRatio, '<=', GOAL.cpu),
+  ],
+  params: { readings: N, runs: RUNS, uploadBytes: UPLOAD },
+});

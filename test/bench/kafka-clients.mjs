@@ -24,6 +24,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { toMessage } from '../../dist/gateway/sinks/kafka/encode.js';
 import { murmur2 } from '../../dist/gateway/sinks/kafka/partitioner.js';
+import { figure, record } from './results.mjs';
 
 const require = createRequire(import.meta.url);
 const SELF = fileURLToPath(import.meta.url);
@@ -441,6 +442,24 @@ async function parent() {
   console.log(
     '  (machine shared with parallel work: 2 cores, the 3 brokers on the same cores as the clients)',
   );
+  const figures = [];
+  for (const [key, rows] of results) {
+    const of = (k) => rows.map((r) => r[k]);
+    figures.push(
+      figure(`${key}.rate`, `${key}`, of('rate'), 'readings/s'),
+      figure(`${key}.cpu`, `${key} CPU`, of('cpuPer'), 'µs/reading'),
+      figure(`${key}.rss`, `${key} peak RSS`, of('rss'), 'MiB'),
+      figure(`${key}.bytes`, `${key} on the log`, of('bytesPer'), 'B/reading'),
+    );
+  }
+  record('kafka-clients', {
+    figures,
+    params: { readings: N, batch: BATCH, runs: RUNS, filter, clients: names, kafka: cluster.version },
+    notes: [
+      ...chosen.filter((c) => c.missing).map((c) => `${c.client} ${c.codec} w${c.window}: n/a, ${c.missing}`),
+      'the 3 brokers run on the same cores as the clients',
+    ],
+  });
 }
 
 function readingBytes() {

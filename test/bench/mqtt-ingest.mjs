@@ -2,7 +2,8 @@
 // (b) plain aedes storing nothing, (c) mosquitto with default settings, under one load generator: MQTT.js
 // clients, each keeping a window of unacknowledged messages. Every server runs in its own process.
 // Run: npm run build && node test/bench/mqtt-ingest.mjs [--shapes 8x32,32x32,256x4] [--seconds 5]
-//      [--targets sluice,aedes,mosquitto[,sluice-nosync]]
+//      [--targets sluice,aedes,mosquitto[,sluice-nosync]] [--runs 1]
+// --runs N: every target N times per shape, alternating the order; figures are medians with their range.
 // sluice-nosync (not run by default) is Sluice with the queue's fsyncs switched off: never for real data,
 // it shows how much of the gap to plain aedes is the disk (what a durable commit costs) and how much is code.
 // cpu µs/msg: the server process's CPU time (user + system, all threads) over the measurement, per message;
@@ -16,6 +17,7 @@ import { parseArgs } from 'node:util';
 import mqtt from 'mqtt';
 import { freePort, waitForPort } from '../helpers/net.mjs';
 import { procCpuSeconds } from './proc-cpu.mjs';
+import { figure, goal, median, record } from './results.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -27,6 +29,7 @@ const { values: opts } = parseArgs({
     port: { type: 'string' },
     dir: { type: 'string' },
     targets: { type: 'string', default: 'sluice,aedes,mosquitto' },
+    runs: { type: 'string', default: '1' },
   },
 });
 
@@ -185,31 +188,54 @@ async function main() {
   const shapes = opts.shapes.split(',').map((x) => x.split('x').map(Number));
   const measureMs = Number(opts.seconds) * 1000;
   const warmupMs = Number(opts.warmup) * 1000;
+  const runs = Math.max(1, Number(opts.runs));
   const fmt = (n, d = 0) => n.toFixed(d).padStart(10);
   const summary = [];
+  // Throughput first (what a reader looks for), then latency, then CPU.
+  const figures = { rate: [], p50: [], p99: [], cpu: [] };
+  const all = () => [...figures.rate, ...figures.p50, ...figures.p99, ...figures.cpu];
+  const goals = [];
+  const series = {};
+  const targets = [
+    ['sluice', 'sluice mqtt_broker -> durable queue (fsync)'],
+    ['aedes', 'plain aedes, no storage'],
+    ['mosquitto', 'mosquitto, default settings'],
+    ['sluice-nosync', 'sluice, queue without fsync (not durable)'],
+  ].filter(([kind]) => opts.targets.split(',').includes(kind));
   for (const [publishers, windowSize] of shapes) {
+    const shape = `${publishers}x${windowSize}`;
     console.log(
-      `\nQoS 1 ingest: ${publishers} publishers x ${windowSize} in flight, ${opts.seconds} s measured after ${opts.warmup} s warm-up`,
+      `\nQoS 1 ingest: ${publishers} publishers x ${windowSize} in flight, ${opts.seconds} s measured after ${opts.warmup} s warm-up` +
+        (runs > 1 ? `, ${runs} runs (median)` : ''),
     );
-    const rows = [];
-    for (const [kind, label] of [
-      ['sluice', 'sluice mqtt_broker -> durable queue (fsync)'],
-      ['aedes', 'plain aedes, no storage'],
-      ['mosquitto', 'mosquitto, default settings'],
-      ['sluice-nosync', 'sluice, queue without fsync (not durable)'],
-    ].filter(([kind]) => opts.targets.split(',').includes(kind))) {
-      const server = await startServer(kind);
-      try {
-        const result = await load(server.port, server.pid, publishers, windowSize, warmupMs, measureMs);
-        const q = await server.queueStats();
-        const note = q
-          ? ` (${q.commits} commits, now ${q.commitMode}, ${q.commitModeFallbacks} fallbacks)`
-          : '';
-        rows.push({ kind, label, note, ...result });
-      } finally {
-        await server.stop();
+    const byKind = new Map(targets.map(([kind, label]) => [kind, { kind, label, runs: [], notes: [] }]));
+    for (let run = 0; run < runs; run++) {
+      // Alternate the order, so that a drift in the machine's load does not favour one target.
+      for (const [kind] of run % 2 === 0 ? targets : [...targets].reverse()) {
+        const server = await startServer(kind);
+        try {
+          const result = await load(server.port, server.pid, publishers, windowSize, warmupMs, measureMs);
+          const q = await server.queueStats();
+          const t = byKind.get(kind);
+          t.runs.push(result);
+          if (q)
+            t.notes.push(` (${q.commits} commits, now ${q.commitMode}, ${q.commitModeFallbacks} fallbacks)`);
+        } finally {
+          await server.stop();
+        }
       }
     }
+    const rows = [...byKind.values()].map((t) => {
+      const m = (k) => median(t.runs.map((r) => r[k]));
+      return {
+        ...t,
+        rate: m('rate'),
+        p50: m('p50'),
+        p99: m('p99'),
+        cpuUs: m('cpuUs'),
+        note: t.notes.at(-1) ?? '',
+      };
+    });
     console.log(
       `${'target'.padEnd(46)}${'msgs/s'.padStart(10)}${'p50 ms'.padStart(10)}${'p99 ms'.padStart(10)}${'cpu µs/msg'.padStart(12)}`,
     );
@@ -217,18 +243,40 @@ async function main() {
       console.log(
         `${r.label.padEnd(46)}${fmt(r.rate)}${fmt(r.p50, 2)}${fmt(r.p99, 2)}${r.cpuUs.toFixed(1).padStart(12)}${r.note}`,
       );
+      const runsOf = (k) => r.runs.map((x) => x[k]);
+      figures.rate.push(figure(`${shape}.${r.kind}.rate`, `${shape} ${r.label}`, runsOf('rate'), 'msgs/s'));
+      figures.p50.push(
+        figure(`${shape}.${r.kind}.p50`, `${shape} ${r.kind} PUBACK p50`, runsOf('p50'), 'ms'),
+      );
+      figures.p99.push(
+        figure(`${shape}.${r.kind}.p99`, `${shape} ${r.kind} PUBACK p99`, runsOf('p99'), 'ms'),
+      );
+      figures.cpu.push(
+        figure(`${shape}.${r.kind}.cpu`, `${shape} ${r.kind} server CPU`, runsOf('cpuUs'), 'µs/msg'),
+      );
+      for (const [name, y] of [
+        [`throughput:${r.kind}`, r.rate],
+        [`puback_p50:${r.kind}`, r.p50],
+        [`puback_p99:${r.kind}`, r.p99],
+        [`cpu_us:${r.kind}`, r.cpuUs],
+      ])
+        (series[name] ??= []).push({ x: publishers, y, shape });
     }
     const by = Object.fromEntries(rows.map((r) => [r.kind, r]));
     if (by.sluice && by.aedes && by.mosquitto) {
       summary.push({
-        shape: `${publishers}x${windowSize}`,
+        shape,
         aedes: by.sluice.rate / by.aedes.rate,
         mosquitto: by.sluice.rate / by.mosquitto.rate,
         nosync: by['sluice-nosync'] ? by['sluice-nosync'].rate / by.aedes.rate : undefined,
       });
     }
   }
-  if (summary.length === 0) return;
+  const params = { shapes: opts.shapes, seconds: Number(opts.seconds), warmup: Number(opts.warmup), runs };
+  if (summary.length === 0) {
+    record('mqtt-ingest', { figures: all(), series, params });
+    return;
+  }
   const withNoSync = summary.some((r) => r.nosync !== undefined);
   console.log(
     `\n${'publishers x in flight'.padEnd(24)}${'sluice/aedes'.padStart(14)}${'sluice/mosquitto'.padStart(18)}` +
@@ -241,4 +289,17 @@ async function main() {
     );
   }
   console.log('goals: sluice >= 0.9x plain aedes and >= 1.0x mosquitto');
+  for (const r of summary) {
+    goals.push(
+      goal(`${r.shape}: sluice / plain aedes >= 0.9x`, r.aedes, '>=', 0.9),
+      goal(`${r.shape}: sluice / mosquitto >= 1.0x`, r.mosquitto, '>=', 1.0),
+    );
+  }
+  record('mqtt-ingest', {
+    figures: all(),
+    goals,
+    series,
+    params,
+    notes: ['ratios are of the medians; the load generator runs on the same cores as the server'],
+  });
 }

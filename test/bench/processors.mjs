@@ -18,6 +18,11 @@ import { parseArgs } from 'node:util';
 import mqtt from 'mqtt';
 import { freePort, waitForPort } from '../helpers/net.mjs';
 import { procCpuSeconds } from './proc-cpu.mjs';
+import { figure, goal, record } from './results.mjs';
+
+/** What record() gets at the end: every part adds its figures and goals. */
+const figures = [];
+const goals = [];
 
 const { values: opts } = parseArgs({
   options: {
@@ -200,6 +205,14 @@ async function ingest() {
   console.log(
     `chain / none, per round: ${ratios.map((x) => x.toFixed(2)).join(', ')}; median ${ratio.toFixed(2)}x; goal >= 0.90x: ${ratio >= 0.9 ? 'MET' : 'NOT MET'}`,
   );
+  figures.push(
+    figure('ingest.none.rate', `ingest ${opts.shape}, no processors`, rate('none'), 'msgs/s'),
+    figure('ingest.chain.rate', `ingest ${opts.shape}, filter+scale+deadband`, rate('chain'), 'msgs/s'),
+    figure('ingest.none.cpu', `ingest ${opts.shape}, no processors: server CPU`, cpu('none'), 'µs/msg'),
+    figure('ingest.chain.cpu', `ingest ${opts.shape}, chain: server CPU`, cpu('chain'), 'µs/msg'),
+    figure('ingest.ratio', 'chain / none, per round', ratios, 'x'),
+  );
+  goals.push(goal('ingest with the chain >= 0.90x without (median of rounds)', ratio, '>=', 0.9));
 }
 
 /** CPU µs per reading of each processor alone, through the real chain (metrics counted, as in the gateway). */
@@ -257,6 +270,7 @@ async function micro() {
     console.log(
       `${label.padEnd(34)}${median(passes).toFixed(3).padStart(12)}${range(passes, 3).padStart(14)}${String(kept).padStart(10)}`,
     );
+    figures.push(figure(`micro.${label}`, `${label} alone`, passes, 'µs/reading'));
   }
 }
 
@@ -328,6 +342,10 @@ async function queueMicro() {
       `${kind.padEnd(34)}${median(res[kind]).toFixed(3).padStart(12)}${range(res[kind], 3).padStart(14)} µs/reading`,
     );
   console.log(`chain overhead per reading: ${(median(res.chain) - median(res.none)).toFixed(3)} µs`);
+  figures.push(
+    figure('append.none', 'queue.append (no fsync), no chain', res.none, 'µs/reading'),
+    figure('append.chain', 'queue.append (no fsync), with the chain', res.chain, 'µs/reading'),
+  );
 }
 
 async function main() {
@@ -337,6 +355,17 @@ async function main() {
   console.log(
     '\nThe machine was shared with parallel work (other builds and test runs): figures vary between runs.',
   );
+  record('processors', {
+    figures,
+    goals,
+    params: {
+      shape: opts.shape,
+      seconds: Number(opts.seconds),
+      rounds: Number(opts.rounds),
+      microReadings: Number(opts['micro-readings']),
+      skipIngest: opts['skip-ingest'],
+    },
+  });
 }
 
 if (opts.serve) await serve(opts.serve, Number(opts.port), opts.dir);

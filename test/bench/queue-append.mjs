@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from '../../dist/gateway/queue/queue.js';
+import { figure, goal, record } from './results.mjs';
 
 const seconds = Number(process.argv[2] ?? 3);
 const reading = (i) => ({
@@ -66,10 +67,34 @@ for (const { window, producers, durable, ceiling } of rows) {
     `${String(window).padStart(6)} | ${String(producers).padStart(9)} | ${f(durable.rate).padStart(18)} | ${f(durable.commitsPerS).padStart(9)} | ${durable.perCommit.toFixed(1).padStart(15)} | ${f(ceiling.rate).padStart(17)} | ${(durable.rate / ceiling.rate).toFixed(2).padStart(14)}`,
   );
 }
+const goals = [];
 for (const window of [1, 10, 100]) {
   const r = rows.find((x) => x.producers === 100 && x.window === window);
-  const ratio = r.durable.rate / r.ceiling.rate;
-  console.log(
-    `goal (window ${window}): durable at 100 producers >= 0.70 x noSync: ${ratio.toFixed(2)} ${ratio >= 0.7 ? 'MET' : 'NOT MET'}`,
+  goals.push(
+    goal(
+      `window ${window}: durable at 100 producers >= 0.70x noSync`,
+      r.durable.rate / r.ceiling.rate,
+      '>=',
+      0.7,
+    ),
   );
 }
+record('queue-append', {
+  figures: rows.flatMap(({ window, producers, durable, ceiling }) => [
+    figure(
+      `w${window}.p${producers}.durable`,
+      `window ${window}, ${producers} producers: durable`,
+      durable.rate,
+      'readings/s',
+    ),
+    figure(
+      `w${window}.p${producers}.nosync`,
+      `window ${window}, ${producers} producers: noSync`,
+      ceiling.rate,
+      'readings/s',
+    ),
+  ]),
+  goals,
+  params: { seconds },
+  notes: ['one run per case'],
+});

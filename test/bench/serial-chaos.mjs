@@ -12,6 +12,7 @@ import { silentLogger } from '../../dist/gateway/observe/log.js';
 import { Queue } from '../../dist/gateway/queue/queue.js';
 import { SerialSource, schema } from '../../dist/gateway/sources/serial/index.js';
 import { until } from '../helpers/wait.mjs';
+import { figure, goal, record } from './results.mjs';
 
 const ROUNDS = Number(process.argv[2] ?? 100);
 const MAX_AWAY_MS = Number(process.argv[3] ?? 300);
@@ -125,4 +126,15 @@ console.log(`reopen after replug: p50 ${pct(50)} ms, p99 ${pct(99)} ms, max ${pc
 console.log(`open fds: ${fdsFirst} after round 1, at most ${fdsMax} after any later round`);
 console.log(`counters: ${JSON.stringify(stats)}`);
 console.log(ok ? 'OK' : 'MISMATCH');
+record('serial-chaos', {
+  figures: [
+    figure('reopen_p50', 'reopen after replug p50', Number(pct(50)), 'ms'),
+    figure('reopen_p99', 'reopen after replug p99', Number(pct(99)), 'ms'),
+    figure('reopen_max', 'reopen after replug max', Number(pct(100)), 'ms'),
+    figure('fds_growth', 'open fds, most after any round minus after round 1', fdsMax - fdsFirst, 'fds'),
+  ],
+  goals: [goal('counters add up, no fd leaked (1 = yes)', ok ? 1 : 0, '>=', 1, 0)],
+  params: { rounds: ROUNDS, maxAwayMs: MAX_AWAY_MS, lines: LINES },
+  notes: [`counters: ${JSON.stringify(stats)}`, 'percentiles of one series of rounds, not medians of runs'],
+});
 process.exitCode = ok ? 0 : 1;

@@ -13,6 +13,7 @@ import { silentLogger } from '../../dist/gateway/observe/log.js';
 import { Gateway } from '../../dist/gateway/runtime/gateway.js';
 import { until } from '../helpers/wait.mjs';
 import { TICKS, procCpuSeconds } from './proc-cpu.mjs';
+import { figure, record } from './results.mjs';
 
 const LINES = Number(process.argv[2] ?? 200_000);
 const ROUNDS = Number(process.argv[3] ?? 3);
@@ -131,9 +132,13 @@ console.log(
 
 let bestCat;
 let bestSluice;
+const cats = [];
+const sluices = [];
 for (let r = 0; r < ROUNDS; r++) {
   const c = await floorCat(file, bytes);
   const s = await sluice(file, LINES * 2);
+  cats.push(c);
+  sluices.push(s);
   if (!bestCat || c.cpu < bestCat.cpu) bestCat = c;
   if (!bestSluice || s.cpu < bestSluice.cpu) bestSluice = s;
 }
@@ -155,3 +160,46 @@ console.log(
 console.log(
   `CPU ratio sluice / cat: ${(bestSluice.cpu / Math.max(bestCat.cpu, 1 / TICKS)).toFixed(1)}x (cat CPU resolution: ${1000 / TICKS} ms)`,
 );
+const cpuFloor = (m) => Math.max(m.cpu, 1 / TICKS);
+record('serial-ingest', {
+  figures: [
+    figure(
+      'cat.lines',
+      'cat (floor) wall rate',
+      cats.map((m) => LINES / m.wall),
+      'lines/s',
+    ),
+    figure(
+      'sluice.lines',
+      'sluice serial -> queue wall rate',
+      sluices.map((m) => LINES / m.wall),
+      'lines/s',
+    ),
+    figure(
+      'cat.cpu',
+      'cat (floor) per CPU-second',
+      cats.map((m) => LINES / cpuFloor(m)),
+      'lines/cpu-s',
+    ),
+    figure(
+      'sluice.cpu',
+      'sluice serial -> queue per CPU-second',
+      sluices.map((m) => LINES / cpuFloor(m)),
+      'lines/cpu-s',
+    ),
+    figure(
+      'cpu_ratio',
+      'CPU sluice / cat, per round',
+      sluices.map((m, i) => m.cpu / cpuFloor(cats[i])),
+      'x',
+    ),
+    figure(
+      'dropped',
+      'readings dropped at max_pending_readings',
+      sluices.map((m) => m.dropped),
+      'readings',
+    ),
+  ],
+  params: { lines: LINES, rounds: ROUNDS, commitMode: COMMIT_MODE },
+  notes: [`cat's CPU resolution: ${1000 / TICKS} ms; the printed rows are the round with the least CPU`],
+});

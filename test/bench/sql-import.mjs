@@ -14,6 +14,7 @@ import { validateConfig } from '../../dist/gateway/config/load.js';
 import { Queue } from '../../dist/gateway/queue/queue.js';
 import { Gateway } from '../../dist/gateway/runtime/gateway.js';
 import { until } from '../helpers/wait.mjs';
+import { figure, goal, record } from './results.mjs';
 
 const ROWS = Number(process.argv[2] ?? 200_000);
 const RUNS = Number(process.argv[3] ?? 3);
@@ -162,6 +163,15 @@ try {
   console.log(
     `ratio ${(ratio * 100).toFixed(1)}% of the ceiling (target >= ${TARGET * 100}%): ${ratio >= TARGET ? 'MET' : 'NOT MET'}`,
   );
+  record('sql-import', {
+    figures: [
+      figure('ceiling', 'psql \\copy to /dev/null (ceiling)', ceiling, 'rows/s'),
+      figure('sluice', 'sluice sql source -> durable queue', sluice, 'rows/s'),
+      figure('queue', 'queue alone, same appends', queueOnly, 'rows/s'),
+    ],
+    goals: [goal(`sql source >= ${TARGET}x the psql ceiling`, ratio, '>=', TARGET)],
+    params: { rows: ROWS, runs: RUNS, batch: BATCH },
+  });
 } finally {
   await db.stop();
 }
