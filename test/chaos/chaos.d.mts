@@ -2,9 +2,11 @@
 
 export interface ChaosLife {
   readonly round: number;
-  /** `early`: killed within 0.6 s of the listener coming up; `steady`: 0.5-2.5 s into the life. */
+  /** `early`: killed within 0.6 s of the listener coming up; `steady`: within 1.5 s of the first drain ack. */
   readonly phase: 'early' | 'steady';
   readonly lifeMs: number;
+  /** Steady lives: readings the sink had acknowledged in this life when the wait for it ended. */
+  readonly drained: number;
   /** Publishes without a PUBACK at the kill. */
   readonly inflight: number;
   /** The queue cursor's lag the gateway last reported before the kill (queued, not acknowledged by Kafka). */

@@ -4,8 +4,8 @@
 // PUBACKed reading is in Kafka; duplicates only of readings that arrived. Shared by kill9.test.ts (short, on
 // the run's shared cluster) and run.mjs (`npm run chaos -- --rounds 20`, a cluster of its own).
 // Kill moments alternate between a life's first moments (the sink re-draining what the last life queued but
-// Kafka had not acknowledged, while the publishers resend what got no PUBACK) and later, in steady ingest and
-// drain. Small batches without linger keep a produce request in flight most of the time, so kills land
+// Kafka had not acknowledged, while the publishers resend what got no PUBACK) and later, within 1.5 s of the
+// sink's first acknowledged batch in that life, in steady ingest and drain. Small batches without linger keep a produce request in flight most of the time, so kills land
 // between Kafka's ack and the queue's as well as between an append and its PUBACK.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -69,12 +69,31 @@ export async function runChaos({
   try {
     for (let round = 1; round <= rounds; round++) {
       const early = round % 2 === 1;
-      // Early: within 0.6 s of the listener coming up; late: 0.5-2.5 s into the life.
-      const lifeMs = early ? rand() * 600 : 500 + rand() * 2_000;
-      let lag = 0;
-      let lastStatusAt = 0;
       const t0 = performance.now();
-      while (performance.now() - t0 < lifeMs) {
+      let lag = 0;
+      let drained = 0; // readings the sink acknowledged in this life, as far as the status showed
+      if (!early) {
+        // Steady: once the sink is connected and has acknowledged readings in this life (however long
+        // starting takes on a loaded machine), so that the kill lands in running ingest and drain.
+        let base;
+        await until(
+          async () => {
+            const s = await gw.status();
+            const c = s.queue.cursors[0];
+            lag = c?.lag ?? lag;
+            base ??= c?.acked;
+            drained = (c?.acked ?? 0) - (base ?? 0);
+            return s.sinks[0]?.connected === true && drained > 0;
+          },
+          { timeoutMs: 60_000, intervalMs: 50, what: `round ${round}: the sink acknowledging readings` },
+        );
+      }
+      // Early: within 0.6 s of the listener coming up (start-up, the re-drain of the last life's backlog);
+      // steady: within 1.5 s of the first acknowledged drain.
+      const lifeMs = rand() * (early ? 600 : 1_500);
+      const t1 = performance.now();
+      let lastStatusAt = 0;
+      while (performance.now() - t1 < lifeMs) {
         // The cursor's lag as the gateway last reported it: readings queued that Kafka has not acknowledged.
         if (performance.now() - lastStatusAt > 100) {
           lastStatusAt = performance.now();
@@ -83,7 +102,7 @@ export async function runChaos({
             () => undefined, // not listening yet, or the answer raced the kill: the last value stands
           );
         }
-        await sleep(Math.min(20, Math.max(0, lifeMs - (performance.now() - t0))));
+        await sleep(Math.min(20, Math.max(0, lifeMs - (performance.now() - t1))));
       }
       const inflight = fleet.inflight();
       const ackedBefore = fleet.ledger.ackedCount;
@@ -94,6 +113,7 @@ export async function runChaos({
         round,
         phase: early ? 'early' : 'steady',
         lifeMs: Math.round(performance.now() - t0),
+        drained,
         inflight,
         lag,
         acked: ackedBefore,

@@ -45,7 +45,8 @@ try {
   );
   console.log(
     `kills with publishes in flight: ${r.lives.filter((l) => l.inflight > 0).length}/${r.lives.length}, ` +
-      `with cursor lag > 0: ${r.lives.filter((l) => l.lag > 0).length}/${r.lives.length}`,
+      `with cursor lag > 0: ${r.lives.filter((l) => l.lag > 0).length}/${r.lives.length}, steady kills after ` +
+      `the sink had drained in that life: ${r.lives.filter((l) => l.drained > 0).length}`,
   );
   for (const p of r.problems) console.log(`  PROBLEM ${p}`);
   failed = r.problems.length > 0 || r.lost > 0;
