@@ -78,6 +78,13 @@ export async function startGateway(config, dir, { readyTimeoutMs = 60_000 } = {}
       clearTimeout(timer);
       return result;
     },
+    /** A gauge of GET /metrics without labels (e.g. `nodejs_heap_size_used_bytes`), NaN when absent. */
+    async gauge(name) {
+      const res = await fetch(`http://127.0.0.1:${httpPort}/metrics`, { signal: AbortSignal.timeout(5_000) });
+      if (!res.ok) throw new Error(`GET /metrics: ${res.status}`);
+      const m = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(await res.text());
+      return m ? Number(m[1]) : NaN;
+    },
     /** GET /api/status (sources, sinks, queue cursors). */
     async status() {
       const res = await fetch(`http://127.0.0.1:${httpPort}/api/status`, {

@@ -138,11 +138,14 @@ try {
     const m = procMemory(gw.pid);
     const s = await gw.status().catch(() => undefined);
     if (s) lag = s.queue.cursors[0]?.lag ?? lag;
+    // The V8 heap in use (main thread), to tell a heap that grows from RSS that does.
+    const heap = await gw.gauge('nodejs_heap_size_used_bytes').catch(() => NaN);
     samples.push({
       t: Math.round(elapsed()),
       rssMiB: m.rss / 2 ** 20,
       rssAnonMiB: m.rssAnon / 2 ** 20,
       fds: m.fds,
+      heapMiB: heap / 2 ** 20,
       lag,
       acked: fleet.ledger.ackedCount,
       connected: fleet.connected(),
@@ -217,7 +220,7 @@ try {
   console.log(
     `RSS: ${median(base.map((s) => s.rssMiB)).toFixed(1)} MiB after warm-up, ${median(last.map((s) => s.rssMiB)).toFixed(1)} ` +
       `MiB in the last minute (max ${Math.max(...samples.map((s) => s.rssMiB)).toFixed(1)}); anonymous ` +
-      `${(growth('rssAnonMiB') * 100).toFixed(1)}%; open fds ${median(base.map((s) => s.fds))} -> ` +
+      `${(growth('rssAnonMiB') * 100).toFixed(1)}%, V8 heap used ${(growth('heapMiB') * 100).toFixed(1)}%; open fds ${median(base.map((s) => s.fds))} -> ` +
       `${median(last.map((s) => s.fds))} (max ${Math.max(...samples.map((s) => s.fds))}, ${end.fds} at the end)`,
   );
   for (const p of check.problems) console.log(`  PROBLEM ${p}`);
@@ -233,6 +236,7 @@ try {
     figures: [
       figure('rss_growth_pct', 'RSS growth after warm-up', rssGrowth * 100, '%'),
       figure('rss_anon_growth_pct', 'anonymous RSS growth after warm-up', growth('rssAnonMiB') * 100, '%'),
+      figure('heap_growth_pct', 'V8 heap used growth after warm-up', growth('heapMiB') * 100, '%'),
       figure('acked', 'PUBACKed readings', check.acked, 'readings'),
       figure('lost', 'PUBACKed readings missing in Kafka', check.lost, 'readings'),
       figure('duplicates', 'duplicates in Kafka', check.duplicates, 'readings'),
@@ -242,6 +246,7 @@ try {
     series: {
       rss_mib: series('rssMiB'),
       rss_anon_mib: series('rssAnonMiB'),
+      heap_used_mib: series('heapMiB'),
       fds: series('fds'),
       lag: series('lag'),
     },
