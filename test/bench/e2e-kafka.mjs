@@ -10,7 +10,7 @@
 // ingest (mqtt-ingest.mjs's servers), and the bare @platformatic/kafka producer for the drain: the same
 // records, generated at the same rate, batched as the sink batches (its batch.max_count and linger_ms, one
 // batch in flight), acks all, idempotent, read by the same watcher.
-// Run: npm run build && node test/bench/e2e-kafka.mjs [--shapes 50x20,100x50] [--seconds 15] [--warmup 5]
+// Run: npm run build && node test/bench/e2e-kafka.mjs [--shapes 50x20,200x5] [--seconds 15] [--warmup 5]
 //      [--runs 1] [--targets sluice,aedes,mosquitto,bare] [--kafka-info FILE]
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -32,7 +32,7 @@ const SELF = fileURLToPath(import.meta.url);
 const here = dirname(SELF);
 const { values: opts } = parseArgs({
   options: {
-    shapes: { type: 'string', default: '50x20,100x50' },
+    shapes: { type: 'string', default: '50x20,200x5' },
     seconds: { type: 'string', default: '15' },
     warmup: { type: 'string', default: '5' },
     runs: { type: 'string', default: '1' },
@@ -324,6 +324,12 @@ async function runSluice(cluster, topic, publishers, rate) {
       what: 'the gateway connected to Kafka',
     });
     const r = await mqttLoad(mqttPort, gw.pid, publishers, rate, 'e2e-');
+    // Past saturation the queue holds a backlog: everything PUBACKed is awaited in Kafka once it drained.
+    await until(async () => (await gw.status()).queue.cursors[0]?.lag === 0, {
+      timeoutMs: 10 * 60_000,
+      intervalMs: 250,
+      what: 'the gateway drained its queue to Kafka',
+    });
     const seen = await visible(watcher, r.fleet.ledger.ackedCount, r.from, r.to);
     await r.fleet.stop();
     const seconds = (r.to - r.from) / 1000;
@@ -441,7 +447,7 @@ async function main() {
                 ? `  visible p50 ${r.visible[0].toFixed(1)} p99 ${r.visible[2].toFixed(1)} ms`
                 : '') +
               `  ${r.cpuPer.toFixed(1)} us/reading  RSS ${r.rss.toFixed(0)} MiB` +
-              (r.missing > 0 ? `  ${r.missing} PUBACKed not seen in Kafka!` : ''),
+              (r.missing > 0 ? `  ${r.missing} PUBACKed not in Kafka after the drain!` : ''),
           );
         }
       }
