@@ -1,7 +1,7 @@
 // Node for the emulated machine: the npm registry's `node-linux-<arch>` package (the binary the `node`
 // package installs on that machine), the running Node's version where it is published, else the newest of the
 // same major; unpacked once into .cache/arm/ and reused offline.
-import { existsSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { SetupError, run, tail } from '../setup/lib.mjs';
@@ -52,6 +52,7 @@ export async function armNode(target, cacheDir, want = process.versions.node) {
   const dir = join(cacheDir, `${target.nodePackage}-${version}`);
   if (existsSync(join(dir, 'bin', 'node'))) return checked(target, dir, version, `cached${note}`);
   // npm pack checks the registry's integrity hash; the package's os/cpu fields stop `npm install` here.
+  mkdirSync(cacheDir, { recursive: true });
   const tmp = mkdtempSync(join(cacheDir, '.fetch-'));
   try {
     const spec = `${target.nodePackage}@${version}`;

@@ -89,12 +89,11 @@ async function vitest(tree, emu, file, log) {
   });
   const output = `${r.stdout}\n${r.stderr}`;
   writeFileSync(log, output);
-  const plain = output;
-  const tests = /^\s*Tests\s+(.*)$/m.exec(plain)?.[1]?.trim() ?? 'no summary';
+  const tests = /^\s*Tests\s+(.*)$/m.exec(output)?.[1]?.trim() ?? 'no summary';
   if (r.code !== 0)
     throw new SetupError('ARM_TEST', `${file} failed: ${tests}`, {
       hint: `output: ${log}`,
-      detail: tail(plain, 30),
+      detail: tail(output, 30),
     });
   return tests;
 }
