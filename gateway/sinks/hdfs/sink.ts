@@ -28,6 +28,8 @@ export class HdfsSink implements Sink {
   /** Highest sequence in a committed generation: readings up to it are delivered, whatever the cursor says. */
   private delivered = 0;
   private gen: Generation | undefined;
+  /** Dropped generations whose uploads may still be in flight: recovery waits for them to settle first. */
+  private abandoned: Promise<void>[] = [];
   /** False until recovery ran against HDFS, and again after any failure. */
   private recovered = false;
   /** The delegation token sent on every request (all auth types but pseudo). */
@@ -186,12 +188,17 @@ export class HdfsSink implements Sink {
   }
 
   private async recover(): Promise<void> {
+    // A dropped generation's request still in flight could (re)create a staged file after recovery removed it.
+    const abandoned = this.abandoned;
+    this.abandoned = [];
+    await Promise.all(abandoned);
     this.delivered = Math.max(this.delivered, await this.committer.recover());
     this.recovered = true;
   }
 
   /** Forgets the open generation; what it staged is removed by the next recovery. */
   private drop(): void {
+    if (this.gen !== undefined) this.abandoned.push(this.gen.settled());
     this.gen = undefined;
     this.recovered = false;
   }

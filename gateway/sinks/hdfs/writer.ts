@@ -1,6 +1,8 @@
 // A generation: the files open at one time, one per directory, filled from one contiguous sequence range and
 // made final together. Data is buffered per file and uploaded in large pieces (CREATE, then APPEND) into a
 // staging directory unique to this attempt; nothing here is visible to readers of the data directories.
+// A full piece goes on the wire while the readings after it are encoded: at most one request per file in
+// flight, so a file's pieces land in order, and a piece counts as stored only once its answer came.
 import { randomBytes } from 'node:crypto';
 import { SluiceError } from '../../errors.js';
 import type { QueuedReading } from '../../reading.js';
@@ -25,6 +27,11 @@ export interface StagedFile {
   created: boolean;
   /** Set once the file's end (Parquet's footer) is sent: nothing may be appended after it. */
   ended: boolean;
+  /**
+   * The piece on the wire, if any: settles with its failure (never rejects, so nothing goes unhandled while
+   * the writer encodes on); the next piece of the file, its end, and the commit wait for it first.
+   */
+  sending: Promise<Error | undefined> | undefined;
   /** Holds what is not sent yet; one per file, its state is the file's (Parquet's row-group index). */
   readonly encoder: FileEncoder;
   pendingBytes: number;
@@ -72,6 +79,7 @@ export class Generation {
         stored: 0,
         created: false,
         ended: false,
+        sending: undefined,
         encoder,
         pendingBytes: encoder.startBytes,
         lastWriteAt: now,
@@ -92,9 +100,16 @@ export class Generation {
     return f;
   }
 
+  /** Resolves once no request of this generation is in flight (each one answered or failed). */
+  async settled(): Promise<void> {
+    for (const f of this.files.values()) if (f.sending !== undefined) await f.sending;
+  }
+
   /**
-   * Sends what a file holds in memory: CREATE the first time (never over an existing file), APPEND after.
-   * With `last`, the file's end goes too, and the file takes no more readings.
+   * Sends what a file holds in memory: CREATE the first time (never over an existing file), APPEND after,
+   * once the file's previous piece was answered (its failure is thrown here). Without `last` the request is
+   * left in flight; with `last` the file's end goes too, this waits for the answer, and the file takes no more
+   * readings.
    */
   async upload(client: WebHdfsClient, f: StagedFile, last = false): Promise<void> {
     if (f.ended || (f.pendingBytes === 0 && !last)) return;
@@ -105,7 +120,30 @@ export class Generation {
       if (end.length > 0) data = data.length === 0 ? end : Buffer.concat([data, end]);
     }
     f.pendingBytes = 0;
+    await this.answered(f);
     if (data.length === 0) return;
+    const put = this.put(client, f, data);
+    f.sending = put.then(
+      () => undefined,
+      (err: unknown) =>
+        err instanceof Error
+          ? err
+          : new SluiceError('SLUICE_SINK_WRITE', `upload of ${f.staged} failed: ${String(err)}`),
+    );
+    if (last) await this.answered(f);
+  }
+
+  /** Waits for the file's piece in flight; throws its failure. */
+  private async answered(f: StagedFile): Promise<void> {
+    const failure = await f.sending;
+    f.sending = undefined;
+    if (failure !== undefined) {
+      f.sending = Promise.resolve(failure); // every later wait on this file fails the same way
+      throw failure;
+    }
+  }
+
+  private async put(client: WebHdfsClient, f: StagedFile, data: Buffer): Promise<void> {
     if (f.created) {
       await client.append(f.staged, data);
     } else {

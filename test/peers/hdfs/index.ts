@@ -205,7 +205,8 @@ export async function startHdfs(options: StartHdfsOptions = {}): Promise<HdfsPee
   let readyLine: string;
   try {
     readyLine = await new Promise<string>((resolve, reject) => {
-      const timeoutMs = options.startTimeoutMs ?? 90_000;
+      // SLUICE_HDFS_START_TIMEOUT_MS: longer on a machine loaded by other work (raise vitest's hookTimeout too).
+      const timeoutMs = options.startTimeoutMs ?? Number(process.env.SLUICE_HDFS_START_TIMEOUT_MS ?? 90_000);
       const timer = setTimeout(
         () => reject(failure(`the HDFS peer was not ready in ${timeoutMs} ms`)),
         timeoutMs,

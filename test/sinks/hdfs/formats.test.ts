@@ -1,6 +1,7 @@
 // The HDFS sink's Parquet and Avro encoders, read back by other implementations (hyparquet, avsc's decoder):
 // every reading round-trips in the documented columns, one row group or block per upload, the codec asked
 // for inside the file, and a file is readable only once its end is written. Plus the config's format rules.
+import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import type { QueuedReading, ReadingRecord } from '../../../gateway/reading.js';
 import { toRecord } from '../../../gateway/reading.js';
@@ -53,6 +54,84 @@ async function encode(
 }
 
 const expected = (rs: readonly QueuedReading[]): ReadingRecord[] => rs.map((r) => toRecord(GW, r));
+
+describe('jsonl', () => {
+  /** Strings JSON.stringify escapes (quotes, backslashes, controls, DEL, non-ASCII, lone surrogates) or not. */
+  const strings = [
+    '',
+    'plain',
+    'a"b',
+    'back\\slash',
+    'tab\tnl\n',
+    '\u0000\u001f',
+    'del\u007f',
+    'Zürich',
+    '温度',
+    '😀',
+    'lone\ud800',
+    '\udc00x',
+    '</script>',
+  ];
+  function tricky(): QueuedReading[] {
+    const out: QueuedReading[] = [];
+    const values = [
+      0,
+      -0,
+      1.5,
+      -1.7976931348623157e308,
+      5e-324,
+      1e21,
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      true,
+      false,
+      'on',
+      'a"\\',
+      { lat: 52.1, s: 'é"' },
+      { nested: { a: [1, 'x'] } },
+    ];
+    let seq = 1;
+    for (const s of strings) {
+      for (const value of values.slice(0, 4)) {
+        out.push({ ...reading(seq), seq, device: s, metric: s, source: s, unit: s, value, tags: { [s]: s } });
+        seq++;
+      }
+    }
+    for (const value of values) {
+      out.push({ seq, device: 'd', metric: 'm', value, ts: 1_700_000_000_000 + seq, source: 'src' });
+      seq++;
+    }
+    out.push({ ...reading(seq), seq, id: 'gw-7:agg:"1"' });
+    out.push({ ...reading(seq + 1), seq: seq + 1, id: 'plain-id', unit: undefined });
+    return out;
+  }
+
+  for (const gateway of ['gw-7', 'gw "ü"']) {
+    it(`writes JSON.stringify(toRecord(r)) byte for byte, every kind of string and value, gateway ${gateway}`, async () => {
+      const rs = tricky();
+      const f = encoder('jsonl', 'none', gateway).open();
+      const sizes = rs.map((r) => f.add(r));
+      const file = (await f.take()).toString('utf8');
+      const lines = rs.map((r) => `${JSON.stringify(toRecord(gateway, r))}\n`);
+      expect(file).toBe(lines.join(''));
+      // add() counts each line's UTF-8 bytes, what upload_buffer_bytes and max_file_bytes count.
+      expect(sizes).toEqual(lines.map((l) => Buffer.byteLength(l)));
+    });
+  }
+
+  it('takes each piece once, in order, across buffer growth; gzip members concatenate to the whole', async () => {
+    const rs = Array.from({ length: 20_000 }, (_, i) => ({
+      ...reading(i, { device: i % 3 ? 'd' : 'ü' }),
+      seq: i + 1,
+    }));
+    const want = rs.map((r) => `${JSON.stringify(toRecord(GW, r))}\n`).join('');
+    for (const c of ['none', 'gzip'] as const) {
+      const { file, takes } = await encode('jsonl', c, rs, 7_000);
+      expect(takes).toHaveLength(3);
+      expect((c === 'gzip' ? gunzipSync(file) : file).toString('utf8')).toBe(want);
+    }
+  });
+});
 
 describe('parquet', () => {
   for (const codec of ['snappy', 'gzip', 'none'] as const) {
