@@ -145,5 +145,31 @@ export interface ComponentDefinition<Schema extends z.ZodType, Instance> {
   readonly description: string;
   /** Zod schema of the component's config, with `type: z.literal(<type>)`; the single source of truth. */
   readonly schema: Schema;
-  readonly create: (name: string, config: z.infer<Schema>, deps: ComponentDeps) => Instance;
+  /** Builds an instance; may first import the implementation (see `lazyComponent`). */
+  readonly create: (
+    name: string,
+    config: z.infer<Schema>,
+    deps: ComponentDeps,
+  ) => Instance | Promise<Instance>;
+}
+
+/**
+ * A registry entry whose implementation (and the libraries it pulls in: KafkaJS, the SQL drivers, serialport,
+ * aedes, the Parquet and Avro writers) is imported only when a config first creates one: the schema, which
+ * every config validation needs, stays eager. A component type the config does not use then costs no memory
+ * (measured with test/bench/memory.mjs). `load` returns the component's own registry entry, which must have
+ * the same type and schema (checked by test/config/registry.test.ts).
+ */
+export function lazyComponent<Schema extends z.ZodType, Instance>(
+  type: string,
+  description: string,
+  schema: Schema,
+  load: () => Promise<ComponentDefinition<Schema, Instance>>,
+): ComponentDefinition<Schema, Instance> {
+  return {
+    type,
+    description,
+    schema,
+    create: async (name, config, deps) => (await load()).create(name, config, deps),
+  };
 }

@@ -300,10 +300,10 @@ export class Gateway {
     const deps = this.deps(name, 'sink', sc.type);
     // The registry entry matching sc.type takes exactly this config; TypeScript cannot narrow a union of
     // definitions by the `type` it was found with, so say it once here.
-    const create = def.create as (n: string, c: SinkConfig, d: ComponentDeps) => Sink;
+    const create = def.create as (n: string, c: SinkConfig, d: ComponentDeps) => Sink | Promise<Sink>;
     const processors = this.chainFor('sink', name, sc.processors, deps.log);
     const runner = new SinkRunner(
-      create(name, sc, deps),
+      await create(name, sc, deps),
       this.queue,
       {
         startFrom: sc.start_from,
@@ -334,8 +334,8 @@ export class Gateway {
   private async startSource(name: string, sc: SourceConfig): Promise<void> {
     const def = sourceRegistry.find((d) => d.type === sc.type);
     if (!def) throw new SluiceError('SLUICE_CONFIG_INVALID', `unknown source type ${sc.type}`);
-    const create = def.create as (n: string, c: SourceConfig, d: ComponentDeps) => Source;
-    const source = create(name, sc, this.deps(name, 'source', sc.type));
+    const create = def.create as (n: string, c: SourceConfig, d: ComponentDeps) => Source | Promise<Source>;
+    const source = await create(name, sc, this.deps(name, 'source', sc.type));
     const rejections = new Map<string, number>();
     try {
       // Bounded like a stop: a start that never returns (a hung device open) must not hold up the gateway

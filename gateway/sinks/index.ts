@@ -10,8 +10,32 @@
 //   classify.ts  an upstream error judged: retriable, refused for good, auth/setup or quota
 // Beside them, what only one sink needs (kafka: topics, partitioner, the producer thread; hdfs: paths,
 // writer, commit). Shared by several sinks: ranged-names.ts (the exactly-once file names of file and hdfs).
-import { file } from './file/index.js';
-import { hdfs } from './hdfs/index.js';
-import { kafka } from './kafka/index.js';
+//
+// Only the schemas are imported here; each sink's implementation and its libraries (KafkaJS, the Parquet and
+// Avro writers) load when a config first uses that type (lazyComponent). The description repeats the one in
+// the sink's own index.ts (test/config/registry.test.ts checks that they agree).
+import { lazyComponent } from '../components.js';
+import { schema as fileSchema } from './file/schema.js';
+import { schema as hdfsSchema } from './hdfs/schema.js';
+import { schema as kafkaSchema } from './kafka/schema.js';
 
-export const sinks = [file, kafka, hdfs] as const;
+export const sinks = [
+  lazyComponent(
+    'file',
+    'JSON-lines files in a local directory, rolled by size, count and time, exactly once.',
+    fileSchema,
+    async () => (await import('./file/index.js')).file,
+  ),
+  lazyComponent(
+    'kafka',
+    'Apache Kafka topics, keyed by device for per-device order; at-least-once with (gateway, seq) ids.',
+    kafkaSchema,
+    async () => (await import('./kafka/index.js')).kafka,
+  ),
+  lazyComponent(
+    'hdfs',
+    'HDFS files over WebHDFS, rolled by size, count and time, exactly once.',
+    hdfsSchema,
+    async () => (await import('./hdfs/index.js')).hdfs,
+  ),
+] as const;
