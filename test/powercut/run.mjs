@@ -38,6 +38,7 @@ const USAGE = `usage: node test/powercut/run.mjs [options]
   --work-dir DIR    where the disk image, initramfs and console logs go (default: a new dir in ${tmpdir()})
   --keep            keep the work dir after a PASS too
   --no-setup        do not check the Debian packages (test/powercut/debian-packages.txt)
+  --probe           only boot once and print how long node takes to start in the guest
   --boot-timeout S  a guest that has not started publishing (or draining) after S s is an error (default 900)
 exit status: 0 PASS, 1 FAIL (a PUBACKed reading lost or repeated), 2 the test could not run`;
 
@@ -62,6 +63,7 @@ function options(argv) {
       keep: { type: 'boolean', default: false },
       'no-setup': { type: 'boolean', default: false },
       'boot-timeout': { type: 'string', default: '900' },
+      probe: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -85,6 +87,7 @@ function options(argv) {
     keep: values.keep,
     setup: !values['no-setup'],
     bootTimeout: int('boot-timeout', 10),
+    probe: values.probe,
   };
 }
 
@@ -203,6 +206,28 @@ async function drain(ctx) {
   return { queue, drained, off, fail, seconds: result.seconds, logFile };
 }
 
+/** One boot that times node's start in the guest (init.sh's probe mode). */
+async function probe(ctx) {
+  let off = false;
+  const guest = boot({
+    ...ctx.guest,
+    append: 'pc.mode=probe',
+    logFile: join(ctx.workDir, 'probe.log'),
+    onLine: (line, at) => {
+      if (line.startsWith('@boot') || line.startsWith('@mounted'))
+        say(`${line.split(' ')[0].slice(1)} at ${s1(at)}`);
+      else if (line.startsWith('@probe ')) say(line.slice(7));
+      else if (line.startsWith('@fail')) say(line);
+      else if (line.startsWith('@off')) off = true;
+    },
+  });
+  current = guest;
+  await guest.exited;
+  current = undefined;
+  rmSync(ctx.guest.initrd, { force: true });
+  return off ? 0 : 2;
+}
+
 /** Every reading in the drained files: id (device:value) -> how often. Hidden names are unfinished files. */
 function readDrained(dir) {
   const counts = new Map();
@@ -251,6 +276,8 @@ async function main(argv) {
     workDir,
     guest: { kernel: k.kernel, initrd, disk, smp: o.smp, memoryMib: o.memory },
   };
+
+  if (o.probe) return probe(ctx);
 
   const rnd = random(o.seed);
   const rounds = [];

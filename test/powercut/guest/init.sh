@@ -61,13 +61,15 @@ case "$mode" in
     poweroff -f
     ;;
   probe)
-    # How long node takes to start here (run.mjs --probe): the figure that decides the rounds' length.
-    for what in "-e 0" "--jitless -e 0" "dist/gateway/cli/main.js --version" "--jitless dist/gateway/cli/main.js --version"; do
+    # How long node takes to start here (run.mjs --probe): bare, with MQTT.js (the publishers), and
+    # with the whole gateway loaded (its --version imports every component).
+    for what in "-e 0" "-e import('mqtt')" "dist/gateway/cli/main.js --version"; do
       t0=$(cut -d' ' -f1 /proc/uptime)
-      # shellcheck disable=SC2086 # what is several words
-      node $what >/dev/null
-      echo "@probe node $what: $t0 -> $(cut -d' ' -f1 /proc/uptime)"
+      node $what >/dev/null || fail "node $what"
+      t1=$(cut -d' ' -f1 /proc/uptime)
+      echo "@probe node $what: $(awk "BEGIN { print $t1 - $t0 }") s"
     done
+    echo "@off"
     poweroff -f
     ;;
   *)
