@@ -3,6 +3,7 @@
 // guards each, so an upgrade that moves one fails there, by name, before any broker test.
 import type { Aedes, Client, PublishPacket } from 'aedes';
 import type { EventEmitter } from 'node:events';
+import { Readable, type Duplex } from 'node:stream';
 import { SluiceError } from '../../errors.js';
 
 /** The versions whose sources the code below was read against (package.json of each, in node_modules). */
@@ -88,4 +89,37 @@ export function limitPacketSize(client: Client, maxBytes: number): boolean {
     return done;
   };
   return true;
+}
+
+/**
+ * Whether this Node's `readable.read()` without a size returns only the first buffered chunk. Node's docs and
+ * Node 20-24 return the whole buffer; Node 26.10 returns one chunk. aedes 1.2.0 lib/client.js `nextBatch`
+ * reads once per 'readable' event (`conn.read(null)`) and reads again only after the parser has emitted a
+ * packet, so with one chunk per read a packet split over buffered chunks is never completed and the
+ * connection hangs until connect_timeout_ms (MQTT.js over WebSocket sends its CONNECT as 9 messages).
+ */
+export const READ_RETURNS_ONE_CHUNK: boolean = (() => {
+  const r = new Readable({ read: () => undefined });
+  r.push(Buffer.alloc(1));
+  r.push(Buffer.alloc(1));
+  const got = r.read() as Buffer | null;
+  return got?.length === 1;
+})();
+
+/**
+ * Makes `conn.read()` without a size return everything buffered, as aedes expects, where this Node does not
+ * (see READ_RETURNS_ONE_CHUNK; elsewhere the connection is left as it is). Reading until `null` also re-arms
+ * the 'readable' event, as Node's own drain does.
+ */
+export function readWholeBuffer(conn: Duplex): void {
+  if (!READ_RETURNS_ONE_CHUNK) return;
+  const read = conn.read.bind(conn);
+  conn.read = (size?: number): unknown => {
+    if (size !== undefined && size !== null) return read(size);
+    const first: unknown = read();
+    if (!Buffer.isBuffer(first)) return first;
+    const chunks: Buffer[] = [first];
+    for (let next: unknown = read(); Buffer.isBuffer(next); next = read()) chunks.push(next);
+    return chunks.length === 1 ? first : Buffer.concat(chunks);
+  };
 }

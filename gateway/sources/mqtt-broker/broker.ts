@@ -8,7 +8,7 @@ import { RateLimitedLog } from '../../observe/log.js';
 import { IngestBatcher } from '../ingest-batcher.js';
 import { TopicMapper } from '../mqtt/mapping.js';
 import { Acl } from './acl.js';
-import { limitPacketSize, onBrokerError } from './aedes-internals.js';
+import { limitPacketSize, onBrokerError, readWholeBuffer } from './aedes-internals.js';
 import { Authenticator } from './auth.js';
 import type { MqttBrokerConfig } from './schema.js';
 import { ConnectionGate, Listeners, isLoopback, type ListenerInfo } from './listeners.js';
@@ -123,6 +123,7 @@ export class MqttBrokerSource implements Source {
       this.gate,
       (conn, listener, req) => {
         this.listenerOf.set(conn, listener);
+        readWholeBuffer(conn);
         if (!limitPacketSize(broker.handle(conn, req), this.config.max_packet_bytes)) {
           // Fail closed: an unlimited connection could be made to buffer 256 MiB. Only an aedes upgrade
           // that moved its parser gets here, and the packet-size test says so first.

@@ -72,7 +72,9 @@ async function connectPostgres(c: SqlConfig): Promise<SqlClient> {
     database: c.database,
     user: c.username,
     password: readPassword(c),
-    ssl: c.tls ? { ...clientTlsOptions(c.tls), servername: c.host } : false,
+    // pg sends SNI only for a host name and checks the certificate against the host either way (Node 26
+    // refuses an IP address as servername), so no servername here.
+    ssl: c.tls ? clientTlsOptions(c.tls) : false,
     connectionTimeoutMillis: c.connect_timeout_ms,
     statement_timeout: c.query_timeout_ms,
     // Every timestamptz in UTC text, so that check values compare as text and read back the same.

@@ -60,7 +60,7 @@ describe('without the optional kerberos package', () => {
     // The package made unresolvable the way a machine without it is: ERR_MODULE_NOT_FOUND from resolution.
     writeFileSync(
       join(dir, 'hooks.mjs'),
-      `export async function resolve(specifier, context, next) {
+      `export function resolve(specifier, context, next) {
         if (specifier === 'kerberos') {
           const err = new Error("Cannot find package 'kerberos'");
           err.code = 'ERR_MODULE_NOT_FOUND';
@@ -71,7 +71,11 @@ describe('without the optional kerberos package', () => {
     );
     writeFileSync(
       join(dir, 'register.mjs'),
-      `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(join(dir, 'hooks.mjs')).href)});\n`,
+      // registerHooks (Node >= 22.15) where it exists: Node 26 deprecates register() with a warning on stderr.
+      `import * as mod from 'node:module';
+      const url = ${JSON.stringify(pathToFileURL(join(dir, 'hooks.mjs')).href)};
+      if (typeof mod.registerHooks === 'function') mod.registerHooks({ resolve: (await import(url)).resolve });
+      else mod.register(url);\n`,
     );
     writeFileSync(join(dir, 'gw.keytab'), '');
     const dist = (p: string): string => JSON.stringify(pathToFileURL(join(ROOT, 'dist', p)).href);

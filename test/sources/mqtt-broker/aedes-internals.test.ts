@@ -6,11 +6,13 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Duplex } from 'node:stream';
 import { afterEach, describe, expect, test } from 'vitest';
+import { until } from '../../helpers/wait.mjs';
 import {
   CHECKED_AGAINST,
   isStoredQos2,
   limitPacketSize,
   onBrokerError,
+  readWholeBuffer,
 } from '../../../gateway/sources/mqtt-broker/aedes-internals.js';
 
 const require = createRequire(import.meta.url);
@@ -115,5 +117,26 @@ describe('aedes internals', () => {
       () => undefined,
     );
     expect((await seen).message).toBe('persistence down');
+  });
+
+  test('a CONNECT buffered in one-byte chunks is answered: read() hands aedes the whole buffer', async () => {
+    // aedes reads once per 'readable' event; a Node whose read() returns one chunk (26.10) left this
+    // connection waiting for the rest of a packet it had already received.
+    const b = await aedes();
+    const written: Buffer[] = [];
+    const conn = new Duplex({
+      read: () => undefined,
+      write: (chunk: Buffer, _enc, cb) => {
+        written.push(chunk);
+        cb();
+      },
+    });
+    readWholeBuffer(conn);
+    b.handle(conn);
+    // CONNECT, MQTT 3.1.1, clean session, keepalive 60, client id "d1", one push per byte.
+    const connect = [0x10, 14, 0, 4, ...Buffer.from('MQTT'), 4, 2, 0, 60, 0, 2, ...Buffer.from('d1')];
+    for (const byte of connect) conn.push(Buffer.from([byte]));
+    await until(() => written.length > 0, { what: 'a CONNACK', timeoutMs: 3000 });
+    expect([...Buffer.concat(written)]).toEqual([0x20, 2, 0, 0]);
   });
 });
