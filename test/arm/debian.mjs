@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { readPackageList } from '../setup/debian.mjs';
+import { readPackageList, rootPrefix } from '../setup/debian.mjs';
 import { SetupError, run, tail, which } from '../setup/lib.mjs';
 
 /** dpkg's output, or a SetupError saying this is not a Debian machine. */
@@ -42,13 +42,6 @@ export function notInstalled(names) {
     if (name.endsWith(`:${native}`)) installed.add(name.slice(0, -native.length - 1));
   }
   return names.filter((name) => !installed.has(name));
-}
-
-/** [] as root, sudo -n when it needs no password, else undefined (as test/setup/debian.mjs decides). */
-function rootPrefix() {
-  if (process.getuid?.() === 0) return [];
-  const sudo = spawnSync('sudo', ['-n', 'true'], { stdio: 'ignore' });
-  return sudo.status === 0 ? ['sudo', '-n'] : undefined;
 }
 
 /** The one line a user without root or sudo rights runs (printed verbatim, to paste). */

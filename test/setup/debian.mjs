@@ -69,7 +69,7 @@ export function notInstalled(names) {
 }
 
 /** How to run a command as root here: [] when we are root, sudo -n when it needs no password, else none. */
-function rootPrefix() {
+export function rootPrefix() {
   if (process.getuid?.() === 0) return [];
   const sudo = spawnSync('sudo', ['-n', 'true'], { stdio: 'ignore' });
   return sudo.status === 0 ? ['sudo', '-n'] : undefined;
