@@ -42,6 +42,7 @@ export const BENCHES = [
   { name: 'fsync-latency', full: [tmpdir(), '1000'], quick: [tmpdir(), '50'] },
   { name: 'queue-append', full: ['2'], quick: ['0.2'] },
   { name: 'queue-backlog', node: ['--expose-gc'], full: ['3000000'], quick: ['50000'] },
+  { name: 'first-puback', full: ['--runs', '5'], quick: ['--runs', '1'] },
   {
     name: 'mqtt-ingest',
     full: ['--shapes', '1x32,8x32,32x32,256x4', '--seconds', '4', '--runs', '2'],
