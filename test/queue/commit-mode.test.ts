@@ -50,7 +50,9 @@ test('auto moves commits off the event loop when fsyncs are slow, and keeps ever
 }, 60_000);
 
 test('auto measures inline commits again once the hold is over', async () => {
-  const r = await runWithSlowFsync('auto', 80, 300, 600);
+  // The hold is wall time, so it is long enough for the first half's 40 slow commits on a loaded machine
+  // (300 ms expired before append 39 at a load average of 22), and the pause outlasts it.
+  const r = await runWithSlowFsync('auto', 80, 3000, 3500);
   // before the pause: inline, then background; after it: inline again, then background again
   expect(r.modes[0]).toBe('inline');
   expect(r.modes[39]).toBe('background');
