@@ -6,6 +6,7 @@ import { loadConfigDocument } from '../config/load.js';
 import { errorMessage } from '../errors.js';
 import { ManagedGateway } from '../fleet/managed.js';
 import { startObservability } from '../observe/attach.js';
+import { routeProcessWarnings } from '../observe/log.js';
 import { parse, type Command } from './args.js';
 
 export const runCommand: Command = {
@@ -23,6 +24,7 @@ export const runCommand: Command = {
     const host = checkHost(config, file, locate);
     const managed = await ManagedGateway.start(file);
     const gateway = managed.gateway;
+    routeProcessWarnings(gateway.log);
     for (const warning of host.warnings) gateway.log.warn({ file }, warning);
     // Once, at start: a reload of the same file would only repeat them.
     for (const d of deprecations) gateway.log.warn({ file, line: d.line, option: d.path }, d.message);
