@@ -44,6 +44,11 @@ export const BENCHES = [
   { name: 'queue-backlog', node: ['--expose-gc'], full: ['3000000'], quick: ['50000'] },
   { name: 'first-puback', full: ['--runs', '5'], quick: ['--runs', '1'] },
   {
+    name: 'pi-profile',
+    full: ['--runs', '2'],
+    quick: ['--delays', '0,5', '--runs', '1', '--seconds', '1', '--warmup', '0.5'],
+  },
+  {
     name: 'mqtt-ingest',
     full: ['--shapes', '1x32,8x32,32x32,256x4', '--seconds', '4', '--runs', '2'],
     quick: ['--shapes', '1x8,8x8', '--seconds', '0.5', '--warmup', '0.2', '--runs', '1'],
