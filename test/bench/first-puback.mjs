@@ -7,14 +7,14 @@
 // Runs are interleaved so a change in the machine's load hits all three alike.
 // Run: npm run build && node test/bench/first-puback.mjs [--runs 5] [--dist dist]
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import mqtt from 'mqtt';
 import { freePort } from '../helpers/net.mjs';
-import { figure, record } from './results.mjs';
+import { figure, loadText, record } from './results.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
@@ -113,7 +113,7 @@ function mosquittoPath() {
 const main = join(opts.dist, 'gateway/cli/main.js');
 const mosquitto = mosquittoPath();
 const results = { sluice: [], node: [], mosquitto: [] };
-const load0 = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+const load0 = loadText();
 for (let r = 0; r < runs; r++) {
   results.node.push(await nodeStart());
   const dir = mkdtempSync(join(tmpdir(), 'sluice-first-'));
@@ -129,7 +129,7 @@ for (let r = 0; r < runs; r++) {
     results.mosquitto.push(await timeToPuback(mosquitto, ['-p', String(port)], port, 'mosquitto'));
   }
 }
-const load1 = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+const load1 = loadText();
 
 const figures = [
   figure('sluice_first_puback_ms', 'Sluice: start -> first PUBACK', results.sluice, 'ms'),

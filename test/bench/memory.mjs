@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { freePort } from '../helpers/net.mjs';
 import { mib, procMemory } from './proc-mem.mjs';
-import { figure, goal, median, range, record } from './results.mjs';
+import { figure, goal, loadText, median, range, record } from './results.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
@@ -47,7 +47,7 @@ async function main() {
   const goals = [];
   const notes = [];
   const series = {};
-  const load0 = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  const load0 = loadText();
   if (opts.only !== 'backlog') await idle(figures, goals, notes);
   if (opts.only !== 'idle') {
     const flagSets = opts.flags.split(';').map((f) => f.trim());
@@ -55,7 +55,7 @@ async function main() {
       await backlog(flags, figures, goals, notes, series);
     }
   }
-  const load1 = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  const load1 = loadText();
   console.log(`load average: ${load0} at start, ${load1} at end (machine up ${Math.round(uptime())} s)`);
   record('memory', {
     figures,

@@ -10,13 +10,12 @@
 // Run: npm run build && node test/bench/pi-profile.mjs [--delays 0,2,5,20] [--runs 2] [--seconds 8]
 //      [--heap 128] [--cpu 0]
 import { spawnSync } from 'node:child_process';
-import { cpus } from 'node:os';
-import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { mqttLoad, slowFsync, startGateway } from './mqtt-load.mjs';
-import { figure, median, range, record } from './results.mjs';
+import { figure, loadText, median, range, record } from './results.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -39,10 +38,6 @@ for (const tool of ['taskset', 'strace']) {
 }
 // The load generator off the gateway's core, so that the gateway has its one core to itself.
 spawnSync('taskset', ['-p', '-c', loadCpu, String(process.pid)], { stdio: 'ignore' });
-
-function loadavg() {
-  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-}
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -120,11 +115,11 @@ async function once(delayMs) {
 }
 
 const delays = opts.delays.split(',').map(Number);
-const load0 = loadavg();
+const load0 = loadText();
 const results = [];
 // Interleaved (each delay once per round), so that a change in the machine's load hits every delay alike.
 for (let r = 0; r < Number(opts.runs); r++) for (const d of delays) results.push(await once(d));
-const load1 = loadavg();
+const load1 = loadText();
 
 const figures = [];
 console.log(

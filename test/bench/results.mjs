@@ -7,9 +7,14 @@
 //   const g = goal('drain >= 0.9x bare producer', ratio, '>=', 0.9);   // prints "goal: ...: 0.93 MET"
 //   record('kafka-drain', { figures: [{ key: 'sluice_rps', label: 'Sluice drain', value, unit: 'readings/s',
 //     runs: [..] }], goals: [g], series: { rss: [{ x: seconds, y: mib }] } });
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
+
+/** The 1, 5 and 15 minute load averages as text ("0.52 0.61 0.70"), for a bench's report of its machine. */
+export function loadText() {
+  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+}
 
 /** Median of a list of numbers (NaN for none). */
 export function median(xs) {

@@ -10,13 +10,13 @@
 // (tmpfs counts 0: the bench then says so and reports wchar only).
 // Run: npm run build && node test/bench/write-amp.mjs [--runs 3] [--seconds 10] [--modes inline,background,auto]
 //      [--loads burst,field] [--dir /path/on/disk]
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startGateway, mqttLoad } from './mqtt-load.mjs';
 import { procIo } from './proc-mem.mjs';
-import { figure, goal, median, range, record } from './results.mjs';
+import { figure, goal, loadText, median, range, record } from './results.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -36,7 +36,7 @@ const LOADS = {
 const PAGE = 4096; // LMDB's page size here (the OS page size)
 
 const results = [];
-const load0 = loadavg();
+const load0 = loadText();
 for (const loadName of opts.loads.split(',')) {
   for (const mode of opts.modes.split(',')) {
     for (let r = 0; r < Number(opts.runs); r++) results.push(await once(loadName, mode));
@@ -97,17 +97,13 @@ if (zeroWrites) {
 notes.push(
   `LMDB page ${PAGE} B: a commit rewrites at least the leaf page it appends to, the branch pages above it, a meta page and the freelist pages, whatever the number of readings in it`,
 );
-console.log(`load average: ${load0} at start, ${loadavg()} at end`);
+console.log(`load average: ${load0} at start, ${loadText()} at end`);
 record('write-amp', {
   figures,
   goals,
   notes,
   params: { runs: opts.runs, seconds: opts.seconds, dir: opts.dir },
 });
-
-function loadavg() {
-  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-}
 
 async function once(loadName, mode) {
   const dir = mkdtempSync(join(opts.dir, 'sluice-amp-'));
