@@ -60,6 +60,8 @@ export class CommitLoop<S> {
   private commitFailed = false;
   /** A round held back by `commitDelayMs` (`writing` is set), so that more ops join it. */
   private linger: NodeJS.Timeout | undefined;
+  /** When the oldest op in `pending` was submitted (performance.now()). */
+  private firstPendingAt = 0;
 
   constructor(
     private readonly db: Pick<RootDatabase, 'transaction' | 'transactionSync' | 'flushed'>,
@@ -88,6 +90,7 @@ export class CommitLoop<S> {
    * round waiting for the end of the turn may start at once.
    */
   submit(op: Op, gathered = false): void {
+    if (this.pending.length === 0) this.firstPendingAt = performance.now();
     this.pending.push(op);
     this.kick(gathered);
   }
@@ -114,10 +117,15 @@ export class CommitLoop<S> {
       return;
     }
     this.writing = true;
-    const delay = this.store.settings().commitDelayMs ?? 0;
-    // Only ops wait: deferred work (trimming) has nobody to batch with. Nothing is resolved meanwhile.
-    if (delay > 0 && this.pending.length > 0) {
-      this.linger = setTimeout(() => this.endLinger(), delay);
+    // The linger counts from the oldest op's arrival: ops that waited through a slow commit already are
+    // not held again, so an op never waits longer for the linger than `commitDelayMs`, however slow the
+    // disk. Only ops wait: deferred work (trimming) has nobody to batch with. Nothing is resolved meanwhile.
+    const wait =
+      this.pending.length === 0
+        ? 0
+        : (this.store.settings().commitDelayMs ?? 0) - (performance.now() - this.firstPendingAt);
+    if (wait >= 1) {
+      this.linger = setTimeout(() => this.endLinger(), wait);
       return;
     }
     this.startRound(gathered);
