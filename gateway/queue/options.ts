@@ -47,7 +47,7 @@ export const queueSchema = z
       .max(20)
       .default(0)
       .describe(
-        'Commit linger: how long (0..20 ms) a commit waits after the first write arrives for more to join it, so that more readings share one fsync (fewer commits, less CPU and disk wear per reading) at the cost of up to that much acknowledgement latency. Nothing is acknowledged before its commit is on disk either way. 0: commit at once (each commit takes what arrived during the previous one).',
+        'Commit linger: a write (an append, an ack) waits up to this long (0..20 ms, counted from its arrival) for more writes to join its commit, so that more readings share one fsync: fewer commits, less CPU and disk wear per reading, for up to this much more acknowledgement latency. Writes that already waited that long (through a slow commit) commit at once. Nothing is acknowledged before its commit is on disk either way. 0: commit at once (each commit takes what arrived during the previous one).',
       ),
   })
   .prefault({})
