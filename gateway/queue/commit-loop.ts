@@ -124,6 +124,7 @@ export class CommitLoop<S> {
       this.pending.length === 0
         ? 0
         : (this.store.settings().commitDelayMs ?? 0) - (performance.now() - this.firstPendingAt);
+    // Under a millisecond left: not worth a timer, whose resolution is a millisecond anyway.
     if (wait >= 1) {
       this.linger = setTimeout(() => this.endLinger(), wait);
       return;

@@ -11,7 +11,7 @@
 // Variants: every --linger-ms (queue.commit_delay_ms) times every --node-flags; runs are interleaved (run 1
 // of each variant, then run 2, ...) so that a noisy neighbour spreads over all of them; medians and ranges.
 // Run: npm run build && node test/bench/field-load.mjs [--clients 100] [--rate 100] [--seconds 60]
-//      [--warmup 10] [--runs 2] [--linger-ms 0,2,5] [--node-flags '' --node-flags '--max-semi-space-size=16']
+//      [--warmup 10] [--runs 2] [--linger-ms 0,2,5] [--node-flags= --node-flags=--max-semi-space-size=64]
 //      [--commit-mode auto] [--procs 4] [--dir /path/on/disk]
 import { fork, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -250,7 +250,7 @@ function latency(reports) {
   for (const r of reports) {
     bucketMs = r.bucketMs;
     for (const [b, n] of r.pairs) counts.set(b, (counts.get(b) ?? 0) + n);
-    exact.push(...r.overflow);
+    for (const ms of r.overflow) exact.push(ms);
     total += r.acked;
   }
   const buckets = [...counts].sort((a, b) => a[0] - b[0]);
