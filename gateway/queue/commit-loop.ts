@@ -16,7 +16,7 @@ const BACKGROUND_HOLD_MS = 60_000;
 /** The store's side of every round; `S` is what it needs to take a failed round back. */
 export interface CommitStore<S> {
   /** The settings in force (a config push changes `commitMode`). */
-  settings(): Pick<QueueOptions, 'commitMode' | 'backgroundHoldMs' | 'noSync'>;
+  settings(): Pick<QueueOptions, 'commitMode' | 'commitDelayMs' | 'backgroundHoldMs' | 'noSync'>;
   /** The in-memory state a round may change, taken before its transaction. */
   snapshot(): S;
   /**
@@ -58,6 +58,10 @@ export class CommitLoop<S> {
   private fallbackCount = 0;
   /** The last commit failed: deferred work waits for the next op instead of retrying at once. */
   private commitFailed = false;
+  /** A round held back by `commitDelayMs` (`writing` is set), so that more ops join it. */
+  private linger: NodeJS.Timeout | undefined;
+  /** When the oldest op in `pending` was submitted (performance.now()). */
+  private firstPendingAt = 0;
 
   constructor(
     private readonly db: Pick<RootDatabase, 'transaction' | 'transactionSync' | 'flushed'>,
@@ -86,6 +90,7 @@ export class CommitLoop<S> {
    * round waiting for the end of the turn may start at once.
    */
   submit(op: Op, gathered = false): void {
+    if (this.pending.length === 0) this.firstPendingAt = performance.now();
     this.pending.push(op);
     this.kick(gathered);
   }
@@ -93,6 +98,8 @@ export class CommitLoop<S> {
   /** Resolves once every queued op has settled and no round is running or flushing. */
   whenIdle(): Promise<void> {
     if (!this.writing && this.flushing === 0 && this.pending.length === 0) return Promise.resolve();
+    // Closing: nothing more is worth waiting for.
+    if (this.linger !== undefined) this.endLinger();
     return new Promise<void>((resolve) => (this.idle = resolve));
   }
 
@@ -110,6 +117,33 @@ export class CommitLoop<S> {
       return;
     }
     this.writing = true;
+    // The linger counts from the oldest op's arrival: ops that waited through a slow commit already are
+    // not held again, so an op never waits longer for the linger than `commitDelayMs`, however slow the
+    // disk. Only ops wait: deferred work (trimming) has nobody to batch with. Nothing is resolved meanwhile.
+    const wait =
+      this.pending.length === 0
+        ? 0
+        : (this.store.settings().commitDelayMs ?? 0) - (performance.now() - this.firstPendingAt);
+    // Under a millisecond left: not worth a timer, whose resolution is a millisecond anyway.
+    if (wait >= 1) {
+      this.linger = setTimeout(() => this.endLinger(), wait);
+      return;
+    }
+    this.startRound(gathered);
+  }
+
+  /**
+   * The linger is over: the round starts once this task is done, with every op queued meanwhile (a timer
+   * fires before the turn's socket reads, so waiting for the end of the turn would gain nothing).
+   */
+  private endLinger(): void {
+    clearTimeout(this.linger);
+    this.linger = undefined;
+    this.startRound(true);
+  }
+
+  /** `writing` is set: runs the round inline or in LMDB's write thread. */
+  private startRound(gathered: boolean): void {
     // An inline round only once no background round is still flushing, so rounds resolve in commit order.
     if (this.flushing === 0 && this.inlineAllowed()) this.scheduleInline(gathered ? 'now' : 'turn');
     else void this.backgroundRound();

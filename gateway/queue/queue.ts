@@ -67,8 +67,9 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
   }
 
   /**
-   * Changes max_bytes and on_full in place (a config push): the next append obeys them. A smaller max_bytes
-   * under drop_oldest drops the excess at that append, not now, so a lowered limit never loses more than needed.
+   * Changes max_bytes, on_full, commit_mode and commit_delay_ms in place (a config push): the next append
+   * obeys them. A smaller max_bytes under drop_oldest drops the excess at that append, not now, so a lowered
+   * limit never loses more than needed.
    */
   setLimits(limits: QueueLimits): void {
     const current = this.store.options;
@@ -77,6 +78,7 @@ export class Queue extends EventEmitter<{ append: [lastSeq: number] }> {
       maxBytes: limits.maxBytes,
       onFull: limits.onFull,
       commitMode: limits.commitMode ?? current.commitMode,
+      commitDelayMs: limits.commitDelayMs ?? current.commitDelayMs,
     };
   }
 

@@ -77,6 +77,7 @@ export class Gateway {
       maxBytes: config.queue.max_bytes,
       onFull: config.queue.on_full,
       commitMode: config.queue.commit_mode,
+      commitDelayMs: config.queue.commit_delay_ms,
       noSync: options.unsafeNoSync === true,
       firstSeq: newQueueFirstSeq(),
     });
@@ -149,6 +150,7 @@ export class Gateway {
       maxBytes: next.queue.max_bytes,
       onFull: next.queue.on_full,
       commitMode: next.queue.commit_mode,
+      commitDelayMs: next.queue.commit_delay_ms,
     });
     this.log.level = next.log.level;
     this.current = next;

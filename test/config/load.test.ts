@@ -9,7 +9,12 @@ const minimal = 'gateway:\n  id: gw1\n';
 describe('valid configs', () => {
   test('defaults come from the schema and the result is frozen', () => {
     const c = parseConfig(minimal);
-    expect(c.queue).toEqual({ max_bytes: 1024 ** 3, on_full: 'drop_oldest', commit_mode: 'auto' });
+    expect(c.queue).toEqual({
+      max_bytes: 1024 ** 3,
+      on_full: 'drop_oldest',
+      commit_mode: 'auto',
+      commit_delay_ms: 0,
+    });
     expect(c.gateway.data_dir).toBe('./data');
     expect(Object.isFrozen(c)).toBe(true);
     expect(Object.isFrozen(c.queue)).toBe(true);
