@@ -9,6 +9,9 @@
 //       projected to the 1-hour outage of the goal (18M readings); RSS sampled throughout.
 // Run: npm run build && node test/bench/kafka-drain.mjs [readings=300000] [backlog=readings] [batch=8000]
 //   (or KAFKA_DRAIN_READINGS / KAFKA_DRAIN_BACKLOG)
+// Clients: KAFKA_DRAIN_CLIENT=kafkajs|platformatic|kafkajs,platformatic (the default: both) sets the sink's
+//   `client` of the drains (the catch-up runs the first); KAFKA_DRAIN_QUICK=1 runs only the drains and the
+//   bare producers (no kcat, MQTT ingest or catch-up).
 // Sweep: KAFKA_DRAIN_SWEEP='2000,8000' (batch sizes; the sink keeps one batch in flight, worker.ts) drains
 //   the same N with each batch size and bare KafkaJS at the same batch, KAFKA_DRAIN_ROUNDS rounds (3) interleaved, medians and ranges.
 import { spawn } from 'node:child_process';
@@ -31,6 +34,10 @@ const OUTAGE = 18_000_000; // 1 hour at 5,000 readings/s
 /** The client the issue's goal compares the drain with: the measured choice (kafka-clients.mjs). */
 const CHOSEN = 'platformatic';
 const here = dirname(fileURLToPath(import.meta.url));
+const SINK_CLIENTS = (process.env.KAFKA_DRAIN_CLIENT ?? 'kafkajs,platformatic').split(',');
+for (const c of SINK_CLIENTS)
+  if (!['kafkajs', 'platformatic'].includes(c)) throw new Error(`KAFKA_DRAIN_CLIENT: unknown client ${c}`);
+const QUICK = process.env.KAFKA_DRAIN_QUICK === '1';
 
 register('./kafka-ts-hooks.mjs', import.meta.url);
 const { startKafkaCluster } = await import('../peers/kafka/cluster.ts');
@@ -39,6 +46,7 @@ const { createTopic, messageCount } = await import('../peers/kafka/admin.ts');
 function sinkConfig(brokers, topic, cell = { batch: BATCH }) {
   return {
     type: 'kafka',
+    client: cell.client ?? SINK_CLIENTS[0],
     brokers,
     topic,
     idempotent: true,
@@ -251,9 +259,12 @@ try {
   if (process.env.KAFKA_DRAIN_SWEEP !== undefined) {
     await sweep(process.env.KAFKA_DRAIN_SWEEP, brokers, topic, exact);
   } else {
-    const sluiceTopic = await topic('sluice');
-    const sluice = await sluiceDrain(brokers, sluiceTopic);
-    await exact('sluice', sluiceTopic, N);
+    const sluice = {};
+    for (const client of SINK_CLIENTS) {
+      const sluiceTopic = await topic(`sluice-${client}`);
+      sluice[client] = await sluiceDrain(brokers, sluiceTopic, { batch: BATCH, client });
+      await exact(`sluice (${client})`, sluiceTopic, N);
+    }
 
     const bare = {};
     for (const client of ['kafkajs', 'platformatic']) {
@@ -273,22 +284,25 @@ try {
       bare[client] = { rate: r.sent / (r.elapsedMs / 1000), cpuPer: r.cpuUs / r.sent, rss: r.rss / 2 ** 20 };
     }
 
-    const kcatTopic = await topic('kcat');
-    const k = await kcatRun({
-      brokers,
-      topic: kcatTopic,
-      window: 1,
-      codec: 'none',
-      idempotent: true,
-      input: kcatInput(work, N),
-    });
-    await exact('kcat', kcatTopic, N);
-    const kcat = { rate: N / (k.elapsedMs / 1000), cpuPer: k.cpuUs / N, rss: k.rss / 2 ** 20 };
+    let kcat, ingest, catching;
+    if (!QUICK) {
+      const kcatTopic = await topic('kcat');
+      const k = await kcatRun({
+        brokers,
+        topic: kcatTopic,
+        window: 1,
+        codec: 'none',
+        idempotent: true,
+        input: kcatInput(work, N),
+      });
+      await exact('kcat', kcatTopic, N);
+      kcat = { rate: N / (k.elapsedMs / 1000), cpuPer: k.cpuUs / N, rss: k.rss / 2 ** 20 };
 
-    const ingest = await mqttIngest();
-    const catchTopic = await topic('catchup');
-    const catching = await catchUp(brokers, catchTopic);
-    await exact('catch-up', catchTopic, BACKLOG + catching.ingested - INGEST_RATE);
+      ingest = await mqttIngest();
+      const catchTopic = await topic('catchup');
+      catching = await catchUp(brokers, catchTopic);
+      await exact('catch-up', catchTopic, BACKLOG + catching.ingested - INGEST_RATE);
+    }
 
     console.log(
       `\nkafka drain, ${f(N)} readings, batches of ${f(BATCH)}, real Kafka ${cluster.version}, 3 KRaft nodes, ` +
@@ -299,31 +313,44 @@ try {
         `  ${label.padEnd(46)} ${f(r.rate).padStart(9)} readings/s ${r.cpuPer.toFixed(1).padStart(6)} us/reading ` +
           `RSS ${f(r.rss).padStart(4)} MiB`,
       );
-    row('sluice gateway drain (queue -> sink -> ack)', sluice);
+    for (const client of SINK_CLIENTS) row(`sluice gateway drain, client: ${client}`, sluice[client]);
     row('bare KafkaJS 2.2.4, pre-encoded, same batches', bare.kafkajs);
     row('bare @platformatic/kafka, same batches', bare.platformatic);
-    row('kcat -P (librdkafka), same keys and values', kcat);
-    console.log(
-      `  ${'sluice MQTT QoS 1 ingest, 8 x 32 in flight'.padEnd(46)} ${f(ingest).padStart(9)} msgs/s`,
-    );
-    const projected = (catching.seconds * OUTAGE) / BACKLOG / 60;
-    console.log(
-      `  catch-up: ${f(BACKLOG)} backlog + ${f(INGEST_RATE)}/s ingest: level after ${f(catching.seconds, 1)} s ` +
-        `(${f(catching.ingested)} ingested meanwhile); projected for ${f(OUTAGE)}: ${f(projected, 1)} min; ` +
-        `anonymous RSS ${f(catching.rssMin)}-${f(catching.rssMax)} MiB`,
-    );
     const goal = (text, value, target, met = value >= target) =>
       console.log(`goal: ${text}: ${f(value, 2)} ${met ? 'MET' : 'NOT MET'}`);
-    goal(`drain >= 0.9 x bare ${CHOSEN} (the chosen client)`, sluice.rate / bare[CHOSEN].rate, 0.9);
-    goal('drain >= 0.9 x bare KafkaJS (the sink client today)', sluice.rate / bare.kafkajs.rate, 0.9);
-    goal('drain >= 2 x MQTT QoS 1 ingest (8 x 32)', sluice.rate / ingest, 2);
-    goal('drain >= 0.5 x kcat', sluice.rate / kcat.rate, 0.5);
-    goal(`catch-up of ${f(OUTAGE)} <= 10 min (projected, minutes)`, projected, 10, projected <= 10);
-    const growth = catching.rssMax - catching.rssMin;
-    goal('anonymous RSS flat during catch-up (growth MiB <= 64)', growth, 64, growth <= 64);
-    console.log(
-      '(machine shared with parallel work: 2 cores, the 3 brokers on the same cores as the gateway)',
-    );
+    for (const client of SINK_CLIENTS) {
+      goal(
+        `drain (${client}) >= 0.9 x bare ${CHOSEN} (the chosen client)`,
+        sluice[client].rate / bare[CHOSEN].rate,
+        0.9,
+      );
+      goal(`drain (${client}) >= 0.9 x bare KafkaJS`, sluice[client].rate / bare.kafkajs.rate, 0.9);
+    }
+    if (QUICK) {
+      console.log(
+        '(KAFKA_DRAIN_QUICK: no kcat, MQTT ingest or catch-up; machine shared: 2 cores, brokers on them)',
+      );
+    } else {
+      const first = sluice[SINK_CLIENTS[0]];
+      row('kcat -P (librdkafka), same keys and values', kcat);
+      console.log(
+        `  ${'sluice MQTT QoS 1 ingest, 8 x 32 in flight'.padEnd(46)} ${f(ingest).padStart(9)} msgs/s`,
+      );
+      const projected = (catching.seconds * OUTAGE) / BACKLOG / 60;
+      console.log(
+        `  catch-up: ${f(BACKLOG)} backlog + ${f(INGEST_RATE)}/s ingest: level after ${f(catching.seconds, 1)} s ` +
+          `(${f(catching.ingested)} ingested meanwhile); projected for ${f(OUTAGE)}: ${f(projected, 1)} min; ` +
+          `anonymous RSS ${f(catching.rssMin)}-${f(catching.rssMax)} MiB`,
+      );
+      goal(`drain (${SINK_CLIENTS[0]}) >= 2 x MQTT QoS 1 ingest (8 x 32)`, first.rate / ingest, 2);
+      goal(`drain (${SINK_CLIENTS[0]}) >= 0.5 x kcat`, first.rate / kcat.rate, 0.5);
+      goal(`catch-up of ${f(OUTAGE)} <= 10 min (projected, minutes)`, projected, 10, projected <= 10);
+      const growth = catching.rssMax - catching.rssMin;
+      goal('anonymous RSS flat during catch-up (growth MiB <= 64)', growth, 64, growth <= 64);
+      console.log(
+        '(machine shared with parallel work: 2 cores, the 3 brokers on the same cores as the gateway)',
+      );
+    }
   }
 } finally {
   await cluster.close();

@@ -1,5 +1,6 @@
 // Config of the `kafka` sink: brokers, topic and key templates, delivery guarantees, TLS and SASL. The single
 // source of truth for its keys, defaults and `config docs` text; the config type is inferred from it.
+import zlib from 'node:zlib';
 import { z } from 'zod';
 import { backoffSchemaWith, batchSchemaWith, byteSize, durationMs, sinkCommon } from '../../config/common.js';
 import { credentialFields, credentialProblems } from '../../config/credentials.js';
@@ -28,9 +29,64 @@ const template = (kind: 'topic' | 'key') =>
     for (const message of templateProblems(text, kind)) ctx.addIssue({ code: 'custom', message });
   });
 
+/** The oldest Node @platformatic/kafka 1.x declares it runs on (its package.json engines). */
+const PLATFORMATIC_NODE = [20, 19, 4] as const;
+
+function nodeAtLeast(want: readonly number[], version = process.versions.node): boolean {
+  const have = version.split('.').map(Number);
+  for (let i = 0; i < want.length; i++) {
+    const h = have[i] ?? 0;
+    const w = want[i] ?? 0;
+    if (h !== w) return h > w;
+  }
+  return true;
+}
+
+/**
+ * What the chosen client needs and this Node lacks, as config problems: found at config load (`sluice check`
+ * says so), not as a producer thread that fails on its first batch.
+ */
+export function clientProblems(
+  client: 'kafkajs' | 'platformatic',
+  compression: string,
+  env: { node?: string; zstd?: boolean } = {},
+): { path: string; message: string }[] {
+  const out: { path: string; message: string }[] = [];
+  const node = env.node ?? process.versions.node;
+  if (client === 'platformatic' && !nodeAtLeast(PLATFORMATIC_NODE, node)) {
+    out.push({
+      path: 'client',
+      message: `client: platformatic needs Node >= ${PLATFORMATIC_NODE.join('.')} (this is ${node}); upgrade Node or use client: kafkajs`,
+    });
+  }
+  if (client === 'kafkajs' && compression !== 'none' && compression !== 'gzip') {
+    out.push({
+      path: 'compression',
+      message: `${compression} needs client: platformatic (KafkaJS has gzip only without extra codec packages)`,
+    });
+  }
+  // node:zlib has zstd from Node 22.15 (and 23.8); @platformatic/kafka uses it, it has no zstd of its own.
+  const zstd = env.zstd ?? typeof (zlib as { zstdCompressSync?: unknown }).zstdCompressSync === 'function';
+  if (compression === 'zstd' && !zstd) {
+    out.push({
+      path: 'compression',
+      message: `zstd needs Node >= 22.15 (node:zlib zstd; this is ${node}); use lz4, snappy or gzip`,
+    });
+  }
+  return out;
+}
+
 export const schema = z
   .strictObject({
     type: z.literal('kafka'),
+    client: z
+      .enum(['kafkajs', 'platformatic'])
+      .default('kafkajs')
+      .describe(
+        'Kafka client library in the producer thread: `kafkajs` (KafkaJS 2.2.4, unmaintained) or ' +
+          '`platformatic` (@platformatic/kafka: maintained, faster, Node >= 20.19.4, and snappy, lz4 and ' +
+          'zstd). Same guarantees, key partitioning (the Java default) and config either way.',
+      ),
     brokers: z.array(hostPort).min(1).describe('Bootstrap brokers, host:port; the rest are discovered.'),
     client_id: z
       .string()
@@ -52,7 +108,13 @@ export const schema = z
       .enum(['json', 'cbor'])
       .default('json')
       .describe('Message value: the reading with its id, gateway and seq, as JSON or CBOR.'),
-    compression: z.enum(['none', 'gzip']).default('none').describe('Compression of each produce request.'),
+    compression: z
+      .enum(['none', 'gzip', 'snappy', 'lz4', 'zstd'])
+      .default('none')
+      .describe(
+        'Compression of each produce request. snappy, lz4 and zstd need client: platformatic; zstd also ' +
+          'Node >= 22.15.',
+      ),
     acks: z
       .enum(['all', 'leader'])
       .default('all')
@@ -97,6 +159,8 @@ export const schema = z
     retry: backoffSchemaWith({ max_ms: 2_000 }).prefault({}),
   })
   .superRefine((c, ctx) => {
+    for (const p of clientProblems(c.client, c.compression))
+      ctx.addIssue({ code: 'custom', path: [p.path], message: p.message });
     if (c.idempotent && c.acks !== 'all') {
       ctx.addIssue({
         code: 'custom',

@@ -1,4 +1,5 @@
-// The sink's side of its producer thread (worker.ts): connect, send and disconnect as promises, KafkaJS's log
+// The sink's side of its producer thread (worker.ts for KafkaJS, worker-platformatic.ts for
+// @platformatic/kafka, by config `client`): connect, send and disconnect as promises, the client's log
 // lines into the component's logger, and a thread that died turned into a retriable error for every request
 // it still owed, so the runner rewinds, reconnects (which starts a new thread) and resends.
 import { existsSync } from 'node:fs';
@@ -10,14 +11,20 @@ import { SluiceError } from '../../errors.js';
 import type { KafkaSinkConfig } from './schema.js';
 import { fromWire, type Reply, type Request, type SendResult, type WorkerData } from './wire.js';
 
+const WORKERS: Record<KafkaSinkConfig['client'], string> = {
+  kafkajs: 'worker.js',
+  platformatic: 'worker-platformatic.js',
+};
+
 /**
- * A worker thread loads JavaScript: worker.js beside this module in dist/. Under vitest this module runs from
- * its TypeScript source and Node 20 cannot load worker.ts, so the build's copy is used: tests need
+ * A worker thread loads JavaScript: the client's worker beside this module in dist/. Under vitest this module
+ * runs from its TypeScript source and Node 20 cannot load worker.ts, so the build's copy is used: tests need
  * `npm run build` first (npm test's pretest does it).
  */
-function workerUrl(): URL {
-  if (!import.meta.url.endsWith('.ts')) return new URL('./worker.js', import.meta.url);
-  const built = new URL('../../../dist/gateway/sinks/kafka/worker.js', import.meta.url);
+function workerUrl(client: KafkaSinkConfig['client']): URL {
+  const file = WORKERS[client];
+  if (!import.meta.url.endsWith('.ts')) return new URL(`./${file}`, import.meta.url);
+  const built = new URL(`../../../dist/gateway/sinks/kafka/${file}`, import.meta.url);
   if (!existsSync(fileURLToPath(built))) {
     throw new SluiceError('SLUICE_INTERNAL', `the Kafka producer thread is not built (${built.pathname})`, {
       hint: 'run `npm run build` first',
@@ -36,7 +43,7 @@ export class ProducerThread {
 
   constructor(config: KafkaSinkConfig, log: Logger) {
     const workerData: WorkerData = { config };
-    this.worker = new Worker(workerUrl(), { workerData });
+    this.worker = new Worker(workerUrl(config.client), { workerData });
     // Kept alive by what it owes (ref while a request is pending), not by being open.
     this.worker.unref();
     this.worker.on('message', (reply: Reply) => {
@@ -70,7 +77,7 @@ export class ProducerThread {
     await this.request({ id: this.nextId++, op: 'disconnect' });
   }
 
-  /** One KafkaJS sendBatch in the thread; structured clone copies the messages to it. */
+  /** One send in the thread (a KafkaJS sendBatch or a Producer.send); structured clone copies the messages. */
   async send(topicMessages: TopicMessages[]): Promise<SendResult> {
     const result = await this.request({ id: this.nextId++, op: 'send', topicMessages });
     if (result === undefined) throw new SluiceError('SLUICE_INTERNAL', 'the producer thread sent no result');

@@ -19,6 +19,14 @@ export interface Brokers {
 export const GATEWAY = 'gw1';
 
 /**
+ * The sink's clients (config `client`): the real-cluster tests run on each. Not librdkafka's mock, which
+ * @platformatic/kafka cannot talk to (it asks for ApiVersions v3 and Metadata v9 first; the mock answers
+ * neither): mock-faults.test.ts stays on KafkaJS.
+ */
+export const KAFKA_CLIENTS = ['kafkajs', 'platformatic'] as const;
+export type KafkaClient = (typeof KAFKA_CLIENTS)[number];
+
+/**
  * The sink's producer thread runs dist/gateway/sinks/kafka/worker.js even under vitest (a worker thread
  * cannot load TypeScript), and the crash test's child runs dist/ whole.
  */

@@ -27,7 +27,14 @@ import {
   uniqueTopic,
   user,
 } from '../../peers/kafka/index.js';
-import { GATEWAY, assertBuilt, consume, dedupProblems, kafkaSink } from './helpers.js';
+import {
+  GATEWAY,
+  KAFKA_CLIENTS,
+  assertBuilt,
+  consume,
+  dedupProblems,
+  kafkaSink as anySink,
+} from './helpers.js';
 
 const kafka = sharedKafka();
 const { certs } = kafka;
@@ -159,209 +166,221 @@ async function expectDelivered(
 
 type Mechanism = 'scram-sha-256' | 'scram-sha-512';
 
-describe('kafka sink security: SASL_SSL with SCRAM', () => {
-  test.each([
-    ['scram-sha-256', 'password'],
-    ['scram-sha-512', 'password_file'],
-  ] as const)('%s, %s: every reading arrives once (idempotent)', async (mechanism, how) => {
-    const topic = uniqueTopic('sec-scram');
-    await newTopic(topic);
-    const file = join(tempDir(), 'kafka-password');
-    writeFileSync(file, `${sluice.password}\n`, { mode: 0o600 }); // the trailing newline is not the password's
-    const secret = how === 'password' ? { password: sluice.password } : { password_file: file };
-    const sink = kafkaSink(
-      { bootstrap: kafka.saslSsl },
-      { topic, idempotent: true, tls, sasl: { mechanism, username: sluice.name, ...secret } },
-    );
-    const queue = newQueue();
-    await queue.append(readings(60));
-    await deliverAll(sink, queue);
-    expect(queue.deadLetters('kafka')).toEqual([]);
-    await expectDelivered(topic, range(1, 60));
-    await queue.close();
-  });
+describe.each(KAFKA_CLIENTS)('client: %s', (client) => {
+  const kafkaSink = (brokers: Parameters<typeof anySink>[0], over: Record<string, unknown>): KafkaSink =>
+    anySink(brokers, { client, ...over });
 
-  test('a wrong password is SLUICE_AUTH and keeps the readings; the right one then delivers them all; no log line holds either', async () => {
-    const topic = uniqueTopic('sec-badpass');
-    await newTopic(topic);
-    // kafkaSink() logs nowhere: this one logs into `captured`, KafkaJS's own lines included (debug).
-    const captured = capture();
-    const sinkWith = (password: string, mechanism: Mechanism): KafkaSink =>
-      new KafkaSink(
-        'kafka',
-        schema.parse({
-          type: 'kafka',
-          brokers: kafka.saslSsl,
-          topic,
-          connection_timeout_ms: 1_000,
-          request_timeout_ms: 5_000,
-          retry,
-          tls,
-          sasl: { mechanism, username: sluice.name, password },
-        }),
-        { gatewayId: GATEWAY, dataDir: '/nonexistent', log: captured.log, metrics: noMetrics },
-      );
-    const wrong = `wrong-${sluice.password}-${process.pid}`;
-    const queue = newQueue();
-    await queue.append(readings(30));
-    const failed = await failThrice(sinkWith(wrong, 'scram-sha-256'), queue, captured);
-    expectSetupError(failed, /KafkaJSSASLAuthenticationError.*invalid credentials/);
-    await expectKept(queue, topic);
-    // The operator fixes the password: a new sink on the same queue and cursor sends what was kept.
-    await deliverAll(sinkWith(sluice.password, 'scram-sha-512'), queue, captured);
-    expect(queue.deadLetters('kafka')).toEqual([]);
-    await expectDelivered(topic, range(1, 30));
-    const text = captured.text();
-    expect(text).toMatch(/SaslAuthenticator-SCRAM-SHA-256/); // KafkaJS's lines were captured too
-    expect(text).not.toContain(wrong);
-    expect(text).not.toContain(sluice.password);
-    expect(JSON.stringify(failed.status)).not.toContain(wrong);
-    await queue.close();
-  });
-});
-
-describe('kafka sink security: TLS', () => {
-  test('mutual TLS: no client certificate, or one from another CA, is SLUICE_AUTH and keeps the readings; the cluster CA one delivers', async () => {
-    const topic = uniqueTopic('sec-mtls');
-    await newTopic(topic);
-    const queue = newQueue();
-    await queue.append(readings(30));
-    const on = { bootstrap: kafka.mtls };
-    const noCert = await failThrice(kafkaSink(on, { topic, idempotent: true, tls }), queue);
-    // TLS 1.3: the broker's alert arrives after the client's handshake; Node names it by its OpenSSL reason.
-    // The alert's name follows Node's OpenSSL: SSLV3_ALERT_... on Node 20 (OpenSSL 3.0), SSL/TLS_ALERT_... on 24.
-    expectSetupError(
-      noCert,
-      /ERR_SSL_(SSLV3|SSL\/TLS)_ALERT_BAD_CERTIFICATE|ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED/,
-    );
-    await expectKept(queue, topic);
-    const stranger = { ...tls, cert_file: certs.strangerCert, key_file: certs.strangerKey };
-    const refused = await failThrice(kafkaSink(on, { topic, idempotent: true, tls: stranger }), queue);
-    expectSetupError(
-      refused,
-      /ERR_SSL_(SSLV3|SSL\/TLS)_ALERT_(CERTIFICATE_UNKNOWN|BAD_CERTIFICATE|UNKNOWN_CA)/,
-    );
-    await expectKept(queue, topic);
-    // Host name checks on (the default): the brokers are advertised as localhost, which their certificate names.
-    const client = { ...tls, cert_file: certs.clientCert, key_file: certs.clientKey };
-    await deliverAll(kafkaSink(on, { topic, idempotent: true, tls: client }), queue);
-    expect(queue.deadLetters('kafka')).toEqual([]);
-    await expectDelivered(topic, range(1, 30));
-    await queue.close();
-  });
-
-  test('host name checks: a broker certificate that does not name the address is SLUICE_AUTH and keeps the readings; verify_hostname: false (the chain still checked) delivers', async () => {
-    const topic = uniqueTopic('sec-tlsip');
-    await newTopic(topic);
-    const queue = newQueue();
-    await queue.append(readings(30));
-    const on = { bootstrap: kafka.tlsIp };
-    const failed = await failThrice(kafkaSink(on, { topic, idempotent: true, tls }), queue);
-    expectSetupError(failed, /ERR_TLS_CERT_ALTNAME_INVALID.*IP: 127\.0\.0\.1 is not in the cert's list/);
-    await expectKept(queue, topic);
-    // Only the host name check is off: without ca_file the chain (the test CA) is refused all the same.
-    const noCa = await failThrice(
-      kafkaSink(on, { topic, idempotent: true, tls: { verify_hostname: false } }),
-      queue,
-    );
-    expectSetupError(
-      noCa,
-      /\((SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\)/,
-    );
-    await expectKept(queue, topic);
-    const unchecked = { ...tls, verify_hostname: false };
-    await deliverAll(kafkaSink(on, { topic, idempotent: true, tls: unchecked }), queue);
-    expect(queue.deadLetters('kafka')).toEqual([]);
-    await expectDelivered(topic, range(1, 30));
-    await queue.close();
-  });
-});
-
-describe('kafka sink security: ACLs', () => {
-  // Without Describe, the Metadata request already refuses the topic and nothing is produced; with Describe
-  // only, the Produce request refuses it, after that same request wrote the allowed topic's partitions led by
-  // that broker. Idempotent either way: Write on the allowed topic implies IdempotentWrite (KIP-679).
-  test.each([
-    ['no ACL', false],
-    ['Describe only', true],
-  ] as const)(
-    'Write on one topic; readings for another (%s) are dead letters, the rest arrive, the queue moves on',
-    async (_what, describable) => {
-      const base = uniqueTopic('sec-acl');
-      const allowed = `${base}.temperature`;
-      const refused = `${base}.humidity`;
-      await newTopic(allowed);
-      await newTopic(refused);
-      const principal = `User:${limited.name}`;
-      const describe = { principal, operation: 'DESCRIBE', permission: 'ALLOW' } as const;
-      await createAcls(kafka, [
-        { principal, resource: { topic: allowed }, operation: 'WRITE', permission: 'ALLOW' },
-        { ...describe, resource: { topic: allowed } },
-        ...(describable ? [{ ...describe, resource: { topic: refused } }] : []),
-      ]);
-      const input = readings(60).map((r, i) => (i % 3 === 1 ? { ...r, metric: 'humidity' } : r));
-      const seqsOf = (metric: string): number[] =>
-        input.flatMap((r, i) => (r.metric === metric ? [i + 1] : []));
-      const queue = newQueue();
-      await queue.append(input);
+  describe('kafka sink security: SASL_SSL with SCRAM', () => {
+    test.each([
+      ['scram-sha-256', 'password'],
+      ['scram-sha-512', 'password_file'],
+    ] as const)('%s, %s: every reading arrives once (idempotent)', async (mechanism, how) => {
+      const topic = uniqueTopic('sec-scram');
+      await newTopic(topic);
+      const file = join(tempDir(), 'kafka-password');
+      writeFileSync(file, `${sluice.password}\n`, { mode: 0o600 }); // the trailing newline is not the password's
+      const secret = how === 'password' ? { password: sluice.password } : { password_file: file };
       const sink = kafkaSink(
         { bootstrap: kafka.saslSsl },
-        {
-          topic: `${base}.{metric}`,
-          idempotent: true,
-          tls,
-          sasl: { mechanism: 'scram-sha-512', username: limited.name, password: limited.password },
-        },
+        { topic, idempotent: true, tls, sasl: { mechanism, username: sluice.name, ...secret } },
       );
+      const queue = newQueue();
+      await queue.append(readings(60));
       await deliverAll(sink, queue);
-      const dead = queue.deadLetters('kafka', 1_000);
-      expect(dead.map((d) => d.seq)).toEqual(seqsOf('humidity'));
-      for (const d of dead) {
-        expect(d.code).toBe('SLUICE_SINK_REJECTED');
-        expect(d.message).toMatch(/^TOPIC_AUTHORIZATION_FAILED: Kafka refused it \(topic .*\.humidity\)/);
-        expect(d.reading?.metric).toBe('humidity'); // parked whole
-      }
-      // Isolating the refused readings resends what that first request wrote (same ids), as the README says.
-      await expectDelivered(allowed, seqsOf('temperature'), describable ? 'allowed' : 'none');
-      expect(await kcatRead(kafka, refused)).toEqual([]);
+      expect(queue.deadLetters('kafka')).toEqual([]);
+      await expectDelivered(topic, range(1, 60));
       await queue.close();
-    },
-  );
+    });
 
-  test('no Write ACL anywhere: idempotent is SLUICE_AUTH (CLUSTER_AUTHORIZATION_FAILED) and keeps the readings; Write on the topic alone fixes it', async () => {
-    const topic = uniqueTopic('sec-idem');
-    await newTopic(topic);
-    // Its own principal: `limited` holds Write ACLs from other tests of the run, which imply IdempotentWrite.
-    const cn = `sec-nowrite-${process.pid}`;
-    const principal = `User:${cn}`;
-    const client = { ...tls, ...(await clientCert(certs, tempDir('sluice-cert-'), cn)) };
-    const on = { bootstrap: kafka.mtls };
-    const queue = newQueue();
-    await queue.append(readings(20));
-    const failed = await failThrice(kafkaSink(on, { topic, idempotent: true, tls: client }), queue);
-    // KafkaJS asks for a producer id on connect (InitProducerId), which needs IdempotentWrite or Write.
-    expectSetupError(failed, /\(CLUSTER_AUTHORIZATION_FAILED\): Cluster authorization failed/);
-    await expectKept(queue, topic);
-    // Not idempotent, the same principal connects, and every reading is refused for good: dead letters.
-    // Turning idempotence off is no fix for a missing Write ACL; it only changes "kept" into "parked".
-    const other = newQueue();
-    await other.append(readings(10));
-    await deliverAll(kafkaSink(on, { topic, idempotent: false, tls: client }), other);
-    expect(other.deadLetters('kafka').map((d) => [d.seq, d.code])).toEqual(
-      range(1, 10).map((s) => [s, 'SLUICE_SINK_REJECTED']),
+    test('a wrong password is SLUICE_AUTH and keeps the readings; the right one then delivers them all; no log line holds either', async () => {
+      const topic = uniqueTopic('sec-badpass');
+      await newTopic(topic);
+      // kafkaSink() logs nowhere: this one logs into `captured`, KafkaJS's own lines included (debug).
+      const captured = capture();
+      const sinkWith = (password: string, mechanism: Mechanism): KafkaSink =>
+        new KafkaSink(
+          'kafka',
+          schema.parse({
+            type: 'kafka',
+            brokers: kafka.saslSsl,
+            topic,
+            connection_timeout_ms: 1_000,
+            request_timeout_ms: 5_000,
+            retry,
+            tls,
+            sasl: { mechanism, username: sluice.name, password },
+            client,
+          }),
+          { gatewayId: GATEWAY, dataDir: '/nonexistent', log: captured.log, metrics: noMetrics },
+        );
+      const wrong = `wrong-${sluice.password}-${process.pid}`;
+      const queue = newQueue();
+      await queue.append(readings(30));
+      const failed = await failThrice(sinkWith(wrong, 'scram-sha-256'), queue, captured);
+      expectSetupError(
+        failed,
+        client === 'kafkajs'
+          ? /KafkaJSSASLAuthenticationError.*invalid credentials/
+          : /SASL_AUTHENTICATION_FAILED.*invalid credentials/,
+      );
+      await expectKept(queue, topic);
+      // The operator fixes the password: a new sink on the same queue and cursor sends what was kept.
+      await deliverAll(sinkWith(sluice.password, 'scram-sha-512'), queue, captured);
+      expect(queue.deadLetters('kafka')).toEqual([]);
+      await expectDelivered(topic, range(1, 30));
+      const text = captured.text();
+      // KafkaJS's lines were captured too (@platformatic/kafka logs nothing of its own).
+      if (client === 'kafkajs') expect(text).toMatch(/SaslAuthenticator-SCRAM-SHA-256/);
+      expect(text).not.toContain(wrong);
+      expect(text).not.toContain(sluice.password);
+      expect(JSON.stringify(failed.status)).not.toContain(wrong);
+      await queue.close();
+    });
+  });
+
+  describe('kafka sink security: TLS', () => {
+    test('mutual TLS: no client certificate, or one from another CA, is SLUICE_AUTH and keeps the readings; the cluster CA one delivers', async () => {
+      const topic = uniqueTopic('sec-mtls');
+      await newTopic(topic);
+      const queue = newQueue();
+      await queue.append(readings(30));
+      const on = { bootstrap: kafka.mtls };
+      const noCert = await failThrice(kafkaSink(on, { topic, idempotent: true, tls }), queue);
+      // TLS 1.3: the broker's alert arrives after the client's handshake; Node names it by its OpenSSL reason.
+      // The alert's name follows Node's OpenSSL: SSLV3_ALERT_... on Node 20 (OpenSSL 3.0), SSL/TLS_ALERT_... on 24.
+      expectSetupError(
+        noCert,
+        /ERR_SSL_(SSLV3|SSL\/TLS)_ALERT_BAD_CERTIFICATE|ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED/,
+      );
+      await expectKept(queue, topic);
+      const stranger = { ...tls, cert_file: certs.strangerCert, key_file: certs.strangerKey };
+      const refused = await failThrice(kafkaSink(on, { topic, idempotent: true, tls: stranger }), queue);
+      expectSetupError(
+        refused,
+        /ERR_SSL_(SSLV3|SSL\/TLS)_ALERT_(CERTIFICATE_UNKNOWN|BAD_CERTIFICATE|UNKNOWN_CA)/,
+      );
+      await expectKept(queue, topic);
+      // Host name checks on (the default): the brokers are advertised as localhost, which their certificate names.
+      const signed = { ...tls, cert_file: certs.clientCert, key_file: certs.clientKey };
+      await deliverAll(kafkaSink(on, { topic, idempotent: true, tls: signed }), queue);
+      expect(queue.deadLetters('kafka')).toEqual([]);
+      await expectDelivered(topic, range(1, 30));
+      await queue.close();
+    });
+
+    test('host name checks: a broker certificate that does not name the address is SLUICE_AUTH and keeps the readings; verify_hostname: false (the chain still checked) delivers', async () => {
+      const topic = uniqueTopic('sec-tlsip');
+      await newTopic(topic);
+      const queue = newQueue();
+      await queue.append(readings(30));
+      const on = { bootstrap: kafka.tlsIp };
+      const failed = await failThrice(kafkaSink(on, { topic, idempotent: true, tls }), queue);
+      expectSetupError(failed, /ERR_TLS_CERT_ALTNAME_INVALID.*IP: 127\.0\.0\.1 is not in the cert's list/);
+      await expectKept(queue, topic);
+      // Only the host name check is off: without ca_file the chain (the test CA) is refused all the same.
+      const noCa = await failThrice(
+        kafkaSink(on, { topic, idempotent: true, tls: { verify_hostname: false } }),
+        queue,
+      );
+      expectSetupError(
+        noCa,
+        /\((SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\)/,
+      );
+      await expectKept(queue, topic);
+      const unchecked = { ...tls, verify_hostname: false };
+      await deliverAll(kafkaSink(on, { topic, idempotent: true, tls: unchecked }), queue);
+      expect(queue.deadLetters('kafka')).toEqual([]);
+      await expectDelivered(topic, range(1, 30));
+      await queue.close();
+    });
+  });
+
+  describe('kafka sink security: ACLs', () => {
+    // Without Describe, the Metadata request already refuses the topic and nothing is produced; with Describe
+    // only, the Produce request refuses it, after that same request wrote the allowed topic's partitions led by
+    // that broker. Idempotent either way: Write on the allowed topic implies IdempotentWrite (KIP-679).
+    test.each([
+      ['no ACL', false],
+      ['Describe only', true],
+    ] as const)(
+      'Write on one topic; readings for another (%s) are dead letters, the rest arrive, the queue moves on',
+      async (_what, describable) => {
+        const base = uniqueTopic('sec-acl');
+        const allowed = `${base}.temperature`;
+        const refused = `${base}.humidity`;
+        await newTopic(allowed);
+        await newTopic(refused);
+        const principal = `User:${limited.name}`;
+        const describe = { principal, operation: 'DESCRIBE', permission: 'ALLOW' } as const;
+        await createAcls(kafka, [
+          { principal, resource: { topic: allowed }, operation: 'WRITE', permission: 'ALLOW' },
+          { ...describe, resource: { topic: allowed } },
+          ...(describable ? [{ ...describe, resource: { topic: refused } }] : []),
+        ]);
+        const input = readings(60).map((r, i) => (i % 3 === 1 ? { ...r, metric: 'humidity' } : r));
+        const seqsOf = (metric: string): number[] =>
+          input.flatMap((r, i) => (r.metric === metric ? [i + 1] : []));
+        const queue = newQueue();
+        await queue.append(input);
+        const sink = kafkaSink(
+          { bootstrap: kafka.saslSsl },
+          {
+            topic: `${base}.{metric}`,
+            idempotent: true,
+            tls,
+            sasl: { mechanism: 'scram-sha-512', username: limited.name, password: limited.password },
+          },
+        );
+        await deliverAll(sink, queue);
+        const dead = queue.deadLetters('kafka', 1_000);
+        expect(dead.map((d) => d.seq)).toEqual(seqsOf('humidity'));
+        for (const d of dead) {
+          expect(d.code).toBe('SLUICE_SINK_REJECTED');
+          expect(d.message).toMatch(/^TOPIC_AUTHORIZATION_FAILED: Kafka refused it \(topic .*\.humidity\)/);
+          expect(d.reading?.metric).toBe('humidity'); // parked whole
+        }
+        // Isolating the refused readings resends what that first request wrote (same ids), as the README says.
+        await expectDelivered(allowed, seqsOf('temperature'), describable ? 'allowed' : 'none');
+        expect(await kcatRead(kafka, refused)).toEqual([]);
+        await queue.close();
+      },
     );
-    expect(other.deadLetters('kafka')[0]?.message).toMatch(/TOPIC_AUTHORIZATION_FAILED/);
-    await other.close();
-    // Write (and Describe) on the topic and nothing on the cluster; even an explicit DENY of IdempotentWrite
-    // does not stop an idempotent producer that may Write a topic (KIP-679, Kafka >= 3.0).
-    await createAcls(kafka, [
-      { principal, resource: { topic }, operation: 'WRITE', permission: 'ALLOW' },
-      { principal, resource: { topic }, operation: 'DESCRIBE', permission: 'ALLOW' },
-      { principal, resource: 'cluster', operation: 'IDEMPOTENT_WRITE', permission: 'DENY' },
-    ]);
-    await deliverAll(kafkaSink(on, { topic, idempotent: true, tls: client }), queue);
-    expect(queue.deadLetters('kafka')).toEqual([]);
-    await expectDelivered(topic, range(1, 20));
-    await queue.close();
+
+    test('no Write ACL anywhere: idempotent is SLUICE_AUTH (CLUSTER_AUTHORIZATION_FAILED) and keeps the readings; Write on the topic alone fixes it', async () => {
+      const topic = uniqueTopic('sec-idem');
+      await newTopic(topic);
+      // Its own principal: `limited` holds Write ACLs from other tests of the run, which imply IdempotentWrite.
+      const cn = `sec-nowrite-${client}-${process.pid}`; // per client: a Write ACL of the other run would do
+      const principal = `User:${cn}`;
+      const signed = { ...tls, ...(await clientCert(certs, tempDir('sluice-cert-'), cn)) };
+      const on = { bootstrap: kafka.mtls };
+      const queue = newQueue();
+      await queue.append(readings(20));
+      const failed = await failThrice(kafkaSink(on, { topic, idempotent: true, tls: signed }), queue);
+      // KafkaJS asks for a producer id on connect (InitProducerId), which needs IdempotentWrite or Write.
+      expectSetupError(failed, /\(CLUSTER_AUTHORIZATION_FAILED\): Cluster authorization failed/);
+      await expectKept(queue, topic);
+      // Not idempotent, the same principal connects, and every reading is refused for good: dead letters.
+      // Turning idempotence off is no fix for a missing Write ACL; it only changes "kept" into "parked".
+      const other = newQueue();
+      await other.append(readings(10));
+      await deliverAll(kafkaSink(on, { topic, idempotent: false, tls: signed }), other);
+      expect(other.deadLetters('kafka').map((d) => [d.seq, d.code])).toEqual(
+        range(1, 10).map((s) => [s, 'SLUICE_SINK_REJECTED']),
+      );
+      expect(other.deadLetters('kafka')[0]?.message).toMatch(/TOPIC_AUTHORIZATION_FAILED/);
+      await other.close();
+      // Write (and Describe) on the topic and nothing on the cluster; even an explicit DENY of IdempotentWrite
+      // does not stop an idempotent producer that may Write a topic (KIP-679, Kafka >= 3.0).
+      await createAcls(kafka, [
+        { principal, resource: { topic }, operation: 'WRITE', permission: 'ALLOW' },
+        { principal, resource: { topic }, operation: 'DESCRIBE', permission: 'ALLOW' },
+        { principal, resource: 'cluster', operation: 'IDEMPOTENT_WRITE', permission: 'DENY' },
+      ]);
+      await deliverAll(kafkaSink(on, { topic, idempotent: true, tls: signed }), queue);
+      expect(queue.deadLetters('kafka')).toEqual([]);
+      await expectDelivered(topic, range(1, 20));
+      await queue.close();
+    });
   });
 });
