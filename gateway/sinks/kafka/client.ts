@@ -5,12 +5,7 @@ import { Kafka, logLevel, type KafkaConfig, type LogEntry, type SASLOptions } fr
 import { readPassword } from '../../config/credentials.js';
 import { clientTlsOptions } from '../../config/tls.js';
 import type { KafkaSinkConfig } from './schema.js';
-
-/**
- * KafkaJS retries inside one send, fast, to ride out a leader change without rewinding the queue; anything
- * longer is the runner's backoff (one retry policy, from the config). An idempotent producer needs >= 1.
- */
-export const CLIENT_RETRIES = 2;
+import { CLIENT_RETRIES } from './wire.js';
 
 function saslOptions(sasl: NonNullable<KafkaSinkConfig['sasl']>): SASLOptions {
   // The schema requires one of password and password_file, so the reader finds one.

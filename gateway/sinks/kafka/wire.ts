@@ -6,6 +6,13 @@ import type { TopicMessages } from 'kafkajs';
 import { SluiceError, type ErrorCode } from '../../errors.js';
 import type { KafkaSinkConfig } from './schema.js';
 
+/**
+ * Retries inside one send, whichever the client: enough to ride out a leader change without rewinding the
+ * queue; anything longer is the runner's backoff (one retry policy, from the config). An idempotent producer
+ * needs >= 1.
+ */
+export const CLIENT_RETRIES = 2;
+
 export interface WorkerData {
   readonly config: KafkaSinkConfig;
 }

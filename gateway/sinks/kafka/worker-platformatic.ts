@@ -2,8 +2,6 @@
 // protocol as worker.ts (KafkaJS) and the same guarantees. Acks all and an idempotent producer by default,
 // one request in flight, each key on the partition the Java client (and KafkaJS) picks, and a send counts
 // only the partitions the brokers acknowledged: the partitions are chosen here, so `routed` is exact.
-import { inspect } from 'node:util';
-import { parentPort, workerData } from 'node:worker_threads';
 import {
   ProduceAcks,
   Producer,
@@ -16,45 +14,8 @@ import { clientTlsOptions } from '../../config/tls.js';
 import { classify } from './classify.js';
 import { keyPartition, memoHash, murmur2 } from './murmur2.js';
 import type { KafkaSinkConfig } from './schema.js';
-import {
-  partitionKey,
-  toWire,
-  type Reply,
-  type Request,
-  type SendRequest,
-  type SendResult,
-  type WorkerData,
-} from './wire.js';
-
-const port = parentPort;
-if (port === null) throw new Error('worker-platformatic.ts runs as a worker thread of the Kafka sink');
-const { config } = workerData as WorkerData;
-
-const post = (reply: Reply): void => port.postMessage(reply);
-
-type Plain = string | number | boolean | null | undefined;
-type Level = 'error' | 'warn' | 'info' | 'debug';
-
-/** Only plain values cross to the sink's logger. */
-function log(level: Level, fields: Record<string, unknown>, message: string): void {
-  const plain: Record<string, Plain> = {};
-  for (const [k, v] of Object.entries(fields)) {
-    plain[k] =
-      v === null || v === undefined || ['string', 'number', 'boolean'].includes(typeof v)
-        ? (v as Plain)
-        : v instanceof Error
-          ? v.message
-          : inspect(v, { depth: 2 });
-  }
-  post({ log: level, fields: plain, message });
-}
-
-/**
- * Retries inside one send, as KafkaJS's (client.ts CLIENT_RETRIES): enough to ride out a leader change
- * without rewinding the queue; anything longer is the runner's backoff. Not imported from client.ts, which
- * loads KafkaJS.
- */
-const CLIENT_RETRIES = 2;
+import { config, log, serve } from './thread-port.js';
+import { CLIENT_RETRIES, partitionKey, type SendRequest, type SendResult } from './wire.js';
 
 const SASL: Record<NonNullable<KafkaSinkConfig['sasl']>['mechanism'], SASLMechanismValue> = {
   plain: 'PLAIN',
@@ -265,26 +226,12 @@ async function send({ topicMessages }: SendRequest): Promise<SendResult> {
   return { acked, routed: picked };
 }
 
-async function handle(req: Request): Promise<void> {
-  try {
-    if (req.op === 'connect') {
-      await connect();
-      post({ id: req.id, ok: true });
-    } else if (req.op === 'disconnect') {
-      const p = producer;
-      producer = undefined;
-      if (p !== undefined) await closeForced(p);
-      post({ id: req.id, ok: true });
-    } else {
-      post({ id: req.id, ok: true, result: await send(req) });
-    }
-  } catch (err) {
-    post({ id: req.id, ok: false, error: toWire(err) });
-  }
-}
-
-// The sink sends one request at a time; chaining keeps that order even if it did not.
-let queue = Promise.resolve();
-port.on('message', (req: Request) => {
-  queue = queue.then(() => handle(req));
+serve({
+  connect,
+  async disconnect() {
+    const p = producer;
+    producer = undefined;
+    if (p !== undefined) await closeForced(p);
+  },
+  send,
 });
