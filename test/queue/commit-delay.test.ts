@@ -1,13 +1,12 @@
 // queue.commit_delay_ms, the commit linger: ops arriving within it share one commit, none is resolved before
 // the commit holding it is durable, 0 commits as before, and a SIGKILL during a linger loses nothing resolved.
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { expect, test } from 'vitest';
 import { CommitLoop, type CommitStore } from '../../gateway/queue/commit-loop.js';
 import type { AppendOp, Outcome } from '../../gateway/queue/ops.js';
 import { Queue, type CommitMode } from '../../gateway/queue/queue.js';
 import type { Reading } from '../../gateway/reading.js';
 import { SluiceError } from '../../gateway/errors.js';
+import { runAppendChildAndKill } from '../helpers/append-child.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
@@ -163,30 +162,13 @@ for (const mode of ['inline', 'background'] satisfies CommitMode[]) {
   });
 }
 
-const child = fileURLToPath(new URL('../fixtures/append-child.mjs', import.meta.url));
 const ROUNDS = 12;
 
 function runAndKill(dir: string, round: number, killAfterMs: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const mode = round % 2 === 0 ? 'inline' : 'background';
-    // Lingers of 5 and 20 ms: with 10 producers a kill lands inside a linger most of the time.
-    const delay = round % 4 < 2 ? '20' : '5';
-    const p = spawn(process.execPath, [child, dir, String(round), mode, delay], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    p.stdout.setEncoding('utf8');
-    p.stdout.on('data', (d: string) => {
-      if (out === '' && d.startsWith('ready')) setTimeout(() => p.kill('SIGKILL'), killAfterMs);
-      out += d;
-    });
-    p.on('error', reject);
-    p.on('exit', (_code, signal) =>
-      signal === 'SIGKILL'
-        ? resolve(out)
-        : reject(new Error(`child exited without SIGKILL: ${out.slice(-500)}`)),
-    );
-  });
+  const mode = round % 2 === 0 ? 'inline' : 'background';
+  // Lingers of 5 and 20 ms: with 10 producers a kill lands inside a linger most of the time.
+  const delay = round % 4 < 2 ? '20' : '5';
+  return runAppendChildAndKill([dir, String(round), mode, delay], killAfterMs);
 }
 
 test(`SIGKILL during lingers, ${ROUNDS} rounds: every resolved append is on disk, in order`, async () => {

@@ -1,33 +1,15 @@
 // A process killed with SIGKILL at any moment loses nothing whose append had resolved, and the store opens.
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { expect, test } from 'vitest';
 import { Queue } from '../../gateway/queue/queue.js';
+import { runAppendChildAndKill } from '../helpers/append-child.js';
 import { tempDir } from '../helpers/tmp.js';
 
-const child = fileURLToPath(new URL('../fixtures/append-child.mjs', import.meta.url));
 const ROUNDS = 25;
 
 function runAndKill(dir: string, round: number, killAfterMs: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    // Alternate rounds commit on the event loop and in LMDB's write thread: both must keep the promise.
-    const mode = round % 2 === 0 ? 'inline' : 'background';
-    const p = spawn(process.execPath, [child, dir, String(round), mode], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    p.stdout.setEncoding('utf8');
-    p.stdout.on('data', (d: string) => {
-      if (out === '' && d.startsWith('ready')) setTimeout(() => p.kill('SIGKILL'), killAfterMs);
-      out += d;
-    });
-    p.on('error', reject);
-    p.on('exit', (_code, signal) =>
-      signal === 'SIGKILL'
-        ? resolve(out)
-        : reject(new Error(`child exited without SIGKILL: ${out.slice(-500)}`)),
-    );
-  });
+  // Alternate rounds commit on the event loop and in LMDB's write thread: both must keep the promise.
+  const mode = round % 2 === 0 ? 'inline' : 'background';
+  return runAppendChildAndKill([dir, String(round), mode], killAfterMs);
 }
 
 test(`SIGKILL mid-append, ${ROUNDS} rounds: every resolved append is on disk, in order, with its content`, async () => {
