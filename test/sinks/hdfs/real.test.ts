@@ -25,7 +25,11 @@ import {
 let hdfs: HdfsPeer;
 let namenodes: string[];
 beforeAll(async () => {
-  hdfs = await startHdfs({ variant: 'simple' });
+  // A NameNode restart in the full suite (the other worker busy) took over 60 s now and then: the restarted
+  // NameNode's HTTP server came up a minute after the command (its log lines), while the peer's default of
+  // 60 s per command had already given up (and with it every later test of the file). The launcher prints
+  // where the restart is after 20 s.
+  hdfs = await startHdfs({ variant: 'simple', commandTimeoutMs: 140_000 });
   namenodes = await namenodeUrls(hdfs);
 });
 afterAll(async () => hdfs?.close());

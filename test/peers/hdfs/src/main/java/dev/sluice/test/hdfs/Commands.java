@@ -139,7 +139,32 @@ final class Commands {
       case "nn-restart": {
         int i = Integer.parseInt(arg(w, 1));
         long t0 = System.nanoTime();
-        cluster.restartNameNode(i, true);
+        // A restart that takes long (seen over 60 s in full test runs, cause not found yet) says where it is.
+        Thread self = Thread.currentThread();
+        Thread watchdog =
+            new Thread(
+                () -> {
+                  for (int s = 20; ; s += 20) {
+                    try {
+                      Thread.sleep(20_000);
+                    } catch (InterruptedException e) {
+                      return; // the restart returned
+                    }
+                    StringBuilder b = new StringBuilder("hdfs peer: nn-restart still running after " + s + " s, at:");
+                    for (StackTraceElement f : self.getStackTrace()) b.append("\n  at ").append(f);
+                    System.err.println(b);
+                  }
+                },
+                "nn-restart-watchdog");
+        watchdog.setDaemon(true);
+        watchdog.start();
+        try {
+          cluster.restartNameNode(i, true);
+        } finally {
+          watchdog.interrupt();
+        }
+        System.err.println(
+            "hdfs peer: restartNameNode returned after " + (System.nanoTime() - t0) / 1_000_000 + " ms");
         // A restarted NameNode stays in safe mode until the DataNodes' block reports reach its threshold, and
         // redirects no WebHDFS write ("Failed to find datanode", 403) until they count as live: refusals a
         // client of a real restart sees. Unless "nowait", the answer waits until both are over.
