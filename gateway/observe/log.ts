@@ -97,17 +97,12 @@ export class RateLimitedLog {
 /**
  * Sends Node's process warnings to the JSON log instead of Node's default text on stderr (a deprecation,
  * KafkaJS 2.2.4's negative timer on Node >= 24: "TimeoutNegativeWarning", once per request queue check),
- * one line per warning name per 10 s with a count of the rest. Returns what puts Node's own printer back.
+ * one line per warning name per 10 s with a count of the rest. For the life of the process (`sluice run`).
  */
-export function routeProcessWarnings(log: Logger): () => void {
-  const previous = process.listeners('warning');
+export function routeProcessWarnings(log: Logger): void {
   process.removeAllListeners('warning');
   const limited = new RateLimitedLog(log);
   const onWarning = (w: Error & { code?: string }): void =>
     limited.warn(`node-warning:${w.name}:${w.code ?? ''}`, { warning: w.name, code: w.code }, w.message);
   process.on('warning', onWarning);
-  return () => {
-    process.off('warning', onWarning);
-    for (const l of previous) process.on('warning', l);
-  };
 }
